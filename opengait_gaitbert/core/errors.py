@@ -1,0 +1,55 @@
+"""Errors raised by GaitBERT, and the close-match helper that makes them useful.
+
+Every error a user can cause names where it came from (a config file and key,
+a data file) and how to fix it, so that a typo costs seconds, not a training run.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class GaitBERTError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(GaitBERTError, ValueError):
+    """A config key is unknown, has the wrong type or an impossible value."""
+
+
+class DataError(GaitBERTError, ValueError):
+    """Input data (a sequence, a batch, a file) does not fit the model."""
+
+
+def close_match_hint(name: str, allowed: Iterable[str]) -> str:
+    """' Did you mean `x`?' for a likely typo, else ''."""
+    match = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f" Did you mean `{match[0]}`?" if match else ""
+
+
+def config_error(where: str, key: str, value, allowed: str, fix: str = "") -> ConfigError:
+    """Build a ConfigError that names the source, the key, the bad value and what is allowed.
+
+    Args:
+        where: the config file and section, e.g. ``gaitbert_casiab.yaml: model_cfg``.
+        key: the offending key.
+        value: the value found.
+        allowed: a description of the allowed values.
+        fix: an optional extra sentence on how to fix it.
+    """
+    msg = f"{where}: `{key}` = {value!r} is invalid; allowed: {allowed}."
+    if fix:
+        msg += " " + fix
+    return ConfigError(msg)
+
+
+def reject_unknown_keys(where: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Raise ConfigError for the first key of `given` not in `known`, with a suggestion."""
+    known = list(known)
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(
+            f"{where}: unknown key `{key}`.{close_match_hint(key, known)} "
+            f"Known keys: {', '.join(sorted(known))}."
+        )

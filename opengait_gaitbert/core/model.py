@@ -1,0 +1,214 @@
+"""GaitBERTNet: the whole network, pure torch, with MAE's split of the forward pass.
+
+    silhouettes (masked) [n, s, h, w]
+      -> frame embedding + temporal position     [F, c0, h, w]
+      -> U-Net encoder (conv, ReLU, pooling)     [F, cK, h/2^K, w/2^K] + skips
+      -> temporal context (transformer over time at each location)
+      -> video embedding head                    embeddings [b, e, p], logits [b, classes, p]
+      -> U-Net decoder with skips (training only) reconstruction logits [n, s, h, w]
+
+Inference (``forward_encoder`` + ``forward_embedding``) never runs the decoder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .errors import ConfigError, DataError, close_match_hint, reject_unknown_keys
+from .network import (FrameEmbedding, NoTemporalContext, TemporalConv, TemporalTransformer,
+                      UNetDecoder, UNetEncoder, VideoEmbeddingHead)
+from .sequences import SeqL, SequenceLayout
+
+TEMPORAL_KINDS = ("transformer", "conv", "none")
+
+
+@dataclass
+class NetworkConfig:
+    """GaitBERT's ``model_cfg`` keys (besides OpenGait's ``model: GaitBERT``).
+
+    Attributes:
+        channels: U-Net widths, finest level first; ``len(channels) - 1`` halvings.
+        embed_stride: 1 or 2; 2 embeds frames at half resolution (4x4 patches), the
+            decoder's last layer restores full resolution.
+        frame_size: ``[h, w]`` of the frames the model receives (64x44 after OpenGait's
+            ``BaseSilCuttingTransform``); frames are padded so the halvings fit.
+        temporal: ``transformer`` | ``conv`` | ``none`` context at the bottleneck.
+        temporal_dim: transformer width.
+        temporal_layers: transformer (or conv) layers.
+        temporal_heads: attention heads; must divide ``temporal_dim``.
+        embed_dim: embedding size per part (OpenGait's SeparateFCs ``out_channels``).
+        bin_num: horizontal pyramid bins; each must divide the bottleneck height.
+        class_num: training identities (74 for CASIA-B's protocol).
+    """
+
+    channels: List[int] = field(default_factory=lambda: [64, 128, 256])
+    embed_stride: int = 1
+    frame_size: List[int] = field(default_factory=lambda: [64, 44])
+    temporal: str = "transformer"
+    temporal_dim: int = 256
+    temporal_layers: int = 2
+    temporal_heads: int = 4
+    embed_dim: int = 256
+    bin_num: List[int] = field(default_factory=lambda: [16])
+    class_num: int = 74
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping, where: str = "model_cfg") -> "NetworkConfig":
+        """Build from a ``model_cfg`` mapping; OpenGait's own keys (``model``) are skipped.
+
+        Raises:
+            ConfigError: unknown key (with a close-match suggestion), wrong type or
+                impossible value, naming ``where`` and the key.
+        """
+        names = [f.name for f in fields(cls)]
+        own = {k: v for k, v in cfg.items() if k not in ("model",)}
+        reject_unknown_keys(where, own, names + ["model"])
+        try:
+            config = cls(**own)
+        except TypeError as err:  # a key given twice or similar; unknown keys are caught above
+            raise ConfigError(f"{where}: {err}") from err
+        config.validate(where)
+        return config
+
+    @property
+    def halvings(self) -> int:
+        return len(self.channels) - 1
+
+    @property
+    def downsampling(self) -> int:
+        """Input pixels per bottleneck pixel along each side."""
+        return self.embed_stride * 2 ** self.halvings
+
+    @property
+    def padded_size(self) -> Tuple[int, int]:
+        """Frame size after padding each side up to a multiple of the downsampling."""
+        unit = self.downsampling
+        return tuple(-(-size // unit) * unit for size in self.frame_size)
+
+    def validate(self, where: str = "model_cfg") -> None:
+        def bad(key, allowed, fix=""):
+            msg = f"{where}: `{key}` = {getattr(self, key)!r} is invalid; allowed: {allowed}."
+            raise ConfigError(msg + (" " + fix if fix else ""))
+
+        def int_list(value, length=None):
+            return (isinstance(value, (list, tuple)) and len(value) > 0
+                    and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+                    and (length is None or len(value) == length))
+
+        if not int_list(self.channels) or len(self.channels) < 2:
+            bad("channels", "a list of at least 2 positive ints, e.g. [64, 128, 256]")
+        if not int_list(self.frame_size, 2):
+            bad("frame_size", "[height, width] positive ints, e.g. [64, 44]")
+        if self.embed_stride not in (1, 2):
+            bad("embed_stride", "1 or 2")
+        if self.temporal not in TEMPORAL_KINDS:
+            bad("temporal", ", ".join(TEMPORAL_KINDS), close_match_hint(self.temporal, TEMPORAL_KINDS))
+        for key in ("temporal_dim", "temporal_layers", "temporal_heads", "embed_dim", "class_num"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                bad(key, "a positive int")
+        if self.temporal_dim % self.temporal_heads:
+            bad("temporal_heads", f"a divisor of temporal_dim ({self.temporal_dim})")
+        if not int_list(self.bin_num):
+            bad("bin_num", "a list of positive ints, e.g. [16]")
+        bottleneck_h = self.padded_size[0] // self.downsampling
+        if any(bottleneck_h % b for b in self.bin_num):
+            bad("bin_num", f"divisors of the bottleneck height {bottleneck_h} (frame height "
+                           f"{self.frame_size[0]} downsampled {self.downsampling}x)",
+                "Change bin_num, channels, embed_stride or frame_size.")
+
+
+class EncoderOutput(NamedTuple):
+    """What ``forward_encoder`` hands to the head and the decoder."""
+
+    bottleneck: torch.Tensor  # [F, cK, h', w'] with temporal context
+    skips: List[torch.Tensor]  # finest first, [F, c_i, h_i, w_i]
+    layout: SequenceLayout
+
+
+class GaitBERTNet(nn.Module):
+    """The GaitBERT network. Input is already masked; it never sees the target."""
+
+    def __init__(self, config: NetworkConfig):
+        super().__init__()
+        self.config = config
+        c = config.channels
+        self.frame_embedding = FrameEmbedding(c[0], config.embed_stride)
+        self.encoder = UNetEncoder(c)
+        if config.temporal == "transformer":
+            self.temporal = TemporalTransformer(c[-1], config.temporal_dim, config.temporal_layers,
+                                                config.temporal_heads)
+        elif config.temporal == "conv":
+            self.temporal = TemporalConv(c[-1], config.temporal_layers)
+        else:
+            self.temporal = NoTemporalContext()
+        self.head = VideoEmbeddingHead(c[-1], config.embed_dim, config.bin_num, config.class_num)
+        self.decoder = UNetDecoder(c, config.embed_stride)
+
+    # -- padding so that every halving is exact ------------------------------------------
+    def _pad(self, frames: torch.Tensor) -> torch.Tensor:
+        h, w = frames.shape[-2:]
+        ph, pw = self.config.padded_size
+        # Centre the silhouette horizontally: split the width padding left/right.
+        return F.pad(frames, ((pw - w) // 2, pw - w - (pw - w) // 2, 0, ph - h))
+
+    def _crop(self, frames: torch.Tensor) -> torch.Tensor:
+        h, w = self.config.frame_size
+        left = (self.config.padded_size[1] - w) // 2
+        return frames[..., :h, left:left + w]
+
+    def check_input(self, sils: torch.Tensor) -> None:
+        if sils.dim() != 4:
+            raise DataError(f"GaitBERT expects silhouettes [n, s, h, w]; got shape {tuple(sils.shape)}.")
+        if list(sils.shape[-2:]) != list(self.config.frame_size):
+            raise DataError(
+                f"GaitBERT got {sils.shape[-2]}x{sils.shape[-1]} frames but model_cfg.frame_size is "
+                f"{self.config.frame_size}. Set frame_size to the size the transform yields "
+                "(64x44 after BaseSilCuttingTransform on 64x64 pkl).")
+
+    # -- MAE-style forward pieces --------------------------------------------------------
+    def forward_encoder(self, sils: torch.Tensor, seqL: SeqL = None) -> EncoderOutput:
+        """``[n, s, h, w]`` (masked) silhouettes -> bottleneck with temporal context + skips."""
+        self.check_input(sils)
+        layout = SequenceLayout.from_input(sils.shape[0], sils.shape[1], seqL)
+        frames = self._pad(layout.to_frames(sils))  # [F, H, W]
+        x = self.frame_embedding(frames, layout.positions(sils.device))  # [F, c0, H, W]
+        x, skips = self.encoder(x)  # [F, cK, h', w']
+        x = self.temporal(x, layout)  # [F, cK, h', w']
+        return EncoderOutput(x, skips, layout)
+
+    def forward_embedding(self, encoded: EncoderOutput) -> Tuple[torch.Tensor, torch.Tensor]:
+        """-> embeddings ``[b, e, p]`` and logits ``[b, classes, p]``, one row per sequence."""
+        return self.head(encoded.bottleneck, encoded.layout)
+
+    def forward_decoder(self, encoded: EncoderOutput) -> torch.Tensor:
+        """-> reconstruction logits in the input's layout ``[n, s, h, w]``."""
+        recon = self._crop(self.decoder(encoded.bottleneck, encoded.skips))  # [F, h, w]
+        return encoded.layout.from_frames(recon)
+
+    def forward(self, sils: torch.Tensor, seqL: SeqL = None,
+                reconstruct: Optional[bool] = None) -> Dict[str, torch.Tensor]:
+        """Full pass.
+
+        Args:
+            sils: ``[n, s, h, w]`` silhouettes in [0, 1], hidden content already removed.
+            seqL: None, or OpenGait's packed lengths ``[1, b]``.
+            reconstruct: run the decoder; defaults to ``self.training``.
+        Returns:
+            ``embeddings [b, e, p]``, ``logits [b, classes, p]`` and, when
+            reconstructing, ``reconstruction`` logits ``[n, s, h, w]``.
+        """
+        encoded = self.forward_encoder(sils, seqL)
+        embeddings, logits = self.forward_embedding(encoded)
+        out = {"embeddings": embeddings, "logits": logits}
+        if self.training if reconstruct is None else reconstruct:
+            out["reconstruction"] = self.forward_decoder(encoded)
+        return out
+
+    def embed(self, sils: torch.Tensor, seqL: SeqL = None) -> torch.Tensor:
+        """Inference: ``[n, s, h, w]`` -> embeddings ``[b, e, p]``, encoder path only."""
+        return self.forward_embedding(self.forward_encoder(sils, seqL))[0]

@@ -1,0 +1,115 @@
+"""Sequence bookkeeping: OpenGait's two batch layouts, frames, padding and positions.
+
+OpenGait hands a model silhouettes in one of two layouts:
+
+- fixed-length clips (training): ``[n, s, h, w]`` with ``seqL = None``;
+- packed whole sequences (testing, ``all_ordered``): ``[1, sum(seqL), h, w]`` with
+  ``seqL = [[l_1, ..., l_b]]`` giving each sequence's length.
+
+The network works per frame (convolutions) on ``[F, ...]`` with F the number of
+valid frames, and per sequence (temporal context, pooling) on a padded
+``[b, L, ...]`` view with a validity mask. :class:`SequenceLayout` converts
+between the two without ever mixing frames of different sequences.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Union
+
+import torch
+from einops import rearrange
+
+from .errors import DataError
+
+SeqL = Optional[Union[torch.Tensor, Sequence[int], Sequence[Sequence[int]]]]
+
+
+@dataclass(frozen=True)
+class SequenceLayout:
+    """Where each sequence's frames sit.
+
+    Attributes:
+        lengths: frames of each of the b sequences.
+        packed: True for OpenGait's packed ``seqL`` layout, False for ``[n, s]`` clips.
+        clip_shape: ``(n, s)`` of the input tensor.
+    """
+
+    lengths: List[int]
+    packed: bool
+    clip_shape: tuple
+
+    @classmethod
+    def from_input(cls, n: int, s: int, seqL: SeqL) -> "SequenceLayout":
+        if seqL is None:
+            if s < 1:
+                raise DataError(f"GaitBERT got an empty batch of clips [n={n}, s={s}].")
+            return cls([s] * n, False, (n, s))
+        lengths = _lengths_from_seqL(seqL)
+        if n != 1:
+            raise DataError(f"GaitBERT: with seqL the batch must be packed as [1, sum(seqL), h, w]; got n={n}.")
+        if any(length < 1 for length in lengths):
+            raise DataError(f"GaitBERT: seqL holds an empty sequence: {lengths}. "
+                            "Remove sequences without frames from the dataset.")
+        if sum(lengths) > s:
+            raise DataError(f"GaitBERT: seqL sums to {sum(lengths)} frames but the input holds {s}.")
+        return cls(lengths, True, (n, s))
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def max_length(self) -> int:
+        return max(self.lengths)
+
+    @property
+    def uniform(self) -> bool:
+        """All sequences equally long: padding is a plain reshape."""
+        return len(set(self.lengths)) == 1
+
+    def to_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """``[n, s, ...]`` input -> ``[F, ...]`` valid frames, sequence after sequence."""
+        if self.packed:
+            return x[0, :sum(self.lengths)]
+        return rearrange(x, "n s ... -> (n s) ...")
+
+    def from_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[F, ...]`` -> the input's layout ``[n, s, ...]`` (packed: zeros after sum(seqL))."""
+        if not self.packed:
+            return rearrange(frames, "(n s) ... -> n s ...", n=self.clip_shape[0])
+        out = frames.new_zeros((1, self.clip_shape[1]) + tuple(frames.shape[1:]))
+        out[0, :frames.shape[0]] = frames
+        return out
+
+    def pad(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[F, ...]`` -> ``[b, L, ...]``, zeros after each sequence's end."""
+        if self.uniform:
+            return rearrange(frames, "(b l) ... -> b l ...", b=self.num_sequences)
+        return torch.nn.utils.rnn.pad_sequence(list(frames.split(self.lengths)), batch_first=True)
+
+    def unpad(self, padded: torch.Tensor) -> torch.Tensor:
+        """``[b, L, ...]`` -> ``[F, ...]``, dropping the padding."""
+        if self.uniform:
+            return rearrange(padded, "b l ... -> (b l) ...")
+        return torch.cat([seq[:length] for seq, length in zip(padded, self.lengths)])
+
+    def valid_mask(self, device: torch.device) -> torch.Tensor:
+        """``[b, L]`` bool, True on real frames."""
+        lengths = torch.tensor(self.lengths, device=device)
+        return torch.arange(self.max_length, device=device)[None] < lengths[:, None]
+
+    def positions(self, device: torch.device) -> torch.Tensor:
+        """``[F]`` index of each frame within its own sequence (restarts at 0 per sequence)."""
+        lengths = torch.tensor(self.lengths, device=device)
+        starts = torch.cumsum(lengths, 0) - lengths
+        frame_index = torch.arange(int(lengths.sum()), device=device)
+        return frame_index - torch.repeat_interleave(starts, lengths)
+
+
+def _lengths_from_seqL(seqL: SeqL) -> List[int]:
+    """OpenGait passes ``seqL`` as an int tensor ``[1, b]``; accept plain lists too."""
+    if isinstance(seqL, torch.Tensor):
+        values = seqL.reshape(-1).tolist()
+    else:
+        values = list(seqL[0]) if len(seqL) and isinstance(seqL[0], (list, tuple)) else list(seqL)
+    return [int(v) for v in values]

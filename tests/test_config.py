@@ -1,0 +1,55 @@
+"""Validation of GaitBERT's config sections against the shipped configs."""
+import copy
+
+import pytest
+import yaml
+
+from opengait_gaitbert import config_path
+from opengait_gaitbert.core import ConfigError
+from opengait_gaitbert.core.config import validate_cfgs
+
+
+@pytest.fixture(params=["gaitbert_casiab.yaml", "gaitbert_demo.yaml"])
+def cfgs(request):
+    return yaml.safe_load(config_path(request.param).read_text())
+
+
+def test_shipped_configs_are_valid(cfgs):
+    parsed = validate_cfgs(cfgs, training=True, source="shipped.yaml")
+    assert parsed.masking.mode == "frame" and parsed.loss_prefixes == ["gaitbert", "softmax"]
+    assert parsed.network.padded_size[0] % parsed.network.downsampling == 0
+
+
+def edit(cfgs, path, value):
+    cfgs = copy.deepcopy(cfgs)
+    node = cfgs
+    for key in path[:-1]:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return cfgs
+
+
+@pytest.mark.parametrize("path,value,match", [
+    (["model_cfg", "temporal_heads"], 3, r"x.yaml: model_cfg: `temporal_heads` = 3"),
+    (["model_cfg", "bin_nums"], [16], r"unknown key `bin_nums`. Did you mean `bin_num`"),
+    (["trainer_cfg", "transform", 0, "ratoi"], 0.5, r"trainer_cfg.transform \(MaskedFrameSampler\): unknown key `ratoi`. Did you mean `ratio`"),
+    (["trainer_cfg", "transform", 0, "ratio"], 1.5, r"`ratio` = 1.5"),
+    (["trainer_cfg", "transform", 0, "type"], "BaseSilCuttingTransform", "has no `MaskedFrameSampler`"),
+    (["trainer_cfg", "sampler", "sample_type"], "fixed_unordered", "fixed_ordered"),
+    (["trainer_cfg", "sampler", "frames_skip_num"], KeyError, "frames_skip_num"),
+    (["loss_cfg", 0, "margn"], 0.2, r"unknown key `margn`. Did you mean `margin`"),
+    (["loss_cfg", 0, "log_prefix"], "triplet", "`log_prefix` must be `gaitbert`"),
+    (["loss_cfg", 0, "reconstruction"], "l2", "`reconstruction` = 'l2'"),
+    (["loss_cfg", 1, "log_prefix"], "softmx", "Did you mean `softmax`"),
+])
+def test_config_errors_name_file_and_key(cfgs, path, value, match):
+    with pytest.raises(ConfigError, match=match):
+        validate_cfgs(edit(cfgs, path, value), training=True, source="x.yaml")
+
+
+def test_test_phase_needs_no_sampler_or_loss(cfgs):
+    cfgs = edit(edit(cfgs, ["trainer_cfg", "transform"], []), ["loss_cfg"], [])
+    assert validate_cfgs(cfgs, training=False, source="x.yaml").masking is None

@@ -1,0 +1,123 @@
+"""GaitBERTNet: shapes, sequence layouts, gradients, encoder-only inference."""
+import pytest
+import torch
+
+from opengait_gaitbert.core import ConfigError, DataError, GaitBERTNet, NetworkConfig
+
+SMALL = dict(channels=[4, 8, 16], temporal_dim=16, temporal_layers=1, temporal_heads=2,
+             embed_dim=8, class_num=5)
+
+
+def small_net(**overrides):
+    torch.manual_seed(0)
+    return GaitBERTNet(NetworkConfig(**{**SMALL, **overrides}))
+
+
+@pytest.mark.parametrize("n,s", [(1, 1), (2, 7), (3, 30)])
+@pytest.mark.parametrize("temporal", ["transformer", "conv", "none"])
+def test_clip_shapes(n, s, temporal):
+    net = small_net(temporal=temporal).eval()  # eval BN: n = 1 is a valid test batch
+    with torch.no_grad():
+        out = net(torch.rand(n, s, 64, 44), reconstruct=True)
+    assert out["embeddings"].shape == (n, 8, 16)
+    assert out["logits"].shape == (n, 5, 16)
+    assert out["reconstruction"].shape == (n, s, 64, 44)
+
+
+def test_packed_seqL_shapes_and_padding_tail():
+    net = small_net().train()
+    x = torch.rand(1, 40, 64, 44)  # OpenGait may leave frames after sum(seqL)
+    out = net(x, torch.tensor([[10, 3, 22]]), reconstruct=True)
+    assert out["embeddings"].shape == (3, 8, 16)
+    assert out["reconstruction"].shape == (1, 40, 64, 44)
+    assert torch.all(out["reconstruction"][0, 35:] == 0)
+
+
+@pytest.mark.parametrize("temporal", ["transformer", "conv"])
+def test_packed_sequences_do_not_mix(temporal):
+    """Each packed sequence's embedding equals the one it gets alone."""
+    net = small_net(temporal=temporal).eval()
+    seqs = [torch.rand(1, length, 64, 44) for length in (9, 4, 15)]
+    with torch.no_grad():
+        packed = net.embed(torch.cat(seqs, dim=1), [[9, 4, 15]])
+        alone = torch.cat([net.embed(seq) for seq in seqs])
+    torch.testing.assert_close(packed, alone, atol=1e-5, rtol=1e-4)
+
+
+def test_other_frame_sizes_are_padded_and_cropped():
+    net = small_net(frame_size=[128, 88], channels=[4, 8, 16, 16], bin_num=[16, 8])
+    out = net(torch.rand(2, 5, 128, 88), reconstruct=True)
+    assert out["reconstruction"].shape == (2, 5, 128, 88)
+    assert out["embeddings"].shape == (2, 8, 24)
+    odd = small_net(frame_size=[64, 64], channels=[4, 8, 16, 16], bin_num=[8])  # 64 % 8 == 0, no pad
+    assert odd(torch.rand(2, 3, 64, 64), reconstruct=True)["reconstruction"].shape == (2, 3, 64, 64)
+
+
+def test_gradients_reach_every_parameter():
+    net = small_net().train()
+    out = net(torch.rand(2, 6, 64, 44))
+    loss = out["reconstruction"].sigmoid().mean() + out["embeddings"].pow(2).mean() + out["logits"].mean()
+    loss.backward()
+    missing = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+def test_eval_runs_encoder_only():
+    net = small_net()
+    calls = []
+    net.decoder.register_forward_hook(lambda *args: calls.append(1))
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.rand(1, 12, 64, 44))
+        net.embed(torch.rand(1, 12, 64, 44))
+    assert "reconstruction" not in out and calls == []
+    net.train()
+    net(torch.rand(2, 4, 64, 44))
+    assert calls == [1]
+
+
+def test_positional_encoding_restarts_per_sequence():
+    """Two identical packed sequences get identical embeddings (positions restart at 0)."""
+    net = small_net().eval()
+    seq = torch.rand(1, 6, 64, 44)
+    with torch.no_grad():
+        emb = net.embed(torch.cat([seq, seq], 1), [[6, 6]])
+    torch.testing.assert_close(emb[0], emb[1])
+
+
+def test_frame_order_matters_to_the_transformer():
+    net = small_net().eval()
+    x = torch.rand(1, 6, 64, 44)
+    with torch.no_grad():
+        a, b = net(x, reconstruct=True), net(x.flip(1), reconstruct=True)
+    assert not torch.allclose(a["reconstruction"], b["reconstruction"].flip(1), atol=1e-4)
+
+
+@pytest.mark.parametrize("bad,key", [
+    (dict(channels=[8]), "channels"),
+    (dict(temporal="transformr"), "temporal"),
+    (dict(temporal_dim=30, temporal_heads=4), "temporal_heads"),
+    (dict(bin_num=[5]), "bin_num"),
+    (dict(class_num=0), "class_num"),
+    (dict(frame_size=[64]), "frame_size"),
+])
+def test_config_errors_name_the_key(bad, key):
+    with pytest.raises(ConfigError, match=f"`{key}`"):
+        NetworkConfig.from_dict({**SMALL, **bad}, where="x.yaml: model_cfg")
+
+
+def test_unknown_model_key_suggests_close_match():
+    with pytest.raises(ConfigError, match=r"x.yaml: model_cfg: unknown key `chanels`. Did you mean `channels`\?"):
+        NetworkConfig.from_dict({"model": "GaitBERT", "chanels": [4, 8]}, where="x.yaml: model_cfg")
+
+
+@pytest.mark.parametrize("x,seqL,match", [
+    (torch.rand(2, 5, 64, 64), None, "frame_size"),
+    (torch.rand(5, 64, 44), None, r"\[n, s, h, w\]"),
+    (torch.rand(1, 10, 64, 44), [[4, 0, 6]], "empty sequence"),
+    (torch.rand(1, 10, 64, 44), [[8, 6]], "sums to 14"),
+    (torch.rand(2, 10, 64, 44), [[5, 5]], "packed"),
+])
+def test_bad_input_is_a_clear_data_error(x, seqL, match):
+    with pytest.raises(DataError, match=match):
+        small_net()(x, seqL)
