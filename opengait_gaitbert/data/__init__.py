@@ -1,0 +1,4 @@
+"""Data tools: a synthetic CASIA-B-protocol dataset and a pretreatment converter.
+
+Pure numpy / OpenCV: nothing here imports OpenGait or torch.
+"""
