@@ -1,16 +1,31 @@
-"""``GaitBERT(BaseModel)``: the thin adapter between OpenGait's trainer and the core network."""
+"""``GaitBERT(BaseModel)``: the thin adapter between OpenGait's trainer and the core network.
+
+Besides ``build_network`` and ``forward``, it hardens three of BaseModel's steps
+for days-long runs: bad sequences are named (``inputs_pretreament``), a
+non-finite loss stops the run with its context and fp16 overflow skips are
+counted (``train_step``), and checkpoints are written atomically with the RNG
+states that make ``--iter k`` continue exactly (``save_ckpt`` / ``resume_ckpt``).
+"""
 from __future__ import annotations
+
+import os.path as osp
 
 import torch
 from einops import rearrange
 from modeling.base_model import BaseModel  # OpenGait
 
-from ..core.config import LOSS_PREFIX, SOFTMAX_PREFIX, validate_cfgs
+from ..core.config import LOSS_PREFIX, SOFTMAX_PREFIX, config_source, validate_cfgs
+from ..core.errors import ConfigError, DataError, GaitBERTError
 from ..core.model import GaitBERTNet
 from ..core.render import reconstruction_grid
+from ..core.training_state import atomic_save, rng_state, set_rng_state
 from .transform import INPUT, MASK, TARGET
 
 SUMMARY_FRAMES = 8  # frames of the first clip shown in TensorBoard
+
+
+class NonFiniteLossError(GaitBERTError, FloatingPointError):
+    """The loss became NaN or infinite: training stops instead of wasting GPU days."""
 
 
 class GaitBERT(BaseModel):
@@ -21,12 +36,15 @@ class GaitBERT(BaseModel):
     """
 
     def build_network(self, model_cfg):
-        training = "trainer_cfg" in self.cfgs and self.engine_cfg is self.cfgs["trainer_cfg"]
+        training = self.engine_cfg is self.cfgs.get("trainer_cfg")
         self.gaitbert_cfg = validate_cfgs(self.cfgs, training)
         self.net = GaitBERTNet(self.gaitbert_cfg.network)
+        self.fp16_skipped_steps = 0
+        self.last_batch = None
 
     def forward(self, inputs):
-        ipts, labs, _, _, seqL = inputs
+        ipts, labs, typs, vies, seqL = inputs
+        self.last_batch = (labs, typs, vies)
         sils = ipts[0]  # train: [n, s, 3, h, w]; test: [n, s, h, w]
         masked = sils[:, :, INPUT] if sils.dim() == 5 else sils  # [n, s, h, w]
         reconstruct = self.training and sils.dim() == 5
@@ -56,3 +74,86 @@ class GaitBERT(BaseModel):
             grid = reconstruction_grid(masked[0, :k], torch.sigmoid(recon_logits[0, :k].float()),
                                        target[0, :k], mask[0, :k])  # [H, W, 3] uint8
         return {"image/reconstruction": rearrange(torch.from_numpy(grid), "h w c -> 1 c h w").float() / 255}
+
+    # -- data ----------------------------------------------------------------------------
+    def get_loader(self, data_cfg, train=True):
+        loader = super().get_loader(data_cfg, train)
+        # The loader's own generator draws its per-iterator base seed, which would otherwise
+        # consume the global torch RNG when the iterator starts and shift every batch of a
+        # resumed run away from the uninterrupted one.
+        loader.generator = torch.Generator().manual_seed(torch.distributed.get_rank())
+        ids, class_num = len(loader.dataset.label_set), self.gaitbert_cfg.network.class_num
+        if train and ids != class_num:
+            raise ConfigError(f"{config_source()}: model_cfg.class_num = {class_num} but the training set "
+                              f"has {ids} ids ({data_cfg.get('dataset_partition')}); set class_num: {ids}.")
+        return loader
+
+    def inputs_pretreament(self, inputs):
+        try:
+            return super().inputs_pretreament(inputs)
+        except DataError as err:
+            raise DataError(f"{err} Sequence: {self._find_bad_sequence(inputs)}. List every bad file with "
+                            "`opengait-gaitbert check-data --cfgs <config>`.") from err
+
+    def _find_bad_sequence(self, inputs) -> str:
+        seqs, labs, typs, vies, _ = inputs
+        transforms = self.trainer_trfs if self.training else self.evaluator_trfs
+        dataset = (self.train_loader if self.training else self.test_loader).dataset
+        for i, seq in enumerate(seqs[0]):
+            try:
+                transforms[0](seq)
+            except DataError:
+                label = labs[i]
+                label = dataset.label_set[label] if isinstance(label, int) and self.training else label
+                return f"id {label}, type {typs[i]}, view {vies[i]}"
+        return "one of " + ", ".join(f"{t}/{v}" for t, v in zip(typs, vies))
+
+    # -- training faults -----------------------------------------------------------------
+    def train_step(self, loss_sum) -> bool:
+        if not torch.isfinite(torch.as_tensor(loss_sum)).all():
+            raise NonFiniteLossError(
+                f"iteration {self.iteration + 1}: the loss is {float(loss_sum)}; terms: {self._loss_terms()}; "
+                f"batch: {self._batch_description()}. Lower optimizer_cfg.lr or check the data "
+                "(`opengait-gaitbert check-data`); restore the last checkpoint with --iter.")
+        stepped = super().train_step(loss_sum)
+        if not stepped:  # BaseModel returns False when GradScaler skipped an fp16 overflow
+            self.fp16_skipped_steps += 1
+            self.msg_mgr.log_warning(f"fp16 overflow at iteration {self.iteration + 1}: step skipped "
+                                     f"({self.fp16_skipped_steps} skipped so far).")
+        return stepped
+
+    def _loss_terms(self) -> dict:
+        terms = {}
+        for prefix, loss in self.loss_aggregator.losses.items():
+            for name, value in getattr(loss, "info", {}).items():
+                terms[f"{prefix}_{name}"] = round(float(torch.as_tensor(value).float().mean()), 6)
+        return terms
+
+    def _batch_description(self) -> str:
+        if self.last_batch is None:
+            return "unknown"
+        labs, typs, vies = self.last_batch
+        label_set = self.train_loader.dataset.label_set
+        ids = [label_set[int(i)] for i in torch.as_tensor(labs).tolist()]
+        return ", ".join(f"{i}/{t}/{v}" for i, t, v in zip(ids, typs, vies))
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def checkpoint_file(self, iteration: int) -> str:
+        save_name = self.engine_cfg["save_name"]
+        return osp.join(self.save_path, "checkpoints", f"{save_name}-{iteration:0>5}.pt")
+
+    def save_ckpt(self, iteration):
+        """BaseModel's checkpoint, written atomically and with the RNG states."""
+        if torch.distributed.get_rank() != 0:
+            return
+        atomic_save({"model": self.state_dict(), "optimizer": self.optimizer.state_dict(),
+                     "scheduler": self.scheduler.state_dict(), "iteration": iteration,
+                     "rng": rng_state()}, self.checkpoint_file(iteration))
+
+    def resume_ckpt(self, restore_hint):
+        """BaseModel's restore, then the RNG states (rank 0's), so sampling continues as if uninterrupted."""
+        super().resume_ckpt(restore_hint)
+        if self.training and isinstance(restore_hint, int):
+            state = torch.load(self.checkpoint_file(restore_hint), map_location="cpu", weights_only=True)
+            if "rng" in state and torch.distributed.get_rank() == 0:
+                set_rng_state(state["rng"])
