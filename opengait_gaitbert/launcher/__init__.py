@@ -1,0 +1,1 @@
+"""Command line: locate OpenGait, register GaitBERT, run OpenGait's own main flow."""

@@ -1,0 +1,100 @@
+"""After pip install, OpenGait's own imports see GaitBERT's names; the model builds from the shipped config."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from opengait_gaitbert import config_path
+
+from .conftest import demo_cfg
+
+
+def python(code, root, env=None, cwd=None):
+    import os
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or root)
+
+
+def test_fresh_interpreter_sees_all_three_names(opengait_root):
+    result = python(f"""
+        import sys
+        sys.path.insert(0, {str(opengait_root / 'opengait')!r})
+        from modeling import models, losses
+        from data import transform
+        print(models.GaitBERT.__module__, losses.GaitBERTLoss.__module__, transform.MaskedFrameSampler.__module__)
+    """, opengait_root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-3:] == ["opengait_gaitbert.adapters.model", "opengait_gaitbert.adapters.loss",
+                                          "opengait_gaitbert.adapters.transform"]
+
+
+def test_disable_switch_turns_the_hook_off(opengait_root):
+    result = python(f"""
+        import sys
+        sys.path.insert(0, {str(opengait_root / 'opengait')!r})
+        from modeling import models
+        print(hasattr(models, 'GaitBERT'))
+    """, opengait_root, env={"OPENGAIT_GAITBERT_DISABLE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "False"
+
+
+def test_register_is_idempotent_and_refuses_foreign_classes(opengait_root):
+    result = python(f"""
+        import sys
+        sys.path.insert(0, {str(opengait_root / 'opengait')!r})
+        import opengait_gaitbert
+        from opengait_gaitbert.registry import RegistrationError
+        opengait_gaitbert.register(); opengait_gaitbert.register()
+        from modeling import models
+        models.GaitBERT = type('GaitBERT', (), {{}})
+        try:
+            opengait_gaitbert.register()
+        except RegistrationError as err:
+            print('refused:', err)
+    """, opengait_root, env={"OPENGAIT_GAITBERT_DISABLE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused: OpenGait's `modeling.models` already has a `GaitBERT`" in result.stdout
+
+
+def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_data, tmp_path):
+    """GaitBERT(cfgs, training) from gaitbert_casiab.yaml, in a gloo process group on CPU."""
+    import yaml
+    cfg = yaml.safe_load(config_path("gaitbert_casiab.yaml").read_text())
+    small = demo_cfg(synth_data)
+    cfg["data_cfg"] = small["data_cfg"]
+    cfg["trainer_cfg"].update(sync_BN=False, enable_float16=False)
+    cfg["trainer_cfg"]["sampler"]["batch_size"] = [2, 2]
+    cfg["model_cfg"]["class_num"] = 4  # the generated training ids
+    cfg_file = tmp_path / "casiab.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yaml").symlink_to(opengait_root / "configs" / "default.yaml")
+    result = python(f"""
+        import os, sys
+        sys.path.insert(0, {str(opengait_root / 'opengait')!r})
+        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT='29533', RANK='0', WORLD_SIZE='1')
+        import torch
+        from utils import config_loader, get_msg_mgr
+        from modeling import models
+        from opengait_gaitbert.launcher import cpu_compat
+        cpu_compat.apply()
+        torch.distributed.init_process_group('gloo')
+        cfgs = config_loader({str(cfg_file)!r})
+        get_msg_mgr().init_logger('output/x', False)
+        model = models.GaitBERT(cfgs, training=True)
+        inputs = model.inputs_pretreament(next(iter(model.train_loader)))
+        out = model(inputs)
+        n_params = sum(p.numel() for p in model.parameters())
+        feat = out['training_feat']
+        print('PARAMS', n_params)
+        print('SHAPES', tuple(inputs[0][0].shape), tuple(feat['gaitbert']['reconstruction'].shape),
+              tuple(out['inference_feat']['embeddings'].shape), sorted(feat))
+    """, opengait_root, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shapes = [line for line in result.stdout.splitlines() if line.startswith("SHAPES")][0]
+    assert shapes == "SHAPES (4, 30, 3, 64, 44) (4, 30, 64, 44) (4, 256, 16) ['gaitbert', 'softmax']"
+    params = int([line for line in result.stdout.splitlines() if line.startswith("PARAMS")][0].split()[1])
+    assert 1e6 < params < 2e7
