@@ -1,7 +1,9 @@
 """Pictures of what GaitBERT fills in: one renderer for TensorBoard and the CLI.
 
-A grid has one column per frame and four rows:
-input with hidden parts marked in red, reconstruction, ground truth, error.
+A grid has one column per frame and four rows: the input with hidden parts
+marked in red, the reconstruction (predicted where hidden, the visible input
+elsewhere, as MAE shows it: the loss never asks for visible pixels), the
+ground truth, and the error on hidden positions.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ def reconstruction_rows(inputs: torch.Tensor, recon: torch.Tensor, target: torch
     marked = grey(inputs).clone()
     marked[:, 0] = torch.where(mask > 0, 0.6 + 0.4 * inputs, marked[:, 0])  # red tint where hidden
     marked[:, 1:] = torch.where(mask[:, None] > 0, 0.3 * inputs[:, None], marked[:, 1:])
-    error = (recon - target).abs()
+    recon = torch.where(mask > 0, recon, inputs)  # predictions only where something was hidden
+    error = (recon - target).abs() * (mask > 0)
     heat = torch.stack([error, error * 0.3, torch.zeros_like(error)], dim=1)
     return torch.stack([marked, grey(recon), grey(target), heat])
 

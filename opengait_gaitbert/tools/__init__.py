@@ -1,0 +1,1 @@
+"""User tools on a trained GaitBERT: pictures, embeddings, identification, export. OpenGait-free."""

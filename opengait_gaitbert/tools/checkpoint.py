@@ -1,0 +1,355 @@
+"""Load a trained GaitBERT from OpenGait's YAML config and checkpoint, without OpenGait.
+
+OpenGait's trainer saves ``{'model': state_dict, 'optimizer': ..., 'scheduler': ...,
+'iteration': k}`` to ``output/<dataset>/GaitBERT/<save_name>/checkpoints/<save_name>-<k>.pt``.
+The state dict belongs to the adapter ``GaitBERT(BaseModel)``, which holds the
+core network as ``net``, so keys read ``net.encoder...`` (``module.net...`` when
+saved from a DDP wrapper). :func:`load_model` strips both prefixes and loads the
+rest into a :class:`~opengait_gaitbert.core.model.GaitBERTNet` built from the
+config's ``model_cfg``.
+
+:func:`preprocess` turns raw silhouettes into what the network saw at test time:
+OpenGait's pretreatment (crop, height-normalise, centre to 64x64) followed by its
+``BaseSilCuttingTransform`` (cut the sides to 64x44, scale to [0, 1]).
+
+Only the pure core is used: nothing here imports OpenGait. Torch is imported
+inside the functions so that ``opengait-gaitbert --help`` stays fast.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from ..core.errors import ConfigError, DataError, GaitBERTError
+
+#: Prefixes that wrappers add to the core network's parameter names, outermost first.
+STRIP_PREFIXES = ("module.", "net.")
+#: Pixel size of OpenGait's pretreated frames (before the side cut).
+PKL_SIZE = 64
+#: How many offending keys an error message lists.
+SHOW_KEYS = 4
+
+PathLike = Union[str, Path]
+
+
+class CheckpointError(GaitBERTError):
+    """A checkpoint is missing, unreadable, or does not fit the config's ``model_cfg``."""
+
+
+# --------------------------------------------------------------------------
+# Config
+# --------------------------------------------------------------------------
+
+def read_config(cfgs_path: PathLike) -> Dict[str, Any]:
+    """Read OpenGait's YAML config as a dict.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or has no ``model_cfg`` mapping.
+    """
+    import yaml
+
+    path = Path(cfgs_path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found. Pass --cfgs with the YAML the model was "
+                          "trained with, e.g. configs/gaitbert/gaitbert_casiab.yaml.")
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: not a readable YAML file ({err}).") from err
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model_cfg"), dict):
+        raise ConfigError(f"{path}: no `model_cfg` section; this is not an OpenGait config for "
+                          "GaitBERT (see configs/gaitbert/gaitbert_casiab.yaml).")
+    model = cfg["model_cfg"].get("model", "GaitBERT")
+    if model != "GaitBERT":
+        raise ConfigError(f"{path}: model_cfg.model is {model!r}; these tools run GaitBERT only. "
+                          "Pass the GaitBERT config the checkpoint was trained with.")
+    return cfg
+
+
+def masking_policy(cfg: Mapping, cfgs_path: PathLike = "the config", **overrides):
+    """The config's ``MaskedFrameSampler`` policy with ``overrides`` (None values ignored).
+
+    Args:
+        cfg: the config dict (see :func:`read_config`).
+        cfgs_path: the file name, for messages.
+        overrides: e.g. ``mode="span"``, ``ratio=0.5``.
+    Returns:
+        A :class:`~opengait_gaitbert.core.masking.MaskingPolicy`; the core's defaults
+        when the config has no sampler.
+    """
+    from dataclasses import replace
+
+    from ..core.config import SAMPLER_NAME, iter_transforms, masking_policy_from_cfg
+    from ..core.masking import MaskingPolicy
+
+    trainer = cfg.get("trainer_cfg") or {}
+    entries = [t for t in iter_transforms(trainer.get("transform")) if t.get("type") == SAMPLER_NAME]
+    where = f"{cfgs_path}: trainer_cfg.transform ({SAMPLER_NAME})"
+    policy = masking_policy_from_cfg(entries[0], where) if entries else MaskingPolicy()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(policy, **given) if given else policy
+
+
+def cutting_options(cfg: Mapping, phase: str = "test") -> Dict[str, Any]:
+    """``divsor`` and ``cutting`` of the transform that fed the network in ``phase``.
+
+    ``test`` reads ``evaluator_cfg.transform`` (``BaseSilCuttingTransform``),
+    ``train`` reads the ``MaskedFrameSampler`` of ``trainer_cfg.transform``.
+    Missing keys take OpenGait's defaults (255, automatic cut).
+    """
+    from ..core.config import SAMPLER_NAME, iter_transforms
+
+    section, kind = (("evaluator_cfg", "BaseSilCuttingTransform") if phase == "test"
+                     else ("trainer_cfg", SAMPLER_NAME))
+    for entry in iter_transforms((cfg.get(section) or {}).get("transform")):
+        if entry.get("type") == kind:
+            return {"divsor": entry.get("divsor", 255.0), "cutting": entry.get("cutting")}
+    return {"divsor": 255.0, "cutting": None}
+
+
+# --------------------------------------------------------------------------
+# Checkpoint
+# --------------------------------------------------------------------------
+
+def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
+               device: str = "cpu") -> Tuple[Any, Dict[str, Any]]:
+    """Build the network from ``model_cfg`` and load an OpenGait checkpoint into it.
+
+    Args:
+        cfgs_path: OpenGait YAML config the checkpoint was trained with.
+        ckpt_path: OpenGait checkpoint (``.pt``); None gives a randomly initialised
+            network (for tests and untrained pictures).
+        device: torch device for the weights.
+    Returns:
+        ``(net, cfg)``: a :class:`GaitBERTNet` in eval mode on ``device`` and the config dict.
+    Raises:
+        ConfigError: bad config (names the file and key).
+        CheckpointError: missing/unreadable checkpoint, or weights that do not fit ``model_cfg``.
+    """
+    from ..core.model import GaitBERTNet, NetworkConfig
+
+    cfg = read_config(cfgs_path)
+    config = NetworkConfig.from_dict(cfg["model_cfg"], where=f"{cfgs_path}: model_cfg")
+    net = GaitBERTNet(config)
+    if ckpt_path is not None:
+        state = network_state_dict(read_checkpoint(ckpt_path, device), ckpt_path)
+        check_state_dict(net, state, ckpt_path, cfgs_path)
+        net.load_state_dict(state, strict=True)
+    return net.to(device).eval(), cfg
+
+
+def read_checkpoint(ckpt_path: PathLike, device: str = "cpu") -> Mapping:
+    """``torch.load`` with ``weights_only=True`` (no code runs from the file).
+
+    Raises:
+        CheckpointError: missing file, or not a plain-tensor checkpoint.
+    """
+    import pickle
+
+    import torch
+
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found. OpenGait writes checkpoints to "
+                              "output/<dataset>/<model>/<save_name>/checkpoints/<save_name>-<iter>.pt.")
+    try:
+        data = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        raise CheckpointError(
+            f"{path}: cannot load this checkpoint with weights_only=True ({_load_reason(err)}). Pass "
+            "a checkpoint saved by OpenGait's trainer (tensors, numbers, lists and dicts); files "
+            "holding other Python objects are refused because loading them could run code.") from err
+    if not isinstance(data, Mapping):
+        raise CheckpointError(f"{path}: holds a {type(data).__name__}, expected OpenGait's "
+                              "{'model': state_dict, ...} dict.")
+    return data
+
+
+def _load_reason(err: Exception) -> str:
+    """The informative line of a ``torch.load`` error (its "Unsupported global" line if any)."""
+    import re
+
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(err).splitlines()]
+    useful = [line for line in lines if "Unsupported global" in line or "WeightsUnpickler" in line]
+    return f"{type(err).__name__}: {(useful or lines or [''])[0]}"
+
+
+def network_state_dict(data: Mapping, ckpt_path: PathLike = "the checkpoint") -> Dict[str, Any]:
+    """The core network's weights from an OpenGait checkpoint (or a bare state dict).
+
+    Strips ``module.`` (DDP) and ``net.`` (the adapter's attribute) from every key.
+    """
+    import torch
+
+    state = data.get("model", data)
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{ckpt_path}: no state dict under 'model' (found keys: "
+                              f"{', '.join(map(str, list(data)[:SHOW_KEYS]))}).")
+    return {strip_prefixes(key): value for key, value in state.items()}
+
+
+def strip_prefixes(key: str) -> str:
+    """``module.net.encoder.x`` -> ``encoder.x``."""
+    for prefix in STRIP_PREFIXES:
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    return key
+
+
+def check_state_dict(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) -> None:
+    """Raise :class:`CheckpointError` listing missing/unexpected keys and shape mismatches."""
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(v.shape)}"
+              for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if not (missing or unexpected or shapes):
+        return
+    problems = []
+    for title, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                         ("shape mismatches", shapes)):
+        if items:
+            more = f" (+{len(items) - SHOW_KEYS} more)" if len(items) > SHOW_KEYS else ""
+            problems.append(f"{len(items)} {title}: {'; '.join(items[:SHOW_KEYS])}{more}")
+    differing = [f"{key}: {found} (config: {getattr(net.config, key, None)})"
+                 for key, found in infer_model_cfg(state).items()
+                 if hasattr(net.config, key) and found != getattr(net.config, key)]
+    hint = (" The checkpoint's weights say " + "; ".join(differing) + "." if differing else "")
+    raise CheckpointError(
+        f"checkpoint {ckpt_path} does not fit the model built from {cfgs_path} (model_cfg):\n  "
+        + "\n  ".join(problems)
+        + "\nThe checkpoint was trained with a different model_cfg (e.g. channels, embed_stride, "
+          f"temporal, temporal_dim, temporal_layers, embed_dim, bin_num or class_num).{hint} Pass "
+          "--cfgs with the config it was trained with.")
+
+
+def infer_model_cfg(state: Mapping) -> Dict[str, Any]:
+    """The ``model_cfg`` values that a core state dict reveals by its keys and shapes.
+
+    Returns a subset of ``channels``, ``embed_stride``, ``temporal``, ``temporal_dim``,
+    ``temporal_layers``, ``embed_dim`` and ``class_num`` (what cannot be read is left out).
+    """
+    import re
+
+    found: Dict[str, Any] = {}
+    stem = state.get("frame_embedding.conv.0.weight")
+    if getattr(stem, "dim", lambda: 0)() == 4:
+        kernel = int(stem.shape[-1])
+        found["embed_stride"] = 1 if kernel == 3 else kernel // 2  # 3x3 at stride 1, else 2s x 2s
+    levels = sorted((int(m.group(1)), v.shape[0]) for k, v in state.items()
+                    if (m := re.fullmatch(r"encoder\.levels\.(\d+)\.0\.weight", k)) and v.dim() == 4)
+    if levels:
+        found["channels"] = [c for _, c in levels]
+    layer_keys = {m.group(1) for k in state
+                  if (m := re.match(r"temporal\.(?:encoder\.)?layers\.(\d+)\.", k))}
+    if "temporal.proj_in.weight" in state:
+        found["temporal"] = "transformer"
+        found["temporal_dim"] = int(state["temporal.proj_in.weight"].shape[0])
+    elif layer_keys:
+        found["temporal"] = "conv"
+    elif levels:
+        found["temporal"] = "none"
+    if layer_keys:
+        found["temporal_layers"] = len(layer_keys)
+    if getattr(state.get("head.fc"), "dim", lambda: 0)() == 3:
+        found["embed_dim"] = int(state["head.fc"].shape[2])
+    if getattr(state.get("head.classifier"), "dim", lambda: 0)() == 3:
+        found["class_num"] = int(state["head.classifier"].shape[2])
+    return found
+
+
+# --------------------------------------------------------------------------
+# Sequences
+# --------------------------------------------------------------------------
+
+def read_aligned(path: PathLike) -> np.ndarray:
+    """Read a sequence and align it like OpenGait's pretreatment.
+
+    Args:
+        path: a folder of PNG/JPG frames, an animated GIF, or an OpenGait ``.pkl``.
+    Returns:
+        uint8 ``[T, 64, 64]``. A ``.pkl`` of 64x64 frames is OpenGait's own
+        pretreated output and is used as it is; everything else is aligned.
+    Raises:
+        SequenceReadError: unreadable input (from ``data.pretreat``).
+        DataError: no frame holds a silhouette.
+    """
+    from ..data.pretreat import align_sequence, read_sequence
+
+    path = Path(path)
+    frames = read_sequence(path)  # [T, H, W] uint8
+    pretreated = path.suffix.lower() == ".pkl" and frames.shape[1:] == (PKL_SIZE, PKL_SIZE)
+    aligned = frames if pretreated else align_sequence(frames, PKL_SIZE)
+    if len(aligned) == 0:
+        raise DataError(f"{path}: none of its {len(frames)} frames holds a silhouette (all empty "
+                        "after thresholding at 127). Check that the body is white on black.")
+    return aligned
+
+
+def preprocess(frames: Union[np.ndarray, PathLike], divsor: float = 255.0,
+               cutting: Optional[int] = None, aligned: bool = False):
+    """Silhouettes -> the network's input, as OpenGait's test pipeline makes it.
+
+    Args:
+        frames: uint8 ``[T, H, W]`` raw silhouettes, or a path (see :func:`read_aligned`).
+        divsor, cutting: ``BaseSilCuttingTransform``'s options (OpenGait's spelling);
+            ``cutting=None`` cuts ``int(W // 64) * 10`` columns from each side.
+        aligned: ``frames`` are already OpenGait-aligned 64x64 (skip the alignment).
+    Returns:
+        float32 tensor ``[T', 64, 44]`` in [0, 1] (empty frames dropped).
+    Raises:
+        DataError: no frame holds a silhouette.
+    """
+    import torch
+
+    if isinstance(frames, (str, Path)):
+        seq = read_aligned(frames)
+    else:
+        seq = np.asarray(frames)
+        if seq.ndim != 3:
+            raise DataError(f"preprocess expects silhouettes [T, H, W]; got shape {seq.shape}.")
+        if not aligned:
+            from ..data.pretreat import align_sequence
+            seq = align_sequence(seq, PKL_SIZE)
+        if len(seq) == 0:
+            raise DataError("preprocess: no frame holds a silhouette (all empty after "
+                            "thresholding at 127).")
+    return torch.from_numpy(cut_and_scale(seq, divsor, cutting))
+
+
+def cut_and_scale(seq: np.ndarray, divsor: float = 255.0, cutting: Optional[int] = None) -> np.ndarray:
+    """OpenGait's ``BaseSilCuttingTransform``: ``[T, H, W]`` -> float32 ``[T, H, W - 2 cut]``."""
+    cut = int(seq.shape[-1] // 64) * 10 if cutting is None else int(cutting)
+    if cut:
+        seq = seq[..., cut:-cut]
+    return (seq.astype(np.float32) / np.float32(divsor)).astype(np.float32)
+
+
+def describe_model(net) -> str:
+    """One line: the network's size, for logs."""
+    params = sum(p.numel() for p in net.parameters())
+    c = net.config
+    return (f"GaitBERT channels={c.channels} temporal={c.temporal} embed_dim={c.embed_dim} "
+            f"parts={sum(c.bin_num)} ({params / 1e6:.2f}M parameters)")
+
+
+def add_model_arguments(parser) -> None:
+    """``--cfgs`` / ``--ckpt`` / ``--device``, shared by every tool."""
+    parser.add_argument("--cfgs", required=True, help="OpenGait YAML config the model was trained with")
+    parser.add_argument("--ckpt", help="OpenGait checkpoint .pt (output/.../checkpoints/<name>-<iter>.pt); "
+                                       "omitted: a randomly initialised model")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+
+
+def user_errors() -> Tuple[type, ...]:
+    """Exceptions a tool's ``main`` reports as ``error: ...`` with exit status 1."""
+    from ..data.pretreat import SequenceReadError
+    return (GaitBERTError, SequenceReadError)
+
+
+__all__: List[str] = ["CheckpointError", "add_model_arguments", "check_state_dict", "cut_and_scale",
+                      "cutting_options", "describe_model", "infer_model_cfg", "load_model", "masking_policy",
+                      "network_state_dict", "preprocess", "read_aligned", "read_checkpoint",
+                      "read_config", "strip_prefixes", "user_errors"]

@@ -1,0 +1,31 @@
+"""Shared helpers of the core tests: a tiny GaitBERT config and single-threaded torch."""
+import pytest
+import torch
+
+TINY_MODEL_CFG = """
+model_cfg:
+  model: GaitBERT
+  channels: {channels}
+  frame_size: [64, 44]
+  temporal: {temporal}
+  temporal_dim: 32
+  temporal_layers: {layers}
+  temporal_heads: 4
+  embed_dim: 32
+  bin_num: [16]
+  class_num: 4
+"""
+
+
+def tiny_cfg(channels=(8, 16, 32), temporal="transformer", layers=1, extra="") -> str:
+    """YAML of a narrow GaitBERT (fast on CPU), plus ``extra`` sections."""
+    return TINY_MODEL_CFG.format(channels=list(channels), temporal=temporal, layers=layers) + extra
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny convolutions run faster on one thread, and the tests share 2 cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

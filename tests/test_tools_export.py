@@ -1,0 +1,245 @@
+"""``export`` (ONNX / TorchScript, dynamic length) and checkpoint loading; no OpenGait."""
+from __future__ import annotations
+
+import pathlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_cfg
+from opengait_gaitbert.launcher import cli
+from opengait_gaitbert.tools.checkpoint import (CheckpointError, load_model, preprocess,
+                                                strip_prefixes)
+from opengait_gaitbert.tools.export import (embedding_graph, export, load_exported, report,
+                                            verify)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+LENGTHS = (8, 20, 45)
+
+
+
+
+def write_cfg(folder: Path, channels=(8, 16, 32), temporal="transformer", name="tiny.yaml") -> Path:
+    path = folder / name
+    path.write_text(tiny_cfg(channels, temporal, layers=2))
+    return path
+
+
+def perturbed(net):
+    """Random weights *and* BN running statistics, so that a wrong load would show."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, tensor in net.state_dict().items():
+            if tensor.is_floating_point():
+                noise = torch.rand(tensor.shape, generator=g) if "running_var" in name \
+                    else 0.1 * torch.randn(tensor.shape, generator=g)
+                tensor.add_(noise)
+    return net
+
+
+def opengait_checkpoint(net, path: Path, prefix: str = "net.") -> Path:
+    """Save like OpenGait's BaseModel.save_ckpt, with optimizer and MultiStepLR state."""
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[20, 40])
+    torch.save({"model": {prefix + k: v for k, v in net.state_dict().items()},
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "iteration": 40}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(config path, checkpoint path, the net whose weights the checkpoint holds)."""
+    folder = tmp_path_factory.mktemp("model")
+    cfg = write_cfg(folder)
+    torch.manual_seed(0)
+    net = perturbed(load_model(cfg)[0])
+    return cfg, opengait_checkpoint(net, folder / "GaitBERT-00040.pt"), net
+
+
+# --------------------------------------------------------------------------
+# checkpoints
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("prefix", ["net.", "module.net.", ""])
+def test_loads_opengait_checkpoint_with_weights_only(trained, tmp_path, prefix):
+    cfg, _, source = trained
+    ckpt = opengait_checkpoint(source, tmp_path / "c.pt", prefix)
+    net, loaded_cfg = load_model(cfg, ckpt)
+    assert not net.training and loaded_cfg["model_cfg"]["channels"] == [8, 16, 32]
+    for key, value in source.state_dict().items():
+        assert torch.equal(net.state_dict()[key], value), key
+    x = torch.rand(1, 12, 64, 44)
+    with torch.no_grad():
+        assert torch.equal(net.embed(x), source.eval().embed(x))
+
+
+def test_config_of_another_model_is_refused(tmp_path):
+    from opengait_gaitbert.core.errors import ConfigError
+    cfg = write_cfg(tmp_path)
+    cfg.write_text(cfg.read_text().replace("model: GaitBERT", "model: GaitBase"))
+    with pytest.raises(ConfigError, match=f"{cfg}: model_cfg.model is 'GaitBase'"):
+        load_model(cfg)
+
+
+def test_strip_prefixes():
+    assert strip_prefixes("module.net.encoder.levels.0.0.weight") == "encoder.levels.0.0.weight"
+    assert strip_prefixes("net.head.fc") == "head.fc"
+    assert strip_prefixes("head.fc") == "head.fc"
+
+
+def test_checkpoint_of_other_channels_names_both_files_and_the_fix(trained, tmp_path):
+    cfg, _, _ = trained
+    other_cfg = write_cfg(tmp_path, channels=(8, 16, 64), name="wide.yaml")
+    other = opengait_checkpoint(load_model(other_cfg)[0], tmp_path / "wide.pt")
+    with pytest.raises(CheckpointError) as info:
+        load_model(cfg, other)
+    msg = str(info.value)
+    assert str(other) in msg and str(cfg) in msg
+    assert "shape mismatches" in msg and "[64, " in msg
+    assert "channels: [8, 16, 64] (config: [8, 16, 32])" in msg  # read off the weights
+
+
+def test_checkpoint_of_other_temporal_module_lists_keys(trained, tmp_path):
+    cfg, _, _ = trained
+    conv_cfg = write_cfg(tmp_path, temporal="conv", name="conv.yaml")
+    conv_ckpt = opengait_checkpoint(load_model(conv_cfg)[0], tmp_path / "conv.pt")
+    with pytest.raises(CheckpointError, match=r"missing keys: temporal\.") as info:
+        load_model(cfg, conv_ckpt)
+    assert "unexpected keys: temporal.layers" in str(info.value)
+    assert "temporal: conv (config: transformer)" in str(info.value)
+
+
+def test_missing_checkpoint_is_named(trained, tmp_path):
+    with pytest.raises(CheckpointError, match="nope.pt: checkpoint not found"):
+        load_model(trained[0], tmp_path / "nope.pt")
+
+
+class _Payload:
+    """Pickles as a call to Path.touch: loading it with full pickle would create a file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.marker,)
+
+
+def test_checkpoint_with_code_is_refused_and_never_runs(trained, tmp_path):
+    marker = tmp_path / "code-ran"
+    ckpt = tmp_path / "evil.pt"
+    torch.save({"model": trained[2].state_dict(), "extra": _Payload(marker)}, ckpt)
+    with pytest.raises(CheckpointError, match="weights_only=True") as info:
+        load_model(trained[0], ckpt)
+    assert str(ckpt) in str(info.value)
+    assert not marker.exists()
+
+
+# --------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------
+
+def test_wrapper_equals_embed_on_real_like_input(trained):
+    """The export graph is GaitBERTNet.embed, on a preprocessed moving silhouette of any length."""
+    net = trained[2].eval()
+    frames = np.zeros((45, 128, 96), dtype=np.uint8)
+    for t in range(45):
+        frames[t, 10:120, 30 + t % 9:60 + t % 9] = 255
+    sils = preprocess(frames)[None]  # [1, 45, 64, 44]
+    graph = embedding_graph(net)
+    with torch.no_grad():
+        for s in (1, 7, 45):
+            torch.testing.assert_close(graph(sils[:, :s]), net.embed(sils[:, :s]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("torchscript", ".pt")])
+def test_cli_export_verifies_each_length(trained, tmp_path, capsys, fmt, suffix):
+    cfg, ckpt, net = trained
+    out = tmp_path / f"gaitbert{suffix}"
+    code = cli.main(["export", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--format", fmt,
+                     "--out", str(out), "--check-lengths", ",".join(map(str, LENGTHS))])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    for s in LENGTHS:
+        assert f"s={s:<5d} max |exported - pytorch|" in printed
+    assert "verified" in printed
+    # Independently: the file reproduces the loaded network on unseen lengths.
+    run = load_exported(fmt, out)
+    for s in (3, 33):
+        x = torch.rand(1, s, 64, 44)
+        with torch.no_grad():
+            expected = net.eval().embed(x).numpy()
+        got = run(x.numpy())
+        assert got.shape == (1, 32, 16)
+        assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_onnx_has_dynamic_length_and_no_decoder(trained, tmp_path):
+    import onnx
+
+    net = trained[2]
+    out = export(net, "onnx", tmp_path / "m.onnx")
+    model = onnx.load(str(out))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == [1, "s", 64, 44]
+    exported = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+    decoder = sum(p.numel() for p in net.decoder.parameters())
+    total = sum(p.numel() for p in net.parameters())
+    assert exported < total - decoder + 1000  # the decoder's weights are not in the file
+
+
+@pytest.mark.parametrize("temporal", ["conv", "none"])
+def test_other_temporal_modules_export(tmp_path, temporal):
+    net = perturbed(load_model(write_cfg(tmp_path, temporal=temporal))[0])
+    for fmt in ("onnx", "torchscript"):
+        out = export(net, fmt, tmp_path / f"m.{fmt}")
+        diffs = verify(net, fmt, out, (5, 17))
+        assert max(diffs.values()) <= 1e-4, (fmt, diffs)
+
+
+def test_strided_frame_embedding_exports(tmp_path):
+    """``embed_stride: 2`` (4x4 patch embedding, as in gaitbert_demo.yaml) exports too."""
+    from dataclasses import fields
+
+    from opengait_gaitbert.core.model import NetworkConfig
+    if "embed_stride" not in {f.name for f in fields(NetworkConfig)}:
+        pytest.skip("this core has no embed_stride")
+    cfg = write_cfg(tmp_path, channels=(16, 32))
+    cfg.write_text(cfg.read_text().replace("model: GaitBERT", "model: GaitBERT\n  embed_stride: 2"))
+    net = perturbed(load_model(cfg)[0])
+    assert net.config.embed_stride == 2
+    for fmt in ("onnx", "torchscript"):
+        diffs = verify(net, fmt, export(net, fmt, tmp_path / f"m.{fmt}"), (4, 31))
+        assert max(diffs.values()) <= 1e-4, (fmt, diffs)
+
+
+def test_report_fails_above_tolerance(capsys):
+    assert report({8: 1e-6, 20: 2e-7}) == 0
+    assert report({8: 1e-6, 20: 3e-3}) == 1
+    captured = capsys.readouterr()
+    assert "FAIL" in captured.out and "[20]" in captured.err
+
+
+def test_cli_rejects_bad_lengths(trained, tmp_path, capsys):
+    code = cli.main(["export", "--cfgs", str(trained[0]), "--format", "onnx",
+                     "--out", str(tmp_path / "m.onnx"), "--check-lengths", "8,x"])
+    assert code == 1 and "--check-lengths" in capsys.readouterr().err
+
+
+def test_tools_import_no_opengait():
+    """The tools work through the pure core: OpenGait's top-level packages are never imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import opengait_gaitbert.tools.export, opengait_gaitbert.tools.identify, "
+            "opengait_gaitbert.tools.visualize, opengait_gaitbert.tools.checkpoint; "
+            "bad = {'modeling', 'data', 'utils', 'evaluation'} & set(sys.modules); "
+            "assert not bad, bad")
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          env={"PYTHONPATH": root, "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
