@@ -50,6 +50,14 @@ def test_config_errors_name_file_and_key(cfgs, path, value, match):
         validate_cfgs(edit(cfgs, path, value), training=True, source="x.yaml")
 
 
+def test_reconstruction_only_needs_find_unused_parameters(cfgs):
+    cfgs = edit(edit(cfgs, ["loss_cfg", 0, "triplet_weight"], 0), ["trainer_cfg", "find_unused_parameters"], False)
+    with pytest.raises(ConfigError, match="find_unused_parameters: true"):
+        validate_cfgs(cfgs, training=True, source="x.yaml")
+    cfgs["trainer_cfg"]["find_unused_parameters"] = True
+    assert validate_cfgs(cfgs, training=True, source="x.yaml").loss_prefixes == ["gaitbert", "softmax"]
+
+
 def test_test_phase_needs_no_sampler_or_loss(cfgs):
     cfgs = edit(edit(cfgs, ["trainer_cfg", "transform"], []), ["loss_cfg"], [])
     assert validate_cfgs(cfgs, training=False, source="x.yaml").masking is None

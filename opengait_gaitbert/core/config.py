@@ -116,4 +116,11 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
     if training and LOSS_PREFIX not in prefixes:
         raise ConfigError(f"{source}: loss_cfg needs an entry `type: {LOSS_NAME}` with "
                           f"`log_prefix: {LOSS_PREFIX}`.")
+    ours = next((e for e in loss_cfg if e.get("log_prefix") == LOSS_PREFIX), {})
+    heads_unused = SOFTMAX_PREFIX not in prefixes or ours.get("triplet_weight", 1.0) == 0
+    if training and heads_unused and not trainer.get("find_unused_parameters", False):
+        raise ConfigError(
+            f"{source}: without the `{SOFTMAX_PREFIX}` loss or with triplet_weight 0, part of the "
+            "embedding head gets no gradient and DDP stops on unused parameters; set "
+            "trainer_cfg.find_unused_parameters: true.")
     return GaitBERTConfig(network, masking, [p for p in prefixes if p])

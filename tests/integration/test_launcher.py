@@ -40,9 +40,24 @@ def test_first_iteration_loss_agrees_across_world_sizes(opengait_root, synth_dat
         folder = tmp_path / f"ws{nproc}"
         code, lines = run("train", write_cfg(cfg, folder), opengait_root, folder, nproc=nproc)
         assert code == 0, "\n".join(lines[-30:])
-        values[nproc] = {k: logged(lines, k)[0] for k in ("gaitbert_reconstruction", "gaitbert_triplet", "gaitbert_hidden_ratio")}
+        keys = ("gaitbert_reconstruction", "gaitbert_triplet", "gaitbert_loss_num", "gaitbert_hidden_ratio")
+        values[nproc] = {k: logged(lines, k)[0] for k in keys}
     for key, one in values[1].items():
         assert math.isclose(one, values[2][key], rel_tol=0.05, abs_tol=1e-3), (key, values)
+
+
+def test_test_phase_results_do_not_depend_on_world_size(opengait_root, synth_data, tmp_path):
+    """One checkpoint, tested by 1 and by 2 processes: the same embeddings give the same table."""
+    cfg = write_cfg(demo_cfg(synth_data, iters=4), tmp_path)
+    code, lines = run("train", cfg, opengait_root, tmp_path)
+    assert code == 0, "\n".join(lines[-30:])
+    tables = {}
+    for nproc in (1, 2):
+        code, lines = run("test", cfg, opengait_root, tmp_path, nproc=nproc,
+                          overrides=[f"evaluator_cfg.sampler.batch_size={nproc}"])
+        assert code == 0, "\n".join(lines[-30:])
+        tables[nproc] = [line.split("[INFO]: ")[1] for line in lines if "@R1: [" in line]
+    assert len(tables[1]) == 3 and tables[1] == tables[2]
 
 
 def test_resume_continues_from_the_saved_iteration(opengait_root, synth_data, tmp_path):
