@@ -6,6 +6,7 @@ TINY_MODEL_CFG = """
 model_cfg:
   model: GaitBERT
   channels: {channels}
+  embed_stride: 1
   frame_size: [64, 44]
   temporal: {temporal}
   temporal_dim: 32

@@ -4,7 +4,7 @@ import torch
 
 from opengait_gaitbert.core import ConfigError, DataError, GaitBERTNet, NetworkConfig
 
-SMALL = dict(channels=[4, 8, 16], temporal_dim=16, temporal_layers=1, temporal_heads=2,
+SMALL = dict(channels=[4, 8, 16], embed_stride=1, temporal_dim=16, temporal_layers=1, temporal_heads=2,
              embed_dim=8, class_num=5)
 
 
@@ -53,8 +53,9 @@ def test_other_frame_sizes_are_padded_and_cropped():
     assert odd(torch.rand(2, 3, 64, 64), reconstruct=True)["reconstruction"].shape == (2, 3, 64, 64)
 
 
-def test_gradients_reach_every_parameter():
-    net = small_net().train()
+@pytest.mark.parametrize("embed_stride,channels", [(1, [4, 8, 16]), (2, [4, 8])])
+def test_gradients_reach_every_parameter(embed_stride, channels):
+    net = small_net(embed_stride=embed_stride, channels=channels).train()
     out = net(torch.rand(2, 6, 64, 44))
     loss = out["reconstruction"].sigmoid().mean() + out["embeddings"].pow(2).mean() + out["logits"].mean()
     loss.backward()
@@ -121,3 +122,17 @@ def test_unknown_model_key_suggests_close_match():
 def test_bad_input_is_a_clear_data_error(x, seqL, match):
     with pytest.raises(DataError, match=match):
         small_net()(x, seqL)
+
+
+def test_attention_stays_within_windows():
+    """With temporal_window 10, frames 0..9 ignore a change in frame 25; positions repeat per window."""
+    net = small_net(temporal_window=10).eval()
+    x = torch.rand(1, 30, 64, 44)
+    changed = x.clone()
+    changed[0, 25] = 1.0 - changed[0, 25]
+    with torch.no_grad():
+        a, b = net.forward_encoder(x).bottleneck, net.forward_encoder(changed).bottleneck
+        periodic = net.forward_encoder(x[:, :10].repeat(1, 3, 1, 1)).bottleneck
+    assert torch.equal(a[:20], b[:20]) and not torch.allclose(a[20:], b[20:])
+    torch.testing.assert_close(periodic[:10], periodic[10:20])
+    torch.testing.assert_close(periodic[:10], periodic[20:])

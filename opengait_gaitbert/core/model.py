@@ -40,18 +40,22 @@ class NetworkConfig:
         temporal_dim: transformer width.
         temporal_layers: transformer (or conv) layers.
         temporal_heads: attention heads; must divide ``temporal_dim``.
+        temporal_window: frames one attention window spans, and the period of the
+            positional encoding; longer sequences are cut into windows, which keeps
+            inference linear in their length. Match it to the training clip length.
         embed_dim: embedding size per part (OpenGait's SeparateFCs ``out_channels``).
         bin_num: horizontal pyramid bins; each must divide the bottleneck height.
         class_num: training identities (74 for CASIA-B's protocol).
     """
 
-    channels: List[int] = field(default_factory=lambda: [64, 128, 256])
-    embed_stride: int = 1
+    channels: List[int] = field(default_factory=lambda: [64, 256])
+    embed_stride: int = 2
     frame_size: List[int] = field(default_factory=lambda: [64, 44])
     temporal: str = "transformer"
     temporal_dim: int = 256
     temporal_layers: int = 2
     temporal_heads: int = 4
+    temporal_window: int = 30
     embed_dim: int = 256
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
@@ -68,11 +72,12 @@ class NetworkConfig:
         own = {k: v for k, v in cfg.items() if k not in ("model",)}
         reject_unknown_keys(where, own, names + ["model"])
         try:
-            config = cls(**own)
-        except TypeError as err:  # a key given twice or similar; unknown keys are caught above
-            raise ConfigError(f"{where}: {err}") from err
-        config.validate(where)
-        return config
+            return cls(**own)
+        except ConfigError as err:  # raised by __post_init__ with the generic location
+            raise ConfigError(str(err).replace("model_cfg:", f"{where}:", 1)) from None
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     @property
     def halvings(self) -> int:
@@ -107,7 +112,8 @@ class NetworkConfig:
             bad("embed_stride", "1 or 2")
         if self.temporal not in TEMPORAL_KINDS:
             bad("temporal", ", ".join(TEMPORAL_KINDS), close_match_hint(self.temporal, TEMPORAL_KINDS))
-        for key in ("temporal_dim", "temporal_layers", "temporal_heads", "embed_dim", "class_num"):
+        for key in ("temporal_dim", "temporal_layers", "temporal_heads", "temporal_window", "embed_dim",
+                    "class_num"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 bad(key, "a positive int")
@@ -127,7 +133,7 @@ class EncoderOutput(NamedTuple):
 
     bottleneck: torch.Tensor  # [F, cK, h', w'] with temporal context
     skips: List[torch.Tensor]  # finest first, [F, c_i, h_i, w_i]
-    layout: SequenceLayout
+    layout: SequenceLayout  # the sequences (pooling, output layout)
 
 
 class GaitBERTNet(nn.Module):
@@ -175,10 +181,12 @@ class GaitBERTNet(nn.Module):
         """``[n, s, h, w]`` (masked) silhouettes -> bottleneck with temporal context + skips."""
         self.check_input(sils)
         layout = SequenceLayout.from_input(sils.shape[0], sils.shape[1], seqL)
+        windows = layout.windowed(self.config.temporal_window)  # same frames, cut for attention
         frames = self._pad(layout.to_frames(sils))  # [F, H, W]
-        x = self.frame_embedding(frames, layout.positions(sils.device))  # [F, c0, H, W]
+        x = self.frame_embedding(frames, windows.positions(sils.device))  # [F, c0, H, W]
         x, skips = self.encoder(x)  # [F, cK, h', w']
-        x = self.temporal(x, layout)  # [F, cK, h', w']
+        # Attention works per window; the local temporal convs see the whole sequence.
+        x = self.temporal(x, windows if self.config.temporal == "transformer" else layout)
         return EncoderOutput(x, skips, layout)
 
     def forward_embedding(self, encoded: EncoderOutput) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -67,6 +67,17 @@ class SequenceLayout:
         """All sequences equally long: padding is a plain reshape."""
         return len(set(self.lengths)) == 1
 
+    def windowed(self, window: int) -> "SequenceLayout":
+        """The same frames cut into consecutive windows of at most ``window`` frames.
+
+        Temporal attention and positions work per window, so inference is linear in
+        the sequence length and never sees positions beyond those of training clips.
+        """
+        lengths = []
+        for length in self.lengths:
+            lengths += [window] * (length // window) + ([length % window] if length % window else [])
+        return SequenceLayout(lengths, True, (1, sum(lengths)))
+
     def to_frames(self, x: torch.Tensor) -> torch.Tensor:
         """``[n, s, ...]`` input -> ``[F, ...]`` valid frames, sequence after sequence."""
         if self.packed:

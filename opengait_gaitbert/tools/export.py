@@ -126,23 +126,30 @@ def _embedding_graph_class():
         def forward(self, sils: torch.Tensor) -> torch.Tensor:
             net = self.net
             frames = net._pad(sils[0])  # [s, H, W]
-            positions = torch.ones_like(frames[:, 0, 0]).cumsum(0) - 1  # [s]: 0..s-1, traced
+            index = torch.ones_like(frames[:, 0, 0]).cumsum(0) - 1  # [s]: 0..s-1, traced
+            window = net.config.temporal_window
+            positions = torch.remainder(index, window)  # position within its attention window
             x = net.frame_embedding(frames, positions)  # [s, c0, H, W]
             x, _ = net.encoder(x)  # [s, cK, h', w']
-            x = self.temporal(x, positions)
+            x = self.temporal(x, positions, torch.div(index, window, rounding_mode="floor"))
             pooled = x.max(dim=0, keepdim=True).values  # [1, cK, h', w']: temporal max pooling
             parts = net.head.horizontal_pyramid(pooled)  # [1, cK, p]
             return torch.einsum("bcp,pce->bep", parts, net.head.fc.to(parts.dtype))  # [1, e, p]
 
-        def temporal(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-            """``[s, c, h, w]`` -> same, with the net's temporal context (residual)."""
+        def temporal(self, x: torch.Tensor, positions: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
+            """``[s, c, h, w]`` -> same, with the net's temporal context (residual).
+
+            The core cuts long sequences into attention windows; here one block-diagonal
+            mask over ``windows`` (each frame's window index) does the same for any s.
+            """
             module = self.net.temporal
             if isinstance(module, TemporalTransformer):
                 c, h, w = x.shape[1:]
                 tokens = x.permute(2, 3, 0, 1).reshape(h * w, -1, c)  # [(h w), s, c]
                 tokens = module.proj_in(tokens) + sinusoidal_encoding(positions, module.dim).to(x.dtype)
+                blocked = (windows[:, None] != windows[None, :]).to(x.dtype) * torch.finfo(x.dtype).min
                 for layer in module.encoder.layers:
-                    tokens = _encoder_layer(layer, tokens)
+                    tokens = _encoder_layer(layer, tokens, blocked)
                 if module.encoder.norm is not None:
                     tokens = module.encoder.norm(tokens)
                 tokens = module.proj_out(tokens)
@@ -154,24 +161,27 @@ def _embedding_graph_class():
                 return y[0].permute(1, 0, 2, 3)
             return x
 
-    def _attention(attn: nn.MultiheadAttention, x: torch.Tensor) -> torch.Tensor:
-        """Self-attention of ``nn.MultiheadAttention`` (batch_first) on ``[B, s, d]``, reshapes via -1."""
+    def _attention(attn: nn.MultiheadAttention, x: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+        """Self-attention of ``nn.MultiheadAttention`` (batch_first) on ``[B, s, d]``, reshapes via -1.
+
+        ``blocked [s, s]`` is added to the scores: a very negative value where frames may not attend.
+        """
         d = x.shape[-1]
         heads = attn.num_heads
         q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
         q, k, v = (t.reshape(t.shape[0], -1, heads, d // heads).transpose(1, 2) for t in (q, k, v))
-        weights = torch.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5, dim=-1)  # [B, heads, s, s]
+        weights = torch.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5 + blocked, dim=-1)  # [B, heads, s, s]
         out = (weights @ v).transpose(1, 2).reshape(x.shape[0], -1, d)
         return attn.out_proj(out)
 
-    def _encoder_layer(layer: nn.TransformerEncoderLayer, x: torch.Tensor) -> torch.Tensor:
-        """``nn.TransformerEncoderLayer`` in eval mode (dropout off), no mask, ``[B, s, d]``."""
+    def _encoder_layer(layer: nn.TransformerEncoderLayer, x: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+        """``nn.TransformerEncoderLayer`` in eval mode (dropout off), ``[B, s, d]``."""
         def feed_forward(y):
             return layer.linear2(layer.activation(layer.linear1(y)))
         if layer.norm_first:
-            x = x + _attention(layer.self_attn, layer.norm1(x))
+            x = x + _attention(layer.self_attn, layer.norm1(x), blocked)
             return x + feed_forward(layer.norm2(x))
-        x = layer.norm1(x + _attention(layer.self_attn, x))
+        x = layer.norm1(x + _attention(layer.self_attn, x, blocked))
         return layer.norm2(x + feed_forward(x))
 
     return EmbeddingGraph
