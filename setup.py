@@ -12,6 +12,7 @@ from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PTH = "opengait_gaitbert.pth"
+PTH_LINE = "import opengait_gaitbert._autoregister\n"  # site.py runs import lines of .pth files
 
 
 class BuildPyWithPth(build_py):
@@ -19,7 +20,8 @@ class BuildPyWithPth(build_py):
 
     def run(self):
         super().run()
-        self.copy_file(os.path.join(HERE, PTH), os.path.join(self.build_lib, PTH))
+        with open(os.path.join(self.build_lib, PTH), "w", encoding="utf-8") as pth:
+            pth.write(PTH_LINE)
 
     def get_outputs(self, include_bytecode=True):  # editable installs list the .pth too
         return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]
@@ -39,8 +41,7 @@ class _StrategyWithPth:
 
     def __call__(self, wheel, files, mapping):
         self.inner(wheel, files, mapping)
-        with open(os.path.join(HERE, PTH), encoding="utf-8") as pth:
-            wheel.writestr(PTH, pth.read())
+        wheel.writestr(PTH, PTH_LINE)
 
     def __enter__(self):
         self.inner.__enter__()
