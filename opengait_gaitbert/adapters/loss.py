@@ -47,8 +47,9 @@ class GaitBERTLoss(BaseLoss):
         loss = self.reconstruction_weight * recon
         # Logged values describe the global batch: the local reconstruction terms are
         # averaged over ranks (OpenGait logs rank 0 only), the triplet term is all-gathered.
-        recon_mse = global_mean(masked_reconstruction_loss(reconstruction, target, mask, "mse").detach())
         logged_recon = global_mean(recon.detach())
+        recon_mse = logged_recon if (self.kind, self.positions) == ("mse", "hidden") else global_mean(
+            masked_reconstruction_loss(reconstruction, target, mask, "mse").detach())
         logged = self.reconstruction_weight * logged_recon
         self.info.update({"reconstruction": logged_recon,
                           "hidden_psnr": psnr_from_mse(recon_mse),

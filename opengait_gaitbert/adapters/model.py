@@ -57,7 +57,9 @@ class GaitBERT(BaseModel):
             training_feat[LOSS_PREFIX] = {"embeddings": embed, "labels": labs,
                                           "reconstruction": out["reconstruction"],
                                           "target": target, "mask": mask}
-            visual_summary = self.summary_images(masked, out["reconstruction"], target, mask)
+            # OpenGait writes the summary every log_iter iterations only; draw it only then.
+            if (self.iteration + 1) % self.engine_cfg["log_iter"] == 0:
+                visual_summary = self.summary_images(masked, out["reconstruction"], target, mask)
         if SOFTMAX_PREFIX in self.gaitbert_cfg.loss_prefixes:
             training_feat[SOFTMAX_PREFIX] = {"logits": logits, "labels": labs}
         return {

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 
 ROW_NAMES = ("input (hidden in red)", "reconstruction", "ground truth", "error")
 
@@ -30,9 +32,6 @@ def reconstruction_rows(inputs: torch.Tensor, recon: torch.Tensor, target: torch
 def reconstruction_grid(inputs, recon, target, mask, gap: int = 1) -> np.ndarray:
     """The same rows tiled into one uint8 RGB image ``[4h + 3gap, k(w + gap) - gap, 3]``."""
     rows = reconstruction_rows(inputs, recon, target, mask)  # [4, k, 3, h, w]
-    r, k, _, h, w = rows.shape
-    canvas = torch.full((3, r * (h + gap) - gap, k * (w + gap) - gap), 0.15)
-    for i in range(r):
-        for j in range(k):
-            canvas[:, i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = rows[i, j]
-    return (canvas.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    tiles = F.pad(rows, (0, gap, 0, gap), value=0.15)  # grey gap right of and below every tile
+    canvas = rearrange(tiles, "r k c h w -> (r h) (k w) c")[:-gap or None, :-gap or None]
+    return (canvas.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
