@@ -1,8 +1,10 @@
 """GaitBERTNet: shapes, sequence layouts, gradients, encoder-only inference."""
+import numpy as np
 import pytest
 import torch
 
 from opengait_gaitbert.core import ConfigError, DataError, GaitBERTNet, NetworkConfig
+from opengait_gaitbert.core.sequences import SequenceLayout
 
 SMALL = dict(channels=[4, 8, 16], embed_stride=1, temporal_dim=16, temporal_layers=1, temporal_heads=2,
              embed_dim=8, class_num=5)
@@ -77,8 +79,8 @@ def test_eval_runs_encoder_only():
     assert calls == [1]
 
 
-def test_positional_encoding_restarts_per_sequence():
-    """Two identical packed sequences get identical embeddings (positions restart at 0)."""
+def test_identical_packed_sequences_get_identical_embeddings():
+    """Two identical packed sequences get identical embeddings: nothing depends on where a sequence sits."""
     net = small_net().eval()
     seq = torch.rand(1, 6, 64, 44)
     with torch.no_grad():
@@ -86,12 +88,19 @@ def test_positional_encoding_restarts_per_sequence():
     torch.testing.assert_close(emb[0], emb[1])
 
 
-def test_frame_order_matters_to_the_transformer():
-    net = small_net().eval()
-    x = torch.rand(1, 6, 64, 44)
+def test_order_reaches_the_transformer_only_through_the_offset_bias():
+    """With the offset bias zeroed the temporal context is permutation-equivariant (no
+    absolute positions anywhere); with a bias that favours the previous frame, order matters."""
+    temporal = small_net().temporal.eval()
+    layout = SequenceLayout.from_input(1, 6, None)
+    x = torch.randn(6, 16, 4, 3)  # [F, c, h, w] bottleneck features of one 6-frame clip
+    perm = torch.tensor([3, 0, 5, 1, 4, 2])
     with torch.no_grad():
-        a, b = net(x, reconstruct=True), net(x.flip(1), reconstruct=True)
-    assert not torch.allclose(a["reconstruction"], b["reconstruction"].flip(1), atol=1e-4)
+        temporal.offset_bias.zero_()
+        torch.testing.assert_close(temporal(x[perm], layout), temporal(x, layout)[perm], rtol=1e-4, atol=1e-5)
+        temporal.offset_bias[temporal.window - 2] = 5.0  # offset -1: attend to the previous frame
+        forward, backward = temporal(x, layout), temporal(x.flip(0), layout).flip(0)
+    assert (forward - backward).abs().max() > 1e-2
 
 
 @pytest.mark.parametrize("bad,key", [
@@ -136,3 +145,28 @@ def test_attention_stays_within_windows():
     assert torch.equal(a[:20], b[:20]) and not torch.allclose(a[20:], b[20:])
     torch.testing.assert_close(periodic[:10], periodic[10:20])
     torch.testing.assert_close(periodic[:10], periodic[20:])
+
+
+def test_per_sequence_transforms_see_each_packed_sequence_alone():
+    """OpenGait hands a packed batch to the transform as one array; inside
+    ``per_sequence`` each sequence is transformed on its own, then restored."""
+    from opengait_gaitbert.core.sequences import per_sequence
+    seen = []
+
+    def first_frame_marker(seq):  # marks each sequence's first frame, as a per-sequence mask would
+        seen.append(len(seq))
+        out = seq.copy()
+        out[0] = -1
+        return out
+
+    trfs = [first_frame_marker]
+    packed = np.zeros((9, 2, 2))
+    with per_sequence(trfs, np.array([[2, 3, 4]])):
+        out = trfs[0](packed)
+    assert seen == [2, 3, 4] and trfs == [first_frame_marker]
+    assert [t for t in range(9) if out[t, 0, 0] == -1] == [0, 2, 5]
+    with per_sequence(trfs, None):  # fixed-length clips: untouched
+        assert trfs[0] is first_frame_marker
+    with pytest.raises(DataError, match="holds 9 frames but seqL sums to 8"):
+        with per_sequence(trfs, [[4, 4]]):
+            trfs[0](packed)

@@ -18,6 +18,7 @@ from ..core.config import LOSS_PREFIX, SOFTMAX_PREFIX, config_source, validate_c
 from ..core.errors import ConfigError, DataError, GaitBERTError
 from ..core.model import GaitBERTNet
 from ..core.render import reconstruction_grid
+from ..core.sequences import per_sequence
 from ..core.training_state import atomic_save, rng_state, set_rng_state
 from .transform import INPUT, MASK, TARGET
 
@@ -48,7 +49,8 @@ class GaitBERT(BaseModel):
         sils = ipts[0]  # train: [n, s, 3, h, w]; test: [n, s, h, w]
         masked = sils[:, :, INPUT] if sils.dim() == 5 else sils  # [n, s, h, w]
         reconstruct = self.training and sils.dim() == 5
-        out = self.net(masked, seqL, reconstruct=reconstruct)
+        hidden = sils[:, :, MASK] if sils.dim() == 5 else None  # read only with model_cfg.mask_channel
+        out = self.net(masked, seqL, reconstruct=reconstruct, hidden=hidden)
         embed, logits = out["embeddings"], out["logits"]  # [n, c, p], [n, classes, p]
 
         training_feat, visual_summary = {}, {}
@@ -91,8 +93,14 @@ class GaitBERT(BaseModel):
         return loader
 
     def inputs_pretreament(self, inputs):
+        seqL = inputs[4]
+        trfs = self.trainer_trfs if self.training else self.evaluator_trfs
         try:
-            return super().inputs_pretreament(inputs)
+            # Packed batches (unfixed_ordered training, all_ordered testing) reach the
+            # transform as ONE concatenated array; the masked-frame sampler must see each
+            # sequence on its own, or a hidden span could straddle two clips.
+            with per_sequence(trfs, seqL):
+                return super().inputs_pretreament(inputs)
         except DataError as err:
             raise DataError(f"{err} Sequence: {self._find_bad_sequence(inputs)}. List every bad file with "
                             "`opengait-gaitbert check-data --cfgs <config>`.") from err

@@ -1,9 +1,10 @@
 """GaitBERTNet: the whole network, pure torch, with MAE's split of the forward pass.
 
     silhouettes (masked) [n, s, h, w]
-      -> frame embedding + temporal position     [F, c0, h, w]
+      -> frame embedding (no time information)   [F, c0, h, w]
       -> U-Net encoder (conv, ReLU, pooling)     [F, cK, h/2^K, w/2^K] + skips
-      -> temporal context (transformer over time at each location)
+      -> temporal context (transformer over time at each location; the only
+         place that knows frame order: positions live in its tokens)
       -> video embedding head                    embeddings [b, e, p], logits [b, classes, p]
       -> U-Net decoder with skips (training only) reconstruction logits [n, s, h, w]
 
@@ -40,12 +41,14 @@ class NetworkConfig:
         temporal_dim: transformer width.
         temporal_layers: transformer (or conv) layers.
         temporal_heads: attention heads; must divide ``temporal_dim``.
-        temporal_window: frames one attention window spans, and the period of the
-            positional encoding; longer sequences are cut into windows, which keeps
-            inference linear in their length. Match it to the training clip length.
+        temporal_window: frames one attention window spans (and the largest offset
+            the relative-offset bias knows); longer sequences are cut into windows,
+            which keeps inference linear in their length.
         embed_dim: embedding size per part (OpenGait's SeparateFCs ``out_channels``).
         bin_num: horizontal pyramid bins; each must divide the bottleneck height.
         class_num: training identities (74 for CASIA-B's protocol).
+        mask_channel: give the frame embedding the hidden-content mask as a second
+            input plane, so hidden is not read as background (all zeros at test time).
     """
 
     channels: List[int] = field(default_factory=lambda: [64, 256])
@@ -59,6 +62,7 @@ class NetworkConfig:
     embed_dim: int = 256
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
+    mask_channel: bool = False
 
     @classmethod
     def from_dict(cls, cfg: Mapping, where: str = "model_cfg") -> "NetworkConfig":
@@ -117,6 +121,8 @@ class NetworkConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 bad(key, "a positive int")
+        if not isinstance(self.mask_channel, bool):
+            bad("mask_channel", "true or false")
         if self.temporal_dim % self.temporal_heads:
             bad("temporal_heads", f"a divisor of temporal_dim ({self.temporal_dim})")
         if not int_list(self.bin_num):
@@ -143,11 +149,11 @@ class GaitBERTNet(nn.Module):
         super().__init__()
         self.config = config
         c = config.channels
-        self.frame_embedding = FrameEmbedding(c[0], config.embed_stride)
+        self.frame_embedding = FrameEmbedding(c[0], config.embed_stride, config.mask_channel)
         self.encoder = UNetEncoder(c)
         if config.temporal == "transformer":
             self.temporal = TemporalTransformer(c[-1], config.temporal_dim, config.temporal_layers,
-                                                config.temporal_heads)
+                                                config.temporal_heads, config.temporal_window)
         elif config.temporal == "conv":
             self.temporal = TemporalConv(c[-1], config.temporal_layers)
         else:
@@ -177,13 +183,19 @@ class GaitBERTNet(nn.Module):
                 "(64x44 after BaseSilCuttingTransform on 64x64 pkl).")
 
     # -- MAE-style forward pieces --------------------------------------------------------
-    def forward_encoder(self, sils: torch.Tensor, seqL: SeqL = None) -> EncoderOutput:
-        """``[n, s, h, w]`` (masked) silhouettes -> bottleneck with temporal context + skips."""
+    def forward_encoder(self, sils: torch.Tensor, seqL: SeqL = None,
+                        hidden: Optional[torch.Tensor] = None) -> EncoderOutput:
+        """``[n, s, h, w]`` (masked) silhouettes -> bottleneck with temporal context + skips.
+
+        ``hidden`` (``[n, s, h, w]``, 1 = hidden) feeds the optional mask channel;
+        None means nothing is hidden, as at test time.
+        """
         self.check_input(sils)
         layout = SequenceLayout.from_input(sils.shape[0], sils.shape[1], seqL)
         windows = layout.windowed(self.config.temporal_window)  # same frames, cut for attention
         frames = self._pad(layout.to_frames(sils))  # [F, H, W]
-        x = self.frame_embedding(frames, windows.positions(sils.device))  # [F, c0, H, W]
+        planes = None if hidden is None else self._pad(layout.to_frames(hidden))
+        x = self.frame_embedding(frames, planes)  # [F, c0, H, W]
         x, skips = self.encoder(x)  # [F, cK, h', w']
         # Attention works per window; the local temporal convs see the whole sequence.
         x = self.temporal(x, windows if self.config.temporal == "transformer" else layout)
@@ -198,19 +210,21 @@ class GaitBERTNet(nn.Module):
         recon = self._crop(self.decoder(encoded.bottleneck, encoded.skips))  # [F, h, w]
         return encoded.layout.from_frames(recon)
 
-    def forward(self, sils: torch.Tensor, seqL: SeqL = None,
-                reconstruct: Optional[bool] = None) -> Dict[str, torch.Tensor]:
+    def forward(self, sils: torch.Tensor, seqL: SeqL = None, reconstruct: Optional[bool] = None,
+                hidden: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """Full pass.
 
         Args:
             sils: ``[n, s, h, w]`` silhouettes in [0, 1], hidden content already removed.
             seqL: None, or OpenGait's packed lengths ``[1, b]``.
             reconstruct: run the decoder; defaults to ``self.training``.
+            hidden: ``[n, s, h, w]`` mask of the hidden content (1 = hidden), read
+                only with ``mask_channel``; None = nothing hidden.
         Returns:
             ``embeddings [b, e, p]``, ``logits [b, classes, p]`` and, when
             reconstructing, ``reconstruction`` logits ``[n, s, h, w]``.
         """
-        encoded = self.forward_encoder(sils, seqL)
+        encoded = self.forward_encoder(sils, seqL, hidden)
         embeddings, logits = self.forward_embedding(encoded)
         out = {"embeddings": embeddings, "logits": logits}
         if self.training if reconstruct is None else reconstruct:

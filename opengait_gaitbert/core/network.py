@@ -5,8 +5,7 @@ sequence, c channels, h/w frame size, p horizontal parts.
 """
 from __future__ import annotations
 
-import math
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -14,21 +13,6 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .sequences import SequenceLayout
-
-
-def sinusoidal_encoding(positions: torch.Tensor, dim: int) -> torch.Tensor:
-    """Transformer sine/cosine encoding of integer positions.
-
-    Args:
-        positions: ``[F]`` integer positions.
-        dim: encoding size.
-    Returns:
-        ``[F, dim]`` float tensor. Any length works: nothing is tabulated.
-    """
-    half = (dim + 1) // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=positions.device) / half)
-    angles = positions.float()[:, None] * freqs[None]
-    return torch.cat([angles.sin(), angles.cos()], dim=1)[:, :dim]
 
 
 class ConvBlock(nn.Sequential):
@@ -43,26 +27,35 @@ class ConvBlock(nn.Sequential):
 
 
 class FrameEmbedding(nn.Module):
-    """Per-frame embedding plus a temporal positional encoding.
+    """Per-frame embedding of one silhouette, with no notion of time.
 
-    With ``stride`` 2 the embedding is a 4x4 patch embedding at half resolution,
-    like a ViT's: the U-Net then works on 32x22 instead of 64x44 maps, which
-    quarters the cost of its widest levels. The encoding is added channel-wise,
-    so every pixel of frame t knows t, and it restarts at 0 for each packed sequence.
+    With ``stride`` 2 it is a 4x4 patch embedding at half resolution, like a ViT's:
+    the U-Net then works on 32x22 instead of 64x44 maps, which quarters the cost
+    of its widest levels. It deliberately adds no positional encoding: a frame's
+    features must not depend on its absolute index, or the max over time (the
+    video embedding) changes when a probe is shifted, thinned or cut. Order is
+    given to the temporal context only (``TemporalTransformer``).
+
+    With ``mask_channel`` the frame gets a second input plane that is 1 where
+    content was hidden, so that "hidden" is not confused with background (0);
+    at test time nothing is hidden and the plane is all zeros.
     """
 
-    def __init__(self, channels: int, stride: int = 1):
+    def __init__(self, channels: int, stride: int = 1, mask_channel: bool = False):
         super().__init__()
         kernel, padding = (3, 1) if stride == 1 else (2 * stride, stride // 2)
-        self.conv = nn.Sequential(nn.Conv2d(1, channels, kernel, stride=stride, padding=padding, bias=False),
+        self.in_planes = 2 if mask_channel else 1
+        self.conv = nn.Sequential(nn.Conv2d(self.in_planes, channels, kernel, stride=stride, padding=padding,
+                                            bias=False),
                                   nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
-        self.channels = channels
 
-    def forward(self, frames: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """``[F, h, w]`` silhouettes, ``[F]`` positions -> ``[F, c, h/stride, w/stride]``."""
-        x = self.conv(frames.unsqueeze(1))
-        pe = sinusoidal_encoding(positions, self.channels).to(x.dtype)
-        return x + pe[:, :, None, None]
+    def forward(self, frames: torch.Tensor, hidden: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``[F, h, w]`` silhouettes (and ``[F, h, w]`` hidden mask) -> ``[F, c, h/stride, w/stride]``."""
+        x = frames.unsqueeze(1)
+        if self.in_planes == 2:
+            plane = torch.zeros_like(frames) if hidden is None else hidden.to(frames.dtype)
+            x = torch.cat([x, plane.unsqueeze(1)], dim=1)
+        return self.conv(x)
 
 
 class UNetEncoder(nn.Module):
@@ -108,29 +101,49 @@ class TemporalTransformer(nn.Module):
     """The "BERT": self-attention over time at every bottleneck location.
 
     Each spatial location of the bottleneck is a token sequence over the frames of
-    one clip, so a hidden frame's features are inferred from the other frames at
-    the same place. Attention never crosses sequences and ignores padding.
+    one window, so a hidden frame's features are inferred from the other frames at
+    the same place. Attention never crosses windows and ignores padding.
+
+    Order enters only as a learned bias on the attention scores that depends on the
+    signed offset between two frames (as in T5 and Swin), never as an absolute
+    position added to a token. A frame's context therefore depends on its
+    neighbours and how far away they are, not on where the clip started: a probe
+    that starts later, or a window boundary that falls elsewhere, sees the same
+    context for the same frames.
     """
 
-    def __init__(self, channels: int, dim: int, layers: int, heads: int, dropout: float = 0.0):
+    def __init__(self, channels: int, dim: int, layers: int, heads: int, window: int, dropout: float = 0.0):
         super().__init__()
         self.proj_in = nn.Linear(channels, dim)
+        # SiLU also keeps PyTorch's fused inference fast path (ReLU/GELU layers only) off: on
+        # CPU it returns NaN when given a float attention mask such as the offset bias.
         layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=dropout,
-                                           batch_first=True, norm_first=True)
+                                           activation=nn.SiLU(), batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.proj_out = nn.Linear(dim, channels)
-        self.dim = dim
+        # One learned score per signed offset -(window-1) .. window-1, shared by heads and layers.
+        self.offset_bias = nn.Parameter(torch.zeros(2 * window - 1).normal_(std=0.02))
+        self.window = window
+
+    def relative_bias(self, length: int) -> torch.Tensor:
+        """``[L, L]`` additive attention scores: entry (i, j) is the bias of offset j - i."""
+        index = torch.arange(length, device=self.offset_bias.device)
+        return self.offset_bias[index[None, :] - index[:, None] + self.window - 1]
 
     def forward(self, x: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
-        """``[F, c, h, w]`` -> ``[F, c, h, w]`` with temporal context added (residual)."""
+        """``[F, c, h, w]`` -> ``[F, c, h, w]`` with temporal context added (residual).
+
+        ``layout`` must be windowed (no sequence longer than ``window``).
+        """
         _, _, h, w = x.shape
-        tokens = rearrange(layout.pad(x), "b l c h w -> (b h w) l c")
-        positions = torch.arange(layout.max_length, device=x.device)
-        tokens = self.proj_in(tokens) + sinusoidal_encoding(positions, self.dim).to(x.dtype)
+        tokens = self.proj_in(rearrange(layout.pad(x), "b l c h w -> (b h w) l c"))
         padding = None
-        if not layout.uniform:
-            padding = ~layout.valid_mask(x.device).repeat_interleave(h * w, dim=0)  # [(b h w), L]
-        tokens = self.proj_out(self.encoder(tokens, src_key_padding_mask=padding))
+        if not layout.uniform:  # additive, like the bias: -inf on padding keys
+            invalid = ~layout.valid_mask(x.device).repeat_interleave(h * w, dim=0)  # [(b h w), L]
+            padding = torch.zeros(invalid.shape, dtype=tokens.dtype, device=x.device).masked_fill(
+                invalid, float("-inf"))
+        bias = self.relative_bias(layout.max_length).to(tokens.dtype)
+        tokens = self.proj_out(self.encoder(tokens, mask=bias, src_key_padding_mask=padding))
         context = rearrange(tokens, "(b h w) l c -> b l c h w", h=h, w=w)
         return x + layout.unpad(context)
 

@@ -13,9 +13,11 @@ between the two without ever mixing frames of different sequences.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from einops import rearrange
 
@@ -124,3 +126,36 @@ def _lengths_from_seqL(seqL: SeqL) -> List[int]:
     else:
         values = list(seqL[0]) if len(seqL) and isinstance(seqL[0], (list, tuple)) else list(seqL)
     return [int(v) for v in values]
+
+
+class _PerSequence:
+    """A transform applied to each sequence of a packed ``[sum(seqL), ...]`` array on its own."""
+
+    def __init__(self, transform, lengths):
+        self.transform, self.lengths = transform, lengths
+
+    def __call__(self, packed: np.ndarray) -> np.ndarray:
+        if len(packed) != sum(self.lengths):
+            raise DataError(f"a packed batch holds {len(packed)} frames but seqL sums to {sum(self.lengths)}.")
+        bounds = np.cumsum(self.lengths)[:-1]
+        return np.concatenate([np.asarray(self.transform(seq)) for seq in np.split(packed, bounds)], axis=0)
+
+
+@contextmanager
+def per_sequence(trfs: List[Callable], seqL) -> Iterator[None]:
+    """While active, each transform in ``trfs`` (OpenGait's per-feature list) runs per sequence.
+
+    Without ``seqL`` (fixed-length clips) the transforms already see one sequence each.
+    The list is edited in place because OpenGait's ``inputs_pretreament`` reads it from
+    the model; it is restored on exit.
+    """
+    if seqL is None:
+        yield
+        return
+    lengths = [int(v) for v in np.asarray(seqL).reshape(-1)]
+    originals = list(trfs)
+    trfs[:] = [_PerSequence(trf, lengths) for trf in originals]
+    try:
+        yield
+    finally:
+        trfs[:] = originals

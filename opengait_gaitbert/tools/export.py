@@ -108,8 +108,7 @@ def _embedding_graph_class():
     import torch.nn as nn
     import torch.nn.functional as F
 
-    from ..core.network import (NoTemporalContext, TemporalConv, TemporalTransformer,
-                                sinusoidal_encoding)
+    from ..core.network import NoTemporalContext, TemporalConv, TemporalTransformer
 
     class EmbeddingGraph(nn.Module):
         """``GaitBERTNet.embed`` for one sequence, with no Python-side shape bookkeeping.
@@ -129,7 +128,7 @@ def _embedding_graph_class():
             index = torch.ones_like(frames[:, 0, 0]).cumsum(0) - 1  # [s]: 0..s-1, traced
             window = net.config.temporal_window
             positions = torch.remainder(index, window)  # position within its attention window
-            x = net.frame_embedding(frames, positions)  # [s, c0, H, W]
+            x = net.frame_embedding(frames)  # [s, c0, H, W]; no time information per frame
             x, _ = net.encoder(x)  # [s, cK, h', w']
             x = self.temporal(x, positions, torch.div(index, window, rounding_mode="floor"))
             pooled = x.max(dim=0, keepdim=True).values  # [1, cK, h', w']: temporal max pooling
@@ -146,8 +145,10 @@ def _embedding_graph_class():
             if isinstance(module, TemporalTransformer):
                 c, h, w = x.shape[1:]
                 tokens = x.permute(2, 3, 0, 1).reshape(h * w, -1, c)  # [(h w), s, c]
-                tokens = module.proj_in(tokens) + sinusoidal_encoding(positions, module.dim).to(x.dtype)
+                tokens = module.proj_in(tokens)
                 blocked = (windows[:, None] != windows[None, :]).to(x.dtype) * torch.finfo(x.dtype).min
+                offsets = (positions[None, :] - positions[:, None]).clamp(1 - module.window, module.window - 1)
+                blocked = blocked + module.offset_bias[(offsets + module.window - 1).long()].to(x.dtype)
                 for layer in module.encoder.layers:
                     tokens = _encoder_layer(layer, tokens, blocked)
                 if module.encoder.norm is not None:
