@@ -16,7 +16,9 @@ def cfgs(request):
 
 def test_shipped_configs_are_valid(cfgs):
     parsed = validate_cfgs(cfgs, training=True, source="shipped.yaml")
-    assert parsed.masking.mode == "frame" and parsed.loss_prefixes == ["gaitbert", "softmax"]
+    assert parsed.masking.mode == ("patch", "band", "moving", "frame")
+    assert parsed.loss_prefixes == ["gaitbert", "softmax"]
+    assert cfgs["trainer_cfg"]["sampler"]["sample_type"] == "unfixed_ordered"  # variable clip lengths
     assert parsed.network.padded_size[0] % parsed.network.downsampling == 0
 
 
@@ -40,6 +42,8 @@ def edit(cfgs, path, value):
     (["trainer_cfg", "transform", 0, "type"], "BaseSilCuttingTransform", "has no `MaskedFrameSampler`"),
     (["trainer_cfg", "sampler", "sample_type"], "fixed_unordered", "fixed_ordered"),
     (["trainer_cfg", "sampler", "frames_skip_num"], KeyError, "frames_skip_num"),
+    (["trainer_cfg", "sampler", "frames_num_min"], KeyError, r"`frames_num_min` <= `frames_num_max` \(got None, 40\)"),
+    (["trainer_cfg", "sampler", "frames_num_max"], 5, r"\(got 10, 5\)"),
     (["loss_cfg", 0, "margn"], 0.2, r"unknown key `margn`. Did you mean `margin`"),
     (["loss_cfg", 0, "log_prefix"], "triplet", "`log_prefix` must be `gaitbert`"),
     (["loss_cfg", 0, "reconstruction"], "l2", "`reconstruction` = 'l2'"),

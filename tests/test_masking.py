@@ -1,12 +1,15 @@
-"""The masked-frame sampler: ratio, never everything, reproducible, clean targets."""
+"""The masked-frame sampler: ratio, never everything, reproducible, clean targets, occluder modes."""
 import numpy as np
 import pytest
 
 from opengait_gaitbert.core import ConfigError, DataError, MaskingPolicy, make_mask_fn, mask_sequence
-from opengait_gaitbert.core.masking import count_chosen_frames
+from opengait_gaitbert.core.masking import (MODES, REGION_MODES, UNIT_GENERATORS, check_sequence,
+                                            count_chosen_frames, moving_bar_lefts, rng_for_sequence)
+
+H, W = 64, 44
 
 
-def walker(s=30, h=64, w=44, seed=0):
+def walker(s=30, h=H, w=W, seed=0):
     rng = np.random.default_rng(seed)
     seq = np.zeros((s, h, w), np.float32)
     for t in range(s):
@@ -19,8 +22,24 @@ def frames_hidden(mask):
     return mask.reshape(mask.shape[0], -1).max(1) > 0
 
 
+def runs_of(hidden):
+    """(start, stop) of each run of True."""
+    edges = np.diff(np.concatenate([[0], hidden.astype(int), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def hidden_box(frame_mask):
+    """(rows, cols) that hold hidden pixels; asserts they form one full rectangle."""
+    rows, cols = np.flatnonzero(frame_mask.any(1)), np.flatnonzero(frame_mask.any(0))
+    assert frame_mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all() and frame_mask.sum() == len(rows) * len(cols)
+    assert len(rows) == rows[-1] - rows[0] + 1 and len(cols) == cols[-1] - cols[0] + 1
+    return (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)
+
+
+# --- frame / span / patch ---------------------------------------------------
+
 @pytest.mark.parametrize("mode", ["frame", "span"])
-@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.3, 0.5, 0.9, 0.99])
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.3, 0.5, 0.9, 0.99, 1.0])
 def test_frame_ratio_and_never_all(mode, ratio):
     policy = MaskingPolicy(mode=mode, ratio=ratio)
     for seed in range(50):
@@ -39,8 +58,7 @@ def test_span_mode_hides_contiguous_runs(span_count):
     policy = MaskingPolicy(mode="span", ratio=0.4, span_count=span_count)
     for seed in range(40):
         hidden = frames_hidden(mask_sequence(walker(30), policy, np.random.default_rng(seed))[1])
-        starts = np.flatnonzero(np.diff(np.concatenate([[0], hidden.astype(int)])) == 1)
-        assert len(starts) == span_count and hidden.sum() == 12
+        assert len(runs_of(hidden)) == span_count and hidden.sum() == 12
 
 
 def test_patch_mode_hides_squares_not_frames():
@@ -59,12 +77,235 @@ def test_patch_mode_works_on_a_single_frame():
     assert 0 < mask.sum() < mask.size
 
 
-def test_target_is_never_modified():
+def test_patches_that_could_cover_a_frame_are_rejected():
+    """4 x 3 squares of 16 px can tile 64x44; 11 never can."""
+    mask_sequence(walker(4), MaskingPolicy(mode="patch", ratio=1.0, patches_per_frame=11), np.random.default_rng(0))
+    with pytest.raises(ConfigError, match=r"`patches_per_frame` = 12 .* allowed: at most 11"):
+        mask_sequence(walker(4), MaskingPolicy(mode="patch", patches_per_frame=12), np.random.default_rng(0))
+
+
+def test_patch_larger_than_frame_is_rejected():
+    with pytest.raises(ConfigError, match="patch_size"):
+        make_mask_fn(MaskingPolicy(mode="patch", patch_size=44))(walker(4))
+
+
+# --- guarantees shared by the region modes ------------------------------------
+
+@pytest.mark.parametrize("mode", REGION_MODES)
+@pytest.mark.parametrize("ratio", [0.0, 0.3, 0.7, 1.0])
+def test_region_modes_touch_round_ratio_frames_and_never_a_whole_frame(mode, ratio):
+    # band_size up to 0.99: 0.99 * 44 rounds to 44, so the clip to 43 is exercised
+    policy = MaskingPolicy(mode=mode, ratio=ratio, patches_per_frame=11, band_size=[0.9, 0.99])
+    for seed in range(40):
+        s = 1 + seed % 30
+        seq = walker(s)
+        corrupted, mask = mask_sequence(seq, policy, np.random.default_rng(seed))
+        hidden = frames_hidden(mask)
+        assert hidden.sum() == int(np.clip(round(ratio * s), 1, s))  # may be all s frames
+        assert mask.reshape(s, -1).min(1).max() == 0  # no frame entirely hidden
+        assert np.all(corrupted[mask == 1] == 0) and np.array_equal(corrupted[mask == 0], seq[mask == 0])
+
+
+@pytest.mark.parametrize("mode", ["band", "moving"])
+def test_occluder_as_wide_as_the_frame_leaves_one_column(mode):
+    """band_size 0.99 of 44 px rounds to 44: it is clipped to 43, whatever the run length."""
+    policy = MaskingPolicy(mode=mode, ratio=1.0, band_sides=["left", "right"], band_size=[0.99, 0.99])
+    widths = []
+    for s in range(1, 10):
+        mask = mask_sequence(walker(s), policy, np.random.default_rng(s))[1]
+        assert frames_hidden(mask).all() and mask.reshape(s, -1).min(1).max() == 0
+        widths.append(mask.sum(2).max())
+    assert max(widths) == W - 1  # (a moving bar shows its whole width mid-run on odd runs)
+
+
+@pytest.mark.parametrize("mode", ["band", "moving"])
+def test_occluder_modes_hide_one_contiguous_run(mode):
+    policy = MaskingPolicy(mode=mode, ratio=0.4)
+    starts = set()
+    for seed in range(60):
+        hidden = frames_hidden(mask_sequence(walker(30), policy, np.random.default_rng(seed))[1])
+        (start, stop), = runs_of(hidden)
+        assert stop - start == 12
+        starts.add(start)
+    assert len(starts) > 5  # the run is placed at random
+
+
+# --- band ----------------------------------------------------------------------
+
+def band_side(frame_mask):
+    (top, bottom), (left, right) = hidden_box(frame_mask)
+    h, w = frame_mask.shape
+    if (left, right) == (0, w):
+        assert top == 0 or bottom == h, "a full-width band must touch the top or the bottom"
+        return ("top" if top == 0 else "bottom"), bottom - top, h
+    assert (top, bottom) == (0, h), "a band is full-height or full-width"
+    assert left == 0 or right == w, "a full-height band must touch the left or the right"
+    return ("left" if left == 0 else "right"), right - left, w
+
+
+@pytest.mark.parametrize("sides", [["top", "bottom", "left", "right"], ["bottom"], ["left", "right"]])
+@pytest.mark.parametrize("size", [[0.2, 0.5], [0.1, 0.1], [0.6, 0.9]])
+def test_band_is_static_on_an_allowed_side_within_band_size(sides, size):
+    policy = MaskingPolicy(mode="band", ratio=0.5, band_sides=sides, band_size=size)
+    for seed in range(40):
+        mask = mask_sequence(walker(20), policy, np.random.default_rng(seed))[1]
+        hidden = frames_hidden(mask)
+        first = mask[hidden][0]
+        assert all(np.array_equal(m, first) for m in mask[hidden])  # static during the run
+        side, thickness, extent = band_side(first)
+        assert side in sides
+        assert round(size[0] * extent) <= thickness <= round(size[1] * extent)
+
+
+def test_band_side_and_thickness_are_drawn_per_sequence():
+    policy = MaskingPolicy(mode="band", ratio=0.3)
+    seen = [band_side(m[frames_hidden(m)][0])[:2]
+            for m in (mask_sequence(walker(20), policy, np.random.default_rng(seed))[1] for seed in range(80))]
+    assert {side for side, _ in seen} == {"top", "bottom", "left", "right"}
+    assert len({thickness for side, thickness in seen if side == "bottom"}) > 3
+
+
+# --- moving ------------------------------------------------------------------
+
+def bar_columns(mask):
+    """[(first col, stop col)] of a full-height bar in each hidden frame."""
+    cols = []
+    for frame in mask[frames_hidden(mask)]:
+        (top, bottom), (left, right) = hidden_box(frame)
+        assert (top, bottom) == (0, frame.shape[0]), "the bar is full-height"
+        cols.append((left, right))
+    return np.array(cols)
+
+
+@pytest.mark.parametrize("s,ratio", [(30, 0.3), (30, 1.0), (8, 0.5), (60, 0.9)])
+def test_moving_bar_crosses_the_frame_at_constant_speed(s, ratio):
+    size = (0.1, 0.3)
+    policy = MaskingPolicy(mode="moving", ratio=ratio, band_size=size)
+    directions = set()
+    for seed in range(30):
+        cols = bar_columns(mask_sequence(walker(s), policy, np.random.default_rng(seed))[1])
+        rightwards = bool(cols[0, 0] == 0)
+        directions.add(rightwards)
+        if not rightwards:  # mirror, then check as left-to-right
+            cols = W - cols[:, ::-1]  # [l, r) -> [W - r, W - l)
+        left, right = cols[:, 0], cols[:, 1]
+        assert left[0] == 0 and right[-1] == W  # enters at one edge, leaves at the other
+        assert np.all(np.diff(left) >= 0) and np.all(np.diff(right) >= 0) and np.diff(left + right).sum() > 0
+        assert (right - left).max() <= round(size[1] * W)
+        lead = right[right < W]  # the leading edge, while inside the frame
+        if len(lead) > 2:
+            assert np.ptp(np.diff(lead)) <= 1  # constant speed, up to rounding
+    assert directions == {True, False}
+
+
+def test_moving_bar_positions():
+    assert list(moving_bar_lefts(5, 44, 5, True)) == [-4, 8, 20, 31, 43]
+    assert list(moving_bar_lefts(5, 44, 5, False)) == [43, 31, 20, 8, -4]
+    assert list(moving_bar_lefts(1, 44, 5, True)) == [20]
+
+
+# --- mixtures ------------------------------------------------------------------
+
+def is_frame_mode_mask(mask):
+    hidden = frames_hidden(mask)
+    return bool(np.all(mask[hidden] == 1))
+
+
+@pytest.mark.parametrize("weights,share", [(None, 0.5), ([3, 1], 0.75), ([1, 9], 0.1)])
+def test_mixture_draws_a_mode_per_sequence_with_its_weight(weights, share):
+    policy = MaskingPolicy(mode=["frame", "band"], ratio=0.3, mode_weights=weights)
+    draws = [is_frame_mode_mask(mask_sequence(walker(20), policy, np.random.default_rng(seed))[1])
+             for seed in range(600)]
+    assert abs(np.mean(draws) - share) < 0.06
+
+
+def test_mixture_mixes_modes_within_a_batch():
+    fn = make_mask_fn(MaskingPolicy(mode=["span", "moving"], seed=3))
+    batch = [fn(walker(30, seed=i))[1] for i in range(16)]
+    assert {is_frame_mode_mask(m) for m in batch} == {True, False}
+
+
+def test_mixture_min_frames_is_its_most_demanding_mode():
+    assert MaskingPolicy(mode=["patch", "band", "moving"]).min_frames == 1
+    assert MaskingPolicy(mode=["band", "span"]).min_frames == 2
+    check_sequence(walker(1), MaskingPolicy(mode=["patch", "moving"]))
+    with pytest.raises(DataError, match="too short"):
+        check_sequence(walker(1), MaskingPolicy(mode=["moving", "frame"]))
+
+
+def test_single_mode_spends_no_draw_on_choosing_it():
+    """A one-mode policy gives the same units as its generator on the same stream (old masks unchanged)."""
+    for mode in MODES:
+        policy = MaskingPolicy(mode=mode, ratio=0.4)
+        units = UNIT_GENERATORS[mode](30, H, W, policy, np.random.default_rng(5))
+        expected = np.zeros((30, H, W), np.float32)
+        for t, rows, cols in units:
+            expected[t, rows, cols] = 1
+        assert np.array_equal(mask_sequence(walker(30), policy, np.random.default_rng(5))[1], expected)
+
+
+# --- every mode ----------------------------------------------------------------
+
+ALL_POLICIES = [dict(mode=m) for m in MODES] + [dict(mode=["frame", "patch", "span", "band", "moving"])]
+
+
+@pytest.mark.parametrize("kwargs", ALL_POLICIES, ids=lambda k: str(k["mode"]))
+def test_target_is_never_modified(kwargs):
     seq = walker(30)
     before = seq.copy()
-    for mode in ("frame", "patch", "span"):
-        make_mask_fn(MaskingPolicy(mode=mode, ratio=0.5, bert_policy=True))(seq)
+    for seed in range(5):
+        make_mask_fn(MaskingPolicy(ratio=0.5, bert_policy=True, seed=seed, **kwargs))(seq)
     assert np.array_equal(seq, before)
+
+
+@pytest.mark.parametrize("kwargs", ALL_POLICIES, ids=lambda k: str(k["mode"]))
+def test_seeded_mask_is_the_same_for_the_same_content(kwargs):
+    fn = make_mask_fn(MaskingPolicy(ratio=0.3, seed=7, **kwargs))
+    a = walker(30, seed=1)
+    assert np.array_equal(fn(a)[1], fn(a.copy())[1])
+    assert np.array_equal(fn(a)[1], make_mask_fn(MaskingPolicy(ratio=0.3, seed=7, **kwargs))(a)[1])
+
+
+def test_seeded_generator_is_keyed_on_seed_and_content():
+    """Same (seed, content) -> same stream; another clip or another seed -> another stream."""
+    def stream(seed, clip):
+        return rng_for_sequence(MaskingPolicy(seed=seed), clip).integers(0, 2**62, size=4).tolist()
+    a, b = walker(30, seed=1), walker(30, seed=2)
+    assert stream(7, a) == stream(7, a.copy())
+    streams = [stream(seed, clip) for seed in (7, 8) for clip in (a, b)]
+    assert len({tuple(x) for x in streams}) == 4
+
+
+@pytest.mark.parametrize("kwargs", [dict(mode="frame"), dict(mode="patch")], ids=["frame", "patch"])
+def test_seeded_masks_differ_across_contents_and_seeds(kwargs):
+    """Seeds 7 and 8 on clips a and b: four masks, all distinct.
+
+    Only modes with a huge mask space (C(30, 9) frame sets; patch places): a span,
+    band or moving run has a few hundred placements, where two clips may rightly
+    share one; their content keying is the generator's, tested above.
+    """
+    fns = [make_mask_fn(MaskingPolicy(ratio=0.3, seed=seed, **kwargs)) for seed in (7, 8)]
+    clips = [walker(30, seed=1), walker(30, seed=2)]
+    masks = {f(x)[1].tobytes() for f in fns for x in clips}
+    assert len(masks) == 4
+
+
+def test_unseeded_masks_follow_numpy_global_seed():
+    fn = make_mask_fn(MaskingPolicy(mode=["span", "band", "moving"], ratio=0.3))
+    np.random.seed(3)
+    first = [fn(walker(30))[1] for _ in range(4)]
+    np.random.seed(3)
+    assert all(np.array_equal(m, fn(walker(30))[1]) for m in first)
+
+
+@pytest.mark.parametrize("kwargs", ALL_POLICIES, ids=lambda k: str(k["mode"]))
+def test_bert_policy_keeps_the_mask_of_the_chosen_units(kwargs):
+    """BERT's rule changes the input, never which positions are predicted."""
+    seq = walker(30)
+    for seed in range(10):
+        plain = mask_sequence(seq, MaskingPolicy(ratio=0.3, **kwargs), np.random.default_rng(seed))[1]
+        bert = mask_sequence(seq, MaskingPolicy(ratio=0.3, bert_policy=True, **kwargs), np.random.default_rng(seed))[1]
+        assert np.array_equal(plain, bert)
 
 
 def test_bert_policy_split():
@@ -85,48 +326,67 @@ def test_bert_policy_split():
     assert abs(share[0] - 0.8) < 0.03 and abs(share[1] - 0.1) < 0.03 and abs(share[2] - 0.1) < 0.03
 
 
-def test_seeded_masks_are_reproducible_and_content_keyed():
-    fn = make_mask_fn(MaskingPolicy(mode="frame", ratio=0.3, seed=7))
-    a, b = walker(30, seed=1), walker(30, seed=2)
-    assert np.array_equal(fn(a)[1], fn(a.copy())[1])
-    other_seed = make_mask_fn(MaskingPolicy(mode="frame", ratio=0.3, seed=8))
-    masks = {frames_hidden(f(x)[1]).tobytes() for f in (fn, other_seed) for x in (a, b)}
-    assert len(masks) > 1
-
-
-def test_unseeded_masks_follow_numpy_global_seed():
-    fn = make_mask_fn(MaskingPolicy(mode="span", ratio=0.3))
-    np.random.seed(3)
-    first = fn(walker(30))[1]
-    np.random.seed(3)
-    assert np.array_equal(first, fn(walker(30))[1])
-
-
 def test_count_chosen_frames_bounds():
     assert count_chosen_frames(2, MaskingPolicy(ratio=0.99)) == 1
     assert count_chosen_frames(100, MaskingPolicy(ratio=0.0)) == 1
     assert count_chosen_frames(3, MaskingPolicy(mode="patch", ratio=0.99)) == 3
+    assert count_chosen_frames(30, MaskingPolicy(mode="frame", ratio=1.0)) == 29
+    assert count_chosen_frames(30, MaskingPolicy(mode="span", ratio=1.0)) == 29
+    for mode in REGION_MODES:
+        assert count_chosen_frames(30, MaskingPolicy(mode=mode, ratio=1.0)) == 30
+    mixture = MaskingPolicy(mode=["frame", "band"], ratio=1.0)
+    assert count_chosen_frames(30, mixture, "band") == 30 and count_chosen_frames(30, mixture, "frame") == 29
+    with pytest.raises(ValueError, match="pass `mode`"):
+        count_chosen_frames(30, mixture)
 
+
+# --- configuration errors ----------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,key", [
-    (dict(mode="frames"), "mode"), (dict(ratio=1.0), "ratio"), (dict(ratio=-0.1), "ratio"),
+    (dict(mode="frames"), "mode"), (dict(mode=[]), "mode"), (dict(mode=["band", "wall"]), "mode"),
+    (dict(mode=["band", "band"]), "mode"), (dict(mode=3), "mode"),
+    (dict(ratio=1.01), "ratio"), (dict(ratio=-0.1), "ratio"), (dict(ratio=float("nan")), "ratio"),
     (dict(ratio="0.3"), "ratio"), (dict(patch_size=0), "patch_size"), (dict(span_count=0), "span_count"),
+    (dict(patches_per_frame=0), "patches_per_frame"),
+    (dict(band_sides="top"), "band_sides"), (dict(band_sides=[]), "band_sides"),
+    (dict(band_sides=["top", "up"]), "band_sides"), (dict(band_sides=["top", "top"]), "band_sides"),
+    (dict(band_size=0.3), "band_size"), (dict(band_size=[0.5, 0.2]), "band_size"),
+    (dict(band_size=[0.0, 0.2]), "band_size"), (dict(band_size=[0.2, 1.0]), "band_size"),
+    (dict(band_size=[0.2, 0.3, 0.4]), "band_size"), (dict(band_size=["0.2", 0.3]), "band_size"),
+    (dict(mode=["band", "moving"], mode_weights=[1]), "mode_weights"),
+    (dict(mode=["band", "moving"], mode_weights=[1, 0]), "mode_weights"),
+    (dict(mode=["band", "moving"], mode_weights=[1, -2]), "mode_weights"),
+    (dict(mode=["band", "moving"], mode_weights=[1, float("inf")]), "mode_weights"),
+    (dict(mode="band", mode_weights=[1, 1]), "mode_weights"), (dict(mode_weights=2), "mode_weights"),
     (dict(bert_policy="yes"), "bert_policy"), (dict(seed=1.5), "seed"),
 ])
-def test_policy_errors_name_the_key(kwargs, key):
-    with pytest.raises(ConfigError, match=f"`{key}`"):
+def test_policy_errors_name_the_key_value_and_allowed(kwargs, key):
+    with pytest.raises(ConfigError, match=f"`{key}` = .*(is invalid|allowed)") as err:
         MaskingPolicy(**kwargs)
+    assert f"`{key}` = {kwargs[key]!r}" in str(err.value) and "allowed" in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(ratio=0.0), dict(ratio=1.0), dict(ratio=1), dict(mode=["band"]), dict(mode=("span", "moving")),
+    dict(mode=["band", "moving"], mode_weights=[0.2, 3]), dict(band_sides=("left",)),
+    dict(band_size=[0.3, 0.3]), dict(band_size=(0.01, 0.99)),
+])
+def test_valid_policies_are_accepted(kwargs):
+    MaskingPolicy(**kwargs)
 
 
 def test_mode_typo_suggests():
     with pytest.raises(ConfigError, match="Did you mean `frame`"):
         MaskingPolicy(mode="frames")
+    with pytest.raises(ConfigError, match="Did you mean `moving`"):
+        MaskingPolicy(mode=["band", "movng"])
 
 
 @pytest.mark.parametrize("seq,match", [
     (np.zeros((0, 64, 44), np.float32), "too short"),
     (np.ones((1, 64, 44), np.float32), "too short"),
     (np.ones((64, 44), np.float32), r"\[s, h, w\]"),
+    (np.ones((5, 3, 64, 44), np.float32), "last step of its Compose"),
     (np.full((5, 64, 44), 255.0, np.float32), "divsor"),
     (np.zeros((5, 64, 44), np.float32), "background"),
     (np.full((5, 64, 44), np.nan, np.float32), "NaN"),
@@ -137,6 +397,7 @@ def test_bad_sequences_are_rejected(seq, match):
         make_mask_fn(MaskingPolicy(mode="frame"))(seq)
 
 
-def test_patch_larger_than_frame_is_rejected():
-    with pytest.raises(ConfigError, match="patch_size"):
-        make_mask_fn(MaskingPolicy(mode="patch", patch_size=44))(walker(4))
+@pytest.mark.parametrize("mode", ["band", "moving"])
+def test_occluder_modes_reject_frames_too_small_to_split(mode):
+    with pytest.raises(DataError, match="at least 2x2"):
+        mask_sequence(np.ones((4, 64, 1), np.float32), MaskingPolicy(mode=mode), np.random.default_rng(0))

@@ -11,37 +11,78 @@ on the new axis after ``s``:
 The extra axis sits after ``s``, so OpenGait's ``seqL`` slicing (``x[:, :sum]``)
 and its batching keep the three aligned. The evaluator's transform stays
 OpenGait's ``BaseSilCuttingTransform``: no masking at test time.
+
+What the sampler takes in, so that it composes with OpenGait's augmentation:
+
+- **integer frames** (OpenGait's uint8 pkl, raw): the sampler cuts and scales
+  them itself, exactly like ``BaseSilCuttingTransform(divsor, cutting)``;
+- **floating-point frames**: already cut and scaled by an earlier step, e.g. the
+  ``BaseSilCuttingTransform`` that opens GaitBase's DA ``Compose``
+  (``BaseSilCuttingTransform``, ``RandomRotate``, ``RandomErasing``); they are
+  taken as they are, never cut twice. Setting ``divsor`` or ``cutting`` on the
+  sampler then is a mistake, refused (config check and here).
+
+So the sampler may stand alone or be the **last** step of a ``Compose``: any step
+after it would receive ``[s, 3, h, w]``. The clean target (channel 1) is the
+augmented sequence, i.e. what the steps before the sampler produced; the mask
+hides content on top of that augmentation. :func:`~opengait_gaitbert.core.config.validate_cfgs`
+enforces both rules before training starts.
 """
 from __future__ import annotations
 
 import numpy as np
 from data.transform import BaseSilCuttingTransform  # OpenGait
 
+from ..core.errors import DataError
 from ..core.masking import MaskingPolicy, make_mask_fn
 
 INPUT, TARGET, MASK = 0, 1, 2
+DEFAULT_DIVSOR = 255.0
+# The keys the sampler reads besides MaskingPolicy's fields (BaseSilCuttingTransform's spelling).
+CUT_KEYS = ("divsor", "cutting")
 
 
 class MaskedFrameSampler:
-    """Cut and scale like ``BaseSilCuttingTransform``, then hide frames, patches or spans.
+    """Cut and scale raw frames like ``BaseSilCuttingTransform``, then hide content.
+
+    OpenGait builds transforms with ``get_valid_args``, which passes only keys named
+    in ``__init__``'s signature; so every :class:`MaskingPolicy` field is listed here
+    explicitly (a test keeps the two in step).
 
     Args:
-        mode, ratio, patch_size, patches_per_frame, span_count, bert_policy, seed:
+        mode, ratio, patch_size, patches_per_frame, span_count, band_sides, band_size,
+        mode_weights, bert_policy, seed:
             see :class:`~opengait_gaitbert.core.masking.MaskingPolicy`.
-        divsor, cutting: passed to OpenGait's ``BaseSilCuttingTransform`` (its spelling).
+        divsor, cutting: for integer (raw) frames, passed to OpenGait's
+            ``BaseSilCuttingTransform`` (its spelling); ``divsor`` defaults to 255.
+            Leave both unset when an earlier step of a ``Compose`` cuts and scales.
     """
 
     def __init__(self, mode="frame", ratio=0.3, patch_size=16, patches_per_frame=2, span_count=1,
-                 bert_policy=False, seed=None, divsor=255.0, cutting=None):
-        self.policy = MaskingPolicy(mode=mode, ratio=ratio, patch_size=patch_size,
-                                    patches_per_frame=patches_per_frame, span_count=span_count,
-                                    bert_policy=bert_policy, seed=seed)
-        self.cut = BaseSilCuttingTransform(divsor=divsor, cutting=cutting)
+                 band_sides=("top", "bottom", "left", "right"), band_size=(0.2, 0.5), mode_weights=None,
+                 bert_policy=False, seed=None, divsor=None, cutting=None):
+        given = dict(locals())
+        self.policy = MaskingPolicy(**{name: given[name] for name in MaskingPolicy.field_names()})
+        self.cut_keys_set = [key for key in CUT_KEYS if given[key] is not None]
+        self.cut = BaseSilCuttingTransform(divsor=DEFAULT_DIVSOR if divsor is None else divsor, cutting=cutting)
         self.mask_fn = make_mask_fn(self.policy)
 
+    def clean(self, seq) -> np.ndarray:
+        """The clean target ``[s, h, w]`` float32: raw integer frames cut and scaled, float frames as given."""
+        seq = np.asarray(seq)
+        if np.issubdtype(seq.dtype, np.integer):
+            return np.asarray(self.cut(seq), dtype=np.float32)
+        if np.issubdtype(seq.dtype, np.floating) and self.cut_keys_set:
+            raise DataError(
+                f"MaskedFrameSampler got floating-point frames ({seq.dtype}), which it takes as already cut "
+                f"and scaled by an earlier step, but `{'`, `'.join(self.cut_keys_set)}` is set on it. Remove "
+                "them from the sampler (set them on the BaseSilCuttingTransform before it), or feed raw "
+                "integer frames.")
+        return np.asarray(seq, dtype=np.float32) if np.issubdtype(seq.dtype, np.floating) else seq
+
     def __call__(self, seq: np.ndarray) -> np.ndarray:
-        """``[s, H, W]`` uint8 -> ``[s, 3, h, w]`` float32 (input, target, mask)."""
-        clean = np.asarray(self.cut(seq), dtype=np.float32)
+        """``[s, H, W]`` uint8 or ``[s, h, w]`` float -> ``[s, 3, h, w]`` float32 (input, target, mask)."""
+        clean = self.clean(seq)
         corrupted, mask = self.mask_fn(clean)
         return np.stack([corrupted, clean, mask], axis=1)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Iterator, List, Mapping, Optional
+from typing import Iterator, List, Mapping, Optional, Tuple
 
 from .errors import ConfigError, close_match_hint, reject_unknown_keys
 from .losses import check_reconstruction_options
+from .masking import WHERE as MASKING_WHERE
 from .masking import MaskingPolicy
 from .model import NetworkConfig
 
@@ -20,7 +21,13 @@ SAMPLER_NAME = "MaskedFrameSampler"
 LOSS_NAME = "GaitBERTLoss"
 LOSS_PREFIX = "gaitbert"  # training_feat key of the reconstruction + triplet term
 SOFTMAX_PREFIX = "softmax"  # OpenGait's CrossEntropyLoss, optional
-SAMPLER_EXTRA_KEYS = ("type", "divsor", "cutting")
+# Keys of the sampler's entry besides MaskingPolicy's fields: OpenGait's `type`, and the
+# BaseSilCuttingTransform options it applies to raw integer frames (see adapters/transform.py).
+SAMPLER_CUT_KEYS = ("divsor", "cutting")
+SAMPLER_EXTRA_KEYS = ("type",) + SAMPLER_CUT_KEYS
+COMPOSE = "Compose"
+# Steps that cut and/or scale (their output is floating point): after one, the sampler must not cut again.
+CUTTING_TRANSFORMS = ("BaseSilCuttingTransform", "BaseSilTransform", "BaseParsingCuttingTransform")
 LOSS_KEYS = ("type", "log_prefix", "loss_term_weight", "reconstruction_weight", "triplet_weight",
              "margin", "reconstruction", "positions")
 
@@ -46,10 +53,69 @@ def iter_transforms(trf_cfg) -> Iterator[Mapping]:
             yield from iter_transforms(item)
 
 
+Step = Tuple[str, Mapping]  # (where in the config, e.g. ``trainer_cfg.transform[0].trf_cfg[2]``, the entry)
+
+
+def _chain(trf_cfg, path: str) -> Iterator[Step]:
+    """The steps one sequence goes through, in order: a ``Compose`` (nested ones too) unrolled."""
+    if isinstance(trf_cfg, Mapping):
+        steps = trf_cfg.get("trf_cfg")
+        if trf_cfg.get("type") == COMPOSE and isinstance(steps, (list, tuple)):
+            for i, step in enumerate(steps):
+                yield from _chain(step, f"{path}.trf_cfg[{i}]")
+        else:
+            yield path, trf_cfg
+
+
+def sampler_steps(trf_cfg, path: str = "trainer_cfg.transform") -> Iterator[Tuple[Step, List[Step], List[Step]]]:
+    """Each ``MaskedFrameSampler`` with the steps that run before and after it on the same sequence.
+
+    A top-level list holds one transform per input feature (OpenGait zips it with
+    the features), so only the steps of the same item, i.e. of one ``Compose``
+    chain, are its neighbours.
+    """
+    items = list(enumerate(trf_cfg)) if isinstance(trf_cfg, (list, tuple)) else [(None, trf_cfg)]
+    for i, item in items:
+        chain = list(_chain(item, path if i is None else f"{path}[{i}]"))
+        for j, step in enumerate(chain):
+            if step[1].get("type") == SAMPLER_NAME:
+                yield step, chain[:j], chain[j + 1:]
+
+
 def masking_policy_from_cfg(entry: Mapping, where: str) -> MaskingPolicy:
     """Validate one ``MaskedFrameSampler`` transform entry."""
     reject_unknown_keys(where, entry, MaskingPolicy.field_names() + list(SAMPLER_EXTRA_KEYS))
-    return MaskingPolicy(**{k: v for k, v in entry.items() if k not in SAMPLER_EXTRA_KEYS})
+    try:
+        return MaskingPolicy(**{k: v for k, v in entry.items() if k not in SAMPLER_EXTRA_KEYS})
+    except ConfigError as err:  # the policy names no file; say which one
+        message = str(err)
+        if message.startswith(MASKING_WHERE + ": "):
+            message = message[len(MASKING_WHERE) + 2:]
+        raise ConfigError(f"{where}: {message}") from None
+
+
+def check_sampler_placement(step: Step, before: List[Step], after: List[Step], source: str) -> None:
+    """The sampler must end its chain, and must not cut again what an earlier step cut.
+
+    Raises:
+        ConfigError: naming ``source``, the sampler's place and the fix.
+    """
+    path, entry = step
+    if after:
+        next_path, next_entry = after[0]
+        raise ConfigError(
+            f"{source}: {path} ({SAMPLER_NAME}) must be the last step of its Compose, but "
+            f"`{next_entry.get('type')}` ({next_path}) follows it and would receive the sampler's "
+            f"[s, 3, h, w] output (input, target, mask). Move `{SAMPLER_NAME}` to the end of the trf_cfg list.")
+    cutters = [(p, e) for p, e in before if e.get("type") in CUTTING_TRANSFORMS]
+    for key in SAMPLER_CUT_KEYS:
+        if cutters and entry.get(key) is not None:
+            cut_path, cut_entry = cutters[0]
+            raise ConfigError(
+                f"{source}: {path} ({SAMPLER_NAME}): `{key}` = {entry[key]!r} is set, but "
+                f"`{cut_entry.get('type')}` ({cut_path}) before it in the same Compose already cuts and "
+                f"scales; the sampler takes those floating-point frames as they are. Remove `{key}` from "
+                f"`{SAMPLER_NAME}` (set it on `{cut_entry.get('type')}` instead).")
 
 
 @dataclass
@@ -75,15 +141,22 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
     network = NetworkConfig.from_dict(cfgs.get("model_cfg") or {}, where=f"{source}: model_cfg")
     trainer = cfgs.get("trainer_cfg") or {}
 
-    samplers = [t for t in iter_transforms(trainer.get("transform")) if t.get("type") == SAMPLER_NAME]
+    samplers = list(sampler_steps(trainer.get("transform")))
     masking = None
+    if len(samplers) > 1:
+        raise ConfigError(
+            f"{source}: trainer_cfg.transform has {len(samplers)} `{SAMPLER_NAME}` entries "
+            f"({', '.join(step[0] for step, _, _ in samplers)}); use one, as the last step of the chain.")
     if samplers:
-        masking = masking_policy_from_cfg(samplers[0], f"{source}: trainer_cfg.transform ({SAMPLER_NAME})")
+        step, before, after = samplers[0]
+        masking = masking_policy_from_cfg(step[1], f"{source}: trainer_cfg.transform ({SAMPLER_NAME})")
+        check_sampler_placement(step, before, after, source)
     elif training:
         raise ConfigError(
             f"{source}: trainer_cfg.transform has no `{SAMPLER_NAME}`. GaitBERT learns from hidden "
             f"frames, so the training transform must be e.g. `- type: {SAMPLER_NAME}` with "
-            "`mode: frame` and `ratio: 0.3` (it also cuts and scales like BaseSilCuttingTransform).")
+            "`mode: frame` and `ratio: 0.3` (alone it also cuts and scales like BaseSilCuttingTransform; "
+            "inside a Compose, e.g. after BaseSilCuttingTransform/RandomRotate/RandomErasing, put it last).")
     if training:
         sample_type = (trainer.get("sampler") or {}).get("sample_type", "")
         if sample_type.endswith("_unordered"):
@@ -96,6 +169,14 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
             raise ConfigError(
                 f"{source}: trainer_cfg.sampler needs `frames_skip_num` (e.g. 0) with sample_type "
                 f"{sample_type!r}; OpenGait's CollateFn reads it for ordered clips.")
+        if sample_type.startswith("unfixed_"):
+            sampler = trainer.get("sampler") or {}
+            lo, hi = sampler.get("frames_num_min"), sampler.get("frames_num_max")
+            if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
+                raise ConfigError(
+                    f"{source}: trainer_cfg.sampler with sample_type {sample_type!r} needs integers "
+                    f"`frames_num_min` <= `frames_num_max` (got {lo!r}, {hi!r}); e.g. 10 and 40, the "
+                    "range of clip lengths OpenGait's CollateFn draws from.")
 
     loss_cfg = cfgs.get("loss_cfg") or []
     loss_cfg = [loss_cfg] if isinstance(loss_cfg, Mapping) else list(loss_cfg)

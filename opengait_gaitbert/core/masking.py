@@ -4,33 +4,52 @@ Mask convention (as in MAE): **0 = keep, 1 = hidden / predicted**. The loss is
 computed where the mask is 1, against the *clean* target, never against a
 target that was masked too.
 
-Three modes, each a small generator callable in the VideoMAE style:
+Five modes, each a small generator callable in the VideoMAE style that returns
+units ``(frame index, row slice, column slice)``:
 
-- ``frame``: whole frames hidden, BERT-like;
-- ``patch``: square patches (16x16 by default) hidden in randomly chosen frames;
-- ``span``:  contiguous runs of frames hidden, like occlusion or dropped frames.
+- ``frame``:  whole frames hidden, BERT-like;
+- ``patch``:  square patches (16x16 by default) hidden in randomly chosen frames;
+- ``span``:   contiguous runs of whole frames hidden, like dropped frames;
+- ``band``:   a static occluder (a wall, a car, a crowd): a band along one side of
+  the frame (``band_sides``), ``band_size`` thick, hidden in one contiguous run
+  of frames;
+- ``moving``: a moving occluder (a passer-by, a pole as the camera pans): a
+  full-height vertical bar, ``band_size`` of the width wide, that slides at
+  constant speed from one edge to the other during one contiguous run of frames.
+
+``mode`` may also be a list of these: each sequence then draws one of them
+(weighted by ``mode_weights``), so one batch mixes occlusion kinds.
 
 With ``bert_policy`` the chosen units follow BERT's 80/10/10 rule: 80% are
 hidden (zeroed), 10% are replaced by the same region of another frame, 10%
-are left as they are; the loss covers all chosen units.
+are left as they are; the loss covers all chosen units. (Units are per frame,
+so the rule applies frame by frame in ``band`` and ``moving`` modes too.)
 
 Guarantees, for every mode and ratio: at least one unit is chosen (so the loss
-is never empty), and no mode can hide every frame. Randomness comes from an
-explicit ``numpy.random.Generator``; see :func:`rng_for_sequence`.
+is never empty); ``frame`` and ``span`` never hide every frame; the region modes
+(``patch``, ``band``, ``moving``) may touch every frame but never hide a whole
+frame. Randomness comes from an explicit ``numpy.random.Generator``; see
+:func:`rng_for_sequence`.
 """
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, fields
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .errors import ConfigError, DataError, close_match_hint
 
-MODES = ("frame", "patch", "span")
+MODES = ("frame", "patch", "span", "band", "moving")
+# Modes that hide whole frames (never all of them) and modes that hide part of frames.
+FRAME_MODES = ("frame", "span")
+REGION_MODES = ("patch", "band", "moving")
+SIDES = ("top", "bottom", "left", "right")
 # BERT's split of the chosen units: hide, replace with another frame, keep.
 BERT_HIDE, BERT_REPLACE = 0.8, 0.1
+WHERE = "MaskedFrameSampler (trainer_cfg.transform)"
 
 # A unit is one chosen region: (frame index, row slice, column slice).
 Unit = Tuple[int, slice, slice]
@@ -41,59 +60,122 @@ class MaskingPolicy:
     """What to hide, held as validated fields (like HF's DataCollatorForLanguageModeling).
 
     Attributes:
-        mode: ``frame`` | ``patch`` | ``span``.
-        ratio: fraction of the frames chosen, in [0, 1). The count is rounded and
-            clipped to at least one frame and (frame/span) at most ``s - 1``.
+        mode: ``frame`` | ``patch`` | ``span`` | ``band`` | ``moving``, or a list of
+            them: each sequence then draws one (see ``mode_weights``).
+        ratio: fraction of the frames chosen, in [0, 1]. The count is rounded and
+            clipped to at least one frame; ``frame``/``span`` clip it to at most
+            ``s - 1`` (they hide whole frames), the region modes to ``s``.
         patch_size: side of a square patch in pixels (``patch`` mode).
         patches_per_frame: patches per chosen frame (``patch`` mode).
         span_count: number of contiguous runs the chosen frames form (``span`` mode).
+        band_sides: sides a ``band`` may sit on, a subset of top/bottom/left/right;
+            one is drawn per sequence.
+        band_size: ``[min, max]`` fractions in (0, 1): the band's thickness as a
+            fraction of the frame height (top/bottom) or width (left/right), and the
+            ``moving`` bar's width as a fraction of the frame width; drawn per sequence.
+        mode_weights: with a list ``mode``, positive weights of its modes (same
+            length); ``None`` draws them uniformly.
         bert_policy: apply BERT's 80/10/10 hide/replace/keep rule to the chosen units.
         seed: ``None`` draws from numpy's global RNG (which OpenGait seeds per rank);
             an int makes each sequence's mask a function of (seed, content), so the
             same clip gets the same mask whatever the world size.
     """
 
-    mode: str = "frame"
+    mode: Union[str, Sequence[str]] = "frame"
     ratio: float = 0.3
     patch_size: int = 16
     patches_per_frame: int = 2
     span_count: int = 1
+    band_sides: Sequence[str] = SIDES
+    band_size: Sequence[float] = (0.2, 0.5)
+    mode_weights: Optional[Sequence[float]] = None
     bert_policy: bool = False
     seed: Optional[int] = None
 
     def __post_init__(self) -> None:
-        where = "MaskedFrameSampler (trainer_cfg.transform)"
-        if self.mode not in MODES:
-            raise ConfigError(
-                f"{where}: `mode` = {self.mode!r} is invalid; allowed: {', '.join(MODES)}."
-                + close_match_hint(self.mode, MODES))
+        self._check_mode()
         checks = [
-            ("ratio", isinstance(self.ratio, (int, float)) and not isinstance(self.ratio, bool)
-             and 0.0 <= float(self.ratio) < 1.0, "a number in [0, 1)"),
+            ("ratio", _is_number(self.ratio) and 0.0 <= float(self.ratio) <= 1.0, "a number in [0, 1]"),
             ("patch_size", _is_int(self.patch_size) and self.patch_size >= 1, "an int >= 1"),
             ("patches_per_frame", _is_int(self.patches_per_frame) and self.patches_per_frame >= 1,
              "an int >= 1"),
             ("span_count", _is_int(self.span_count) and self.span_count >= 1, "an int >= 1"),
+            ("band_sides", _is_list(self.band_sides) and len(self.band_sides) >= 1
+             and all(isinstance(s, str) and s in SIDES for s in self.band_sides)
+             and len(set(self.band_sides)) == len(self.band_sides),
+             f"a list of distinct sides from {', '.join(SIDES)}, e.g. [bottom, left]"),
+            ("band_size", _is_list(self.band_size) and len(self.band_size) == 2
+             and all(_is_number(v) for v in self.band_size)
+             and 0.0 < float(self.band_size[0]) <= float(self.band_size[1]) < 1.0,
+             "[min, max] fractions with 0 < min <= max < 1, e.g. [0.2, 0.5]"),
+            ("mode_weights", self.mode_weights is None or (
+                _is_list(self.mode_weights) and len(self.mode_weights) == len(self.modes)
+                and all(_is_number(v) and math.isfinite(float(v)) and float(v) > 0 for v in self.mode_weights)),
+             f"null (uniform) or a list of {len(self.modes)} positive number(s), one per mode in `mode`"),
             ("bert_policy", isinstance(self.bert_policy, bool), "true or false"),
             ("seed", self.seed is None or _is_int(self.seed), "null or an int"),
         ]
         for key, ok, allowed in checks:
             if not ok:
-                raise ConfigError(f"{where}: `{key}` = {getattr(self, key)!r} is invalid; allowed: {allowed}.")
+                raise ConfigError(f"{WHERE}: `{key}` = {getattr(self, key)!r} is invalid; allowed: {allowed}.")
         self.ratio = float(self.ratio)
+        self.band_sides = tuple(self.band_sides)
+        self.band_size = tuple(float(v) for v in self.band_size)
+        if self.mode_weights is not None:
+            self.mode_weights = tuple(float(v) for v in self.mode_weights)
+
+    def _check_mode(self) -> None:
+        if isinstance(self.mode, str):
+            if self.mode not in MODES:
+                raise ConfigError(f"{WHERE}: `mode` = {self.mode!r} is invalid; allowed: "
+                                  f"{', '.join(MODES)}, or a list of them." + close_match_hint(self.mode, MODES))
+            return
+        if not _is_list(self.mode) or not self.mode:
+            raise ConfigError(f"{WHERE}: `mode` = {self.mode!r} is invalid; allowed: one of "
+                              f"{', '.join(MODES)}, or a non-empty list of them, e.g. [band, moving].")
+        for entry in self.mode:
+            if not isinstance(entry, str) or entry not in MODES:
+                raise ConfigError(f"{WHERE}: `mode` = {list(self.mode)!r} is invalid: {entry!r} is not a "
+                                  f"mode; allowed: {', '.join(MODES)}." + close_match_hint(entry, MODES))
+        if len(set(self.mode)) != len(self.mode):
+            raise ConfigError(f"{WHERE}: `mode` = {list(self.mode)!r} is invalid: a mode is listed twice; "
+                              "allowed: distinct modes (weigh them with `mode_weights`).")
+        self.mode = tuple(self.mode)
 
     @classmethod
     def field_names(cls) -> List[str]:
         return [f.name for f in fields(cls)]
 
     @property
+    def modes(self) -> Tuple[str, ...]:
+        """The modes a sequence may draw: ``(mode,)`` for a single mode."""
+        return (self.mode,) if isinstance(self.mode, str) else tuple(self.mode)
+
+    @property
+    def mode_probabilities(self) -> np.ndarray:
+        """Each mode's chance per sequence (``mode_weights`` normalised, or uniform)."""
+        weights = np.ones(len(self.modes)) if self.mode_weights is None else np.asarray(self.mode_weights)
+        return weights / weights.sum()
+
+    @property
     def min_frames(self) -> int:
-        """Shortest sequence this policy can mask without hiding every frame."""
-        return 1 if self.mode == "patch" else 2
+        """Shortest sequence this policy can mask without hiding every frame.
+
+        A mixture needs what its most demanding mode needs, since any sequence may draw it.
+        """
+        return max(2 if mode in FRAME_MODES else 1 for mode in self.modes)
 
 
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, (list, tuple))
 
 
 def rng_for_sequence(policy: MaskingPolicy, seq: np.ndarray) -> np.random.Generator:
@@ -110,16 +192,54 @@ def rng_for_sequence(policy: MaskingPolicy, seq: np.ndarray) -> np.random.Genera
     return np.random.default_rng([int(policy.seed), digest])
 
 
-def count_chosen_frames(num_frames: int, policy: MaskingPolicy) -> int:
-    """How many frames a policy chooses: round(ratio * s), at least 1, never all (frame/span)."""
-    upper = num_frames if policy.mode == "patch" else num_frames - 1
+def count_chosen_frames(num_frames: int, policy: MaskingPolicy, mode: Optional[str] = None) -> int:
+    """How many frames ``mode`` chooses: round(ratio * s), at least 1.
+
+    ``frame``/``span`` hide whole frames and stop at ``s - 1``; the region modes
+    hide part of each frame and may touch all ``s``. ``mode`` defaults to the
+    policy's mode and must be given for a mixture.
+    """
+    if mode is None:
+        if len(policy.modes) != 1:
+            raise ValueError(f"count_chosen_frames: the policy mixes {policy.modes}; pass `mode`.")
+        mode = policy.modes[0]
+    upper = num_frames - 1 if mode in FRAME_MODES else num_frames
     return int(np.clip(round(policy.ratio * num_frames), 1, upper))
+
+
+def choose_mode(policy: MaskingPolicy, rng: np.random.Generator) -> str:
+    """The mode of one sequence: the policy's mode, or a weighted draw from its list.
+
+    A single mode draws nothing from ``rng``, so its masks do not depend on mixtures existing.
+    """
+    if len(policy.modes) == 1:
+        return policy.modes[0]
+    return policy.modes[int(rng.choice(len(policy.modes), p=policy.mode_probabilities))]
+
+
+def _contiguous_run(num_frames: int, policy: MaskingPolicy, mode: str, rng: np.random.Generator) -> range:
+    """One run of round(ratio * s) consecutive frames at a random place."""
+    k = count_chosen_frames(num_frames, policy, mode)
+    start = int(rng.integers(0, num_frames - k + 1))
+    return range(start, start + k)
+
+
+def _thickness(extent: int, policy: MaskingPolicy, rng: np.random.Generator) -> int:
+    """A ``band_size`` fraction of ``extent`` pixels: at least 1, never the whole extent."""
+    low, high = policy.band_size
+    return int(np.clip(round(rng.uniform(low, high) * extent), 1, extent - 1))
+
+
+def _check_region_frame(mode: str, height: int, width: int) -> None:
+    if min(height, width) < 2:
+        raise DataError(f"MaskedFrameSampler: mode `{mode}` hides part of each frame and needs frames of at "
+                        f"least 2x2 pixels; got {height}x{width}.")
 
 
 def frame_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
                 rng: np.random.Generator) -> List[Unit]:
     """``frame`` mode: whole frames, chosen uniformly without replacement."""
-    k = count_chosen_frames(num_frames, policy)
+    k = count_chosen_frames(num_frames, policy, "frame")
     frames = np.sort(rng.choice(num_frames, size=k, replace=False))
     return [(int(t), slice(None), slice(None)) for t in frames]
 
@@ -132,7 +252,7 @@ def span_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
     frames are spread into the gaps before, between and after the runs at random,
     with at least one free frame between two runs so runs stay distinct.
     """
-    k = count_chosen_frames(num_frames, policy)
+    k = count_chosen_frames(num_frames, policy, "span")
     runs = int(min(policy.span_count, k, num_frames - k))  # each inner gap needs a free frame
     lengths = np.full(runs, k // runs) + (np.arange(runs) < k % runs)
     free = num_frames - k - (runs - 1)  # free frames left after the mandatory inner gaps
@@ -148,14 +268,23 @@ def span_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
 
 def patch_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
                 rng: np.random.Generator) -> List[Unit]:
-    """``patch`` mode: ``patches_per_frame`` squares at random places in the chosen frames."""
-    if policy.patch_size >= min(height, width):
-        raise ConfigError(
-            f"MaskedFrameSampler (trainer_cfg.transform): `patch_size` = {policy.patch_size} "
-            f"covers a whole {height}x{width} frame; allowed: less than {min(height, width)}.")
-    k = count_chosen_frames(num_frames, policy)
-    frames = np.sort(rng.choice(num_frames, size=k, replace=False))
+    """``patch`` mode: ``patches_per_frame`` squares at random places in the chosen frames.
+
+    ``ceil(h / size) * ceil(w / size)`` squares are the fewest that can cover an
+    ``h x w`` frame, so fewer per frame can never hide a whole frame.
+    """
     size = policy.patch_size
+    if size >= min(height, width):
+        raise ConfigError(
+            f"{WHERE}: `patch_size` = {size} covers a whole {height}x{width} frame; "
+            f"allowed: less than {min(height, width)}.")
+    cover = math.ceil(height / size) * math.ceil(width / size)
+    if policy.patches_per_frame >= cover:
+        raise ConfigError(
+            f"{WHERE}: `patches_per_frame` = {policy.patches_per_frame} squares of {size} px can cover a "
+            f"whole {height}x{width} frame; allowed: at most {cover - 1}.")
+    k = count_chosen_frames(num_frames, policy, "patch")
+    frames = np.sort(rng.choice(num_frames, size=k, replace=False))
     units = []
     for t in frames:
         tops = rng.integers(0, height - size + 1, size=policy.patches_per_frame)
@@ -165,7 +294,59 @@ def patch_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
     return units
 
 
-UNIT_GENERATORS: dict = {"frame": frame_units, "patch": patch_units, "span": span_units}
+def band_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
+               rng: np.random.Generator) -> List[Unit]:
+    """``band`` mode: a static band along one side, in one contiguous run of frames.
+
+    Per sequence: the side is drawn from ``band_sides``, the thickness from
+    ``band_size`` (a fraction of the height for top/bottom, of the width for
+    left/right; at least 1 pixel, never the whole frame), and the run of
+    round(ratio * s) frames is placed at random. The band stays put during the run.
+    """
+    _check_region_frame("band", height, width)
+    side = policy.band_sides[int(rng.integers(0, len(policy.band_sides)))]
+    extent = height if side in ("top", "bottom") else width
+    size = _thickness(extent, policy, rng)
+    run = _contiguous_run(num_frames, policy, "band", rng)
+    region = {"top": (slice(0, size), slice(None)), "bottom": (slice(height - size, height), slice(None)),
+              "left": (slice(None), slice(0, size)), "right": (slice(None), slice(width - size, width))}[side]
+    return [(t, *region) for t in run]
+
+
+def moving_bar_lefts(run_length: int, width: int, bar: int, rightwards: bool) -> np.ndarray:
+    """Left columns of a ``bar``-wide bar crossing a ``width``-wide frame in ``run_length`` steps.
+
+    The bar enters at one edge (one column of it visible) and leaves at the other
+    (one column visible) at constant speed; positions are rounded to pixels, so
+    they are monotonic. A one-frame run puts the bar in the middle.
+    """
+    first, last = 1 - bar, width - 1  # one column visible at the left / right edge
+    if run_length == 1:
+        lefts = np.array([round((first + last) / 2)])
+    else:
+        lefts = np.rint(np.linspace(first, last, run_length)).astype(int)
+    return lefts if rightwards else lefts[::-1]
+
+
+def moving_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
+                 rng: np.random.Generator) -> List[Unit]:
+    """``moving`` mode: a full-height vertical bar sliding across the frame during one run.
+
+    Per sequence: the bar's width is a ``band_size`` fraction of the frame width
+    (at least 1 pixel, never the whole width), the direction is left-to-right or
+    right-to-left at random, and the run of round(ratio * s) frames is placed at
+    random. Within the run the bar moves at constant speed from one edge to the other.
+    """
+    _check_region_frame("moving", height, width)
+    bar = _thickness(width, policy, rng)
+    rightwards = bool(rng.integers(0, 2))
+    run = _contiguous_run(num_frames, policy, "moving", rng)
+    lefts = moving_bar_lefts(len(run), width, bar, rightwards)
+    return [(t, slice(None), slice(max(int(x), 0), min(int(x) + bar, width))) for t, x in zip(run, lefts)]
+
+
+UNIT_GENERATORS: dict = {"frame": frame_units, "patch": patch_units, "span": span_units,
+                         "band": band_units, "moving": moving_units}
 
 
 def mask_sequence(seq: np.ndarray, policy: MaskingPolicy,
@@ -174,7 +355,7 @@ def mask_sequence(seq: np.ndarray, policy: MaskingPolicy,
 
     Args:
         seq: clean silhouettes ``[s, h, w]`` in [0, 1].
-        policy: the masking policy.
+        policy: the masking policy (a mixture draws this sequence's mode first).
         rng: the generator (see :func:`rng_for_sequence`).
 
     Returns:
@@ -184,7 +365,7 @@ def mask_sequence(seq: np.ndarray, policy: MaskingPolicy,
         replaced by another frame / kept. ``seq`` itself is never modified.
     """
     num_frames, height, width = seq.shape
-    units = UNIT_GENERATORS[policy.mode](num_frames, height, width, policy, rng)
+    units = UNIT_GENERATORS[choose_mode(policy, rng)](num_frames, height, width, policy, rng)
     corrupted = np.array(seq, dtype=np.float32, copy=True)
     mask = np.zeros(seq.shape, dtype=np.float32)
     actions = rng.random(len(units)) if policy.bert_policy else np.zeros(len(units))
@@ -207,22 +388,25 @@ def check_sequence(seq: np.ndarray, policy: MaskingPolicy) -> None:
     """
     if not isinstance(seq, np.ndarray) or seq.ndim != 3:
         shape = getattr(seq, "shape", type(seq).__name__)
+        hint = (" A 4-d input means a step before it already produced [s, 3, h, w]: the sampler must be "
+                "the last step of its Compose, and there only once." if getattr(seq, "ndim", 0) == 4 else "")
         raise DataError(f"MaskedFrameSampler expects one sequence [s, h, w]; got {shape}. "
-                        "Check that data_cfg points at OpenGait pkl files of [T, 64, 64] uint8 arrays.")
+                        "Check that data_cfg points at OpenGait pkl files of [T, 64, 64] uint8 arrays." + hint)
     if not np.issubdtype(seq.dtype, np.number) or np.issubdtype(seq.dtype, np.complexfloating):
         raise DataError(f"MaskedFrameSampler expects a real numeric sequence; got dtype {seq.dtype}.")
     if seq.shape[0] < policy.min_frames:
         raise DataError(
             f"MaskedFrameSampler: a sequence of {seq.shape[0]} frame(s) is too short for mode "
-            f"`{policy.mode}`, which needs at least {policy.min_frames} so that not every frame is "
+            f"`{', '.join(policy.modes)}`, which needs at least {policy.min_frames} so that not every frame is "
             "hidden. Raise trainer_cfg.sampler.frames_num_fixed or drop such sequences.")
     if not np.isfinite(seq).all():
         raise DataError("MaskedFrameSampler: the sequence holds NaN or infinite values.")
     low, high = float(seq.min()), float(seq.max())
     if low < 0.0 or high > 1.0 + 1e-6:
         raise DataError(
-            f"MaskedFrameSampler: values must lie in [0, 1] after `divsor`; got [{low:g}, {high:g}]. "
-            "Set `divsor` to the data's maximum (255 for OpenGait's uint8 pkl).")
+            f"MaskedFrameSampler: values must lie in [0, 1] after scaling; got [{low:g}, {high:g}]. "
+            "Integer frames are divided by `divsor` (255 for OpenGait's uint8 pkl); floating-point "
+            "frames are taken as already scaled by an earlier step (e.g. BaseSilCuttingTransform in a Compose).")
     if high == 0.0:
         raise DataError(
             f"MaskedFrameSampler: all {seq.shape[0]} frames are background (all zero); "
