@@ -73,12 +73,24 @@ def parse_override(item: str):
 
 
 def apply_overrides(cfg: dict, overrides: Sequence[str]) -> dict:
+    """Set each ``a.b.c=value``; a numeric key indexes a list (``loss_cfg.0.margin=0.3``)."""
     for item in overrides:
         keys, value = parse_override(item)
         node = cfg
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
+        for depth, key in enumerate(keys):
+            last = depth == len(keys) - 1
+            if isinstance(node, list):
+                if not (key.isdigit() and int(key) < len(node)):
+                    raise ConfigError(f"--set {item}: `{'.'.join(keys[:depth])}` is a list of {len(node)} "
+                                      f"entries; `{key}` must be an index from 0 to {len(node) - 1}.")
+                key = int(key)
+            elif not last:
+                node = node.setdefault(key, {})
+                continue
+            if last:
+                node[key] = value
+            else:
+                node = node[key]
     return cfg
 
 
