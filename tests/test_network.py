@@ -170,3 +170,21 @@ def test_per_sequence_transforms_see_each_packed_sequence_alone():
     with pytest.raises(DataError, match="holds 9 frames but seqL sums to 8"):
         with per_sequence(trfs, [[4, 4]]):
             trfs[0](packed)
+
+
+def test_clean_view_appends_the_unmasked_clips_embeddings():
+    """With a clean view the identity rows are [masked..., clean...]; the decoder sees the masked view only."""
+    net = small_net(clean_view=True).eval()
+    masked, clean = torch.rand(1, 12, 64, 44), torch.rand(1, 12, 64, 44)
+    seqL = [[5, 7]]
+    with torch.no_grad():
+        out = net(masked, seqL, reconstruct=True, clean=clean)
+        torch.testing.assert_close(out["embeddings"], torch.cat([net.embed(masked, seqL), net.embed(clean, seqL)]))
+        torch.testing.assert_close(out["reconstruction"], net(masked, seqL, reconstruct=True)["reconstruction"])
+    assert out["logits"].shape[0] == 4
+
+
+@pytest.mark.parametrize("key", ["mask_channel", "clean_view"])
+def test_boolean_switches_reject_other_values(key):
+    with pytest.raises(ConfigError, match=f"`{key}` = 'yes' is invalid; allowed: true or false"):
+        NetworkConfig(**{**SMALL, key: "yes"})

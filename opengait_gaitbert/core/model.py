@@ -49,6 +49,9 @@ class NetworkConfig:
         class_num: training identities (74 for CASIA-B's protocol).
         mask_channel: give the frame embedding the hidden-content mask as a second
             input plane, so hidden is not read as background (all zeros at test time).
+        clean_view: in training, also embed the unmasked clip and train the identity
+            losses on both views (batch of 2b), so a walk's masked and clean embeddings
+            are pulled together; the decoder still reconstructs from the masked view.
     """
 
     channels: List[int] = field(default_factory=lambda: [64, 256])
@@ -63,6 +66,7 @@ class NetworkConfig:
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
     mask_channel: bool = False
+    clean_view: bool = False
 
     @classmethod
     def from_dict(cls, cfg: Mapping, where: str = "model_cfg") -> "NetworkConfig":
@@ -121,8 +125,9 @@ class NetworkConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 bad(key, "a positive int")
-        if not isinstance(self.mask_channel, bool):
-            bad("mask_channel", "true or false")
+        for key in ("mask_channel", "clean_view"):
+            if not isinstance(getattr(self, key), bool):
+                bad(key, "true or false")
         if self.temporal_dim % self.temporal_heads:
             bad("temporal_heads", f"a divisor of temporal_dim ({self.temporal_dim})")
         if not int_list(self.bin_num):
@@ -211,7 +216,8 @@ class GaitBERTNet(nn.Module):
         return encoded.layout.from_frames(recon)
 
     def forward(self, sils: torch.Tensor, seqL: SeqL = None, reconstruct: Optional[bool] = None,
-                hidden: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+                hidden: Optional[torch.Tensor] = None, clean: Optional[torch.Tensor] = None
+                ) -> Dict[str, torch.Tensor]:
         """Full pass.
 
         Args:
@@ -220,15 +226,22 @@ class GaitBERTNet(nn.Module):
             reconstruct: run the decoder; defaults to ``self.training``.
             hidden: ``[n, s, h, w]`` mask of the hidden content (1 = hidden), read
                 only with ``mask_channel``; None = nothing hidden.
+            clean: ``[n, s, h, w]`` unmasked clips (the clean view); when given, their
+                embeddings and logits follow the masked view's rows.
         Returns:
-            ``embeddings [b, e, p]``, ``logits [b, classes, p]`` and, when
-            reconstructing, ``reconstruction`` logits ``[n, s, h, w]``.
+            ``embeddings [b, e, p]`` (``[2b, e, p]`` with ``clean``: masked rows first),
+            ``logits [b or 2b, classes, p]`` and, when reconstructing,
+            ``reconstruction`` logits ``[n, s, h, w]`` of the masked view.
         """
         encoded = self.forward_encoder(sils, seqL, hidden)
         embeddings, logits = self.forward_embedding(encoded)
         out = {"embeddings": embeddings, "logits": logits}
         if self.training if reconstruct is None else reconstruct:
             out["reconstruction"] = self.forward_decoder(encoded)
+        if clean is not None:  # encoder + head only: the clean view is not reconstructed
+            clean_embeddings, clean_logits = self.forward_embedding(self.forward_encoder(clean, seqL))
+            out["embeddings"] = torch.cat([embeddings, clean_embeddings])
+            out["logits"] = torch.cat([logits, clean_logits])
         return out
 
     def embed(self, sils: torch.Tensor, seqL: SeqL = None) -> torch.Tensor:
