@@ -188,3 +188,18 @@ def test_clean_view_appends_the_unmasked_clips_embeddings():
 def test_boolean_switches_reject_other_values(key):
     with pytest.raises(ConfigError, match=f"`{key}` = 'yes' is invalid; allowed: true or false"):
         NetworkConfig(**{**SMALL, key: "yes"})
+
+
+def test_mask_channel_tells_hidden_from_background():
+    """With mask_channel a zeroed (hidden) region and real background give different
+    features; no mask means nothing hidden, as at test time."""
+    net = small_net(mask_channel=True).eval()
+    x = torch.rand(1, 4, 64, 44)
+    x[:, 1] = 0  # frame 1 is blank in the input
+    hidden = torch.zeros_like(x)
+    hidden[:, 1] = 1  # ... because it was hidden, not because it is background
+    with torch.no_grad():
+        told, untold = net.embed(x), net(x, reconstruct=False, hidden=hidden)["embeddings"]
+        torch.testing.assert_close(net(x, reconstruct=False, hidden=torch.zeros_like(x))["embeddings"], told)
+    assert (told - untold).abs().max() > 1e-4
+    assert net.frame_embedding.conv[0].in_channels == 2 and small_net().frame_embedding.conv[0].in_channels == 1
