@@ -61,7 +61,8 @@ class Size:
     batch: Tuple[int, int]        # P x K sequences of `clip` frames per training iteration
     seeds: Tuple[int, ...]        # generator seeds (accuracy: mean and spread over them)
     robust_seeds: Tuple[int, ...]  # seeds whose checkpoints the robustness test reuses
-    fractions: Tuple[float, ...]  # hidden fractions of probe frames (0 comes from accuracy)
+    robust_levels: str = "all"    # robustness severities: "all", or "target" (one per kind: smoke)
+    robust_pack: int = 0          # sequences per packed test forward (all_ordered); 0: 1 on CPU, 16 on CUDA
     speed_batch: Tuple[int, int] = (4, 4)
     clip: int = 30
     warmup: int = 2               # untimed training iterations per model
@@ -70,28 +71,36 @@ class Size:
     infer_rounds: int = 5         # timed sequences per model and length (interleaved)
     jobs: int = 2                 # launcher runs in parallel (train/test; never during timing)
 
+    def view_text(self) -> str:
+        if len(self.views) > 3:
+            return f"{len(self.views)} views {self.views[0]}..{self.views[-1]}"
+        return f"views {', '.join(self.views)}"
+
     def describe(self) -> str:
         p, k = self.batch
         return (f"size `{self.name}`: every channel width = each model's own full config / "
                 f"{self.width_divisor}; synthetic CASIA-B protocol, {self.ids} ids "
-                f"({self.ids // 2} train / {self.ids - self.ids // 2} test), views {', '.join(self.views)}, "
+                f"({self.ids // 2} train / {self.ids - self.ids // 2} test), {self.view_text()}, "
                 f"{self.frames} frames per sequence; training {self.iters} iterations of "
                 f"{p}x{k}x{self.clip} frames for every model")
 
 
+ALL_VIEWS = tuple(f"{d:03d}" for d in range(0, 181, 18))  # CASIA-B's 11 views
+
 SIZES: Dict[str, Size] = {
-    # CI smoke: seconds of timing, 2 iterations; catches breakage, says nothing about speed.
-    "smoke": Size("smoke", width_divisor=8, ids=4, views=("000", "090"), frames=32, iters=2, batch=(2, 2),
-                  seeds=(0,), robust_seeds=(0,), fractions=(0.5,), speed_batch=(2, 2), warmup=1,
-                  train_rounds=2, lengths=(30, 60), infer_rounds=2),
-    # The small run: python -m benchmarks.run_all (under 20 minutes on 2 CPU cores).
-    # Widths / 8: at / 4 one GaitBERT training iteration takes ~7 s on one core, too slow for 20 minutes.
-    "small": Size("small", width_divisor=8, ids=16, views=("000", "090", "180"), frames=40, iters=100,
-                  batch=(4, 4), seeds=(0, 1), robust_seeds=(0,), fractions=(0.25, 0.5, 0.75)),
+    # CI smoke: seconds of timing, 2 iterations, one severity per robustness kind; catches
+    # breakage, says nothing about speed or accuracy. Two neighbouring views, so that even barely
+    # trained models rank above chance and the in-process vs launcher rank-1 check means something.
+    "smoke": Size("smoke", width_divisor=8, ids=8, views=("072", "090"), frames=32, iters=2, batch=(2, 2),
+                  seeds=(0,), robust_seeds=(0,), robust_levels="target", robust_pack=4, speed_batch=(2, 2),
+                  warmup=1, train_rounds=2, lengths=(30, 60), infer_rounds=2),
+    # The small run: python -m benchmarks.run_all. 16 train / 16 test ids, all 11 views, 3 seeds.
+    # Widths / 8: at / 4 one GaitBERT training iteration takes ~7 s on one core, too slow for CPU.
+    "small": Size("small", width_divisor=8, ids=32, views=ALL_VIEWS, frames=40, iters=200,
+                  batch=(4, 4), seeds=(0, 1, 2), robust_seeds=(0, 1, 2)),
     # --full: each model at its own full width, more data and iterations (hours on CPU).
-    "full": Size("full", width_divisor=1, ids=32, views=tuple(f"{d:03d}" for d in range(0, 181, 18)),
-                 frames=60, iters=3000, batch=(8, 8), seeds=(0, 1, 2), robust_seeds=(0, 1, 2),
-                 fractions=(0.25, 0.5, 0.75), train_rounds=5, infer_rounds=3, jobs=1),
+    "full": Size("full", width_divisor=1, ids=32, views=ALL_VIEWS, frames=60, iters=3000, batch=(8, 8),
+                 seeds=(0, 1, 2), robust_seeds=(0, 1, 2), train_rounds=5, infer_rounds=3, jobs=1),
 }
 
 
@@ -105,6 +114,8 @@ def size_from_args(args) -> Size:
         size = Size(**{**asdict(size), "seeds": seeds, "robust_seeds": seeds[:len(size.robust_seeds)]})
     if getattr(args, "jobs", None):
         size = Size(**{**asdict(size), "jobs": args.jobs})
+    if getattr(args, "robust_levels", None):
+        size = Size(**{**asdict(size), "robust_levels": args.robust_levels})
     return size
 
 
@@ -122,6 +133,8 @@ def add_common_arguments(parser) -> None:
     parser.add_argument("--jobs", type=int, help="launcher runs in parallel (default: 2 small/smoke, 1 full)")
     parser.add_argument("--iters", type=int, help="override the size's training iterations")
     parser.add_argument("--seeds", help="override the size's generator seeds, e.g. 0,1,2")
+    parser.add_argument("--robust-levels", choices=("all", "target"),
+                        help="robustness severities: every level of every kind, or only each kind's target level")
 
 
 def results_dir(args, size: Size) -> Path:
@@ -346,6 +359,37 @@ def run_parallel(tasks: Sequence[Callable[[], object]], jobs: int) -> List[objec
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = old
+
+
+# ----------------------------------------------------------------------------------------
+# OpenGait inside a benchmark worker process (speed timing, robustness evaluation)
+# ----------------------------------------------------------------------------------------
+
+def join_opengait(root: Path, threads: int, device: str = "cpu") -> None:
+    """Make this process what a launcher worker of world size 1 is: OpenGait importable (its
+    ``opengait/`` first on sys.path), a process group of size 1 (gloo on CPU), GaitBERT registered,
+    and on CPU ``launcher/cpu_compat`` applied. OpenGait's own constructors then work unchanged."""
+    import torch
+    import torch.distributed as dist
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(Path(root) / "opengait"))
+    if device == "cuda":
+        torch.cuda.set_device(0)
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", store=dist.HashStore(), rank=0, world_size=1)
+    import opengait_gaitbert
+    opengait_gaitbert.register()
+    if device != "cuda":
+        from opengait_gaitbert.launcher import cpu_compat
+        cpu_compat.apply()
+
+
+def worker_process_env(threads: int) -> dict:
+    """The launcher's CPU environment (jemalloc when installed), with this repository importable."""
+    from opengait_gaitbert.launcher.run import worker_env
+    env = worker_env("cpu", 1, True)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["OMP_NUM_THREADS"] = str(threads)
+    return env
 
 
 # ----------------------------------------------------------------------------------------

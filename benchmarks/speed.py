@@ -128,14 +128,8 @@ def worker_main(args) -> int:
 
     import numpy as np
     import torch
-    import torch.distributed as dist
-    torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(Path(args.opengait) / "opengait"))
-    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-    import opengait_gaitbert
+    common.join_opengait(Path(args.opengait), args.threads)  # gloo group of 1, cpu_compat, registered
     from opengait_gaitbert.launcher import cpu_compat
-    opengait_gaitbert.register()
-    cpu_compat.apply()
     from modeling import models  # OpenGait
     from utils import config_loader, get_msg_mgr  # OpenGait
 
@@ -228,10 +222,7 @@ def worker_main(args) -> int:
 
 class Worker:
     def __init__(self, model: str, mode: str, cfg: Path, root: Path, cwd: Path, threads: int, log: Path):
-        from opengait_gaitbert.launcher.run import worker_env
-        env = worker_env("cpu", 1, True)  # the launcher's CPU environment (jemalloc when installed)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(common.REPO), env.get("PYTHONPATH")]))
-        env["OMP_NUM_THREADS"] = str(threads)
+        env = common.worker_process_env(threads)  # the launcher's CPU environment (jemalloc when installed)
         self.model, self.mode, self.log = model, mode, log
         log.parent.mkdir(parents=True, exist_ok=True)
         self.stderr = open(log, "w")

@@ -1,0 +1,140 @@
+"""Ablations: GaitBERT variants against OpenGait's GaitBase, over seeds, on the same data and budget.
+
+    python -m benchmarks.ablation --opengait PATH --variants shipped,frame,patch [--seeds 0,1,2]
+
+Each variant is the shipped ``gaitbert_casiab.yaml`` at the benchmark size plus a
+few launcher-style ``--set`` overrides (listed in ``VARIANTS`` and in the table).
+Every variant and the GaitBase reference train through the launcher on the
+accuracy benchmark's data of each seed and are tested with OpenGait's evaluator;
+the robustness benchmark's in-process evaluation adds probe corruptions. Shipped
+defaults are chosen from these tables (see the README's ablation section).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Dict, List
+
+if __package__ in (None, ""):  # python benchmarks/ablation.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    __package__ = "benchmarks"
+
+from benchmarks import accuracy, common  # noqa: E402
+from benchmarks.common import MODELS, PROTOCOL_TYPES, REFERENCE, md_table, say  # noqa: E402
+
+SAMPLER = "trainer_cfg.transform"
+_FIXED = ["trainer_cfg.sampler.sample_type=fixed_ordered"]
+_ADAMW = "optimizer_cfg={solver: AdamW, lr: 0.001, weight_decay: 0.01}"
+
+
+def _sampler(**fields) -> str:
+    """A ``--set`` override replacing the training transform by one MaskedFrameSampler."""
+    items = ", ".join(f"{k}: {v}" for k, v in fields.items())
+    return f"{SAMPLER}=[{{type: MaskedFrameSampler, {items}}}]"
+
+
+def _da(**fields) -> str:
+    """GaitBase's DA Compose (cut, RandomRotate, RandomErasing) with the sampler as its last step."""
+    items = ", ".join(f"{k}: {v}" for k, v in fields.items())
+    return (f"{SAMPLER}=[{{type: Compose, trf_cfg: [{{type: BaseSilCuttingTransform}}, "
+            f"{{type: RandomRotate, prob: 0.3}}, {{type: RandomErasing, prob: 0.3}}, "
+            f"{{type: MaskedFrameSampler, {items}}}]}}]")
+
+
+#: name -> overrides of the shipped GaitBERT config (at the benchmark's size).
+VARIANTS: Dict[str, List[str]] = {
+    "shipped": [],
+    "fixed-clips": _FIXED,
+    "frame": [_sampler(mode="frame", ratio=0.3)],
+    "patch": [_sampler(mode="patch", ratio=0.5, patch_size=32, patches_per_frame=1)],
+    "span": [_sampler(mode="span", ratio=0.3)],
+    "band": [_sampler(mode="band", ratio=1.0)],
+    "mix-da": [_da(mode="[patch, band, moving, frame]", ratio=0.5, patch_size=32, patches_per_frame=1)],
+    "mask-channel": ["model_cfg.mask_channel=true"],
+    "clean-view": ["model_cfg.clean_view=true"],
+    "clean-view-adamw": ["model_cfg.clean_view=true", _ADAMW],
+    "no-recon": ["loss_cfg.0.reconstruction_weight=0.0"],
+    "recon-x3": ["loss_cfg.0.reconstruction_weight=3.0"],
+    "conv-context": ["model_cfg.temporal=conv"],
+    "deeper": ["model_cfg.channels=[64, 128, 256]", "model_cfg.embed_stride=1", "model_cfg.bin_num=[16]"],
+}
+
+
+def gaitbert_config(root: Path, size, data: Path, class_num: int, device: str, extra: List[str]):
+    """The shipped GaitBERT config at ``size`` with ``extra`` applied on top (extra comes last)."""
+    from opengait_gaitbert.launcher.run import apply_overrides
+    cfg, overrides = common.build_config("GaitBERT", root, size, data, class_num, device)
+    return apply_overrides(cfg, extra), overrides + extra
+
+
+def run_variant(name: str, seed: int, cfg: dict, overrides: List[str], root: Path, work: Path,
+                device: str, reuse: bool) -> dict:
+    """One train+test. The shipped config and OpenGait's models run where the accuracy
+    benchmark keeps its runs, so ``run_all --reuse`` on the same work dir reuses them."""
+    model = name if name in MODELS else "GaitBERT"
+    where = work if name in MODELS + ("shipped",) else work / "ablation" / name
+    result = accuracy.train_and_test(model, seed, cfg, overrides, root, where, device, reuse)
+    result["variant"] = name
+    return result
+
+
+def measure(root: Path, size, work: Path, names: List[str], device: str, reuse: bool) -> dict:
+    tasks, plans = [], []
+    for seed in size.seeds:
+        data = common.synth_data(work / "data" / f"seed{seed}", size, seed)
+        class_num = len(common.train_ids(data))
+        for name in names:
+            if name in MODELS:
+                cfg, overrides = common.build_config(name, root, size, data, class_num, device)
+            else:
+                cfg, overrides = gaitbert_config(root, size, data, class_num, device, VARIANTS[name])
+            plans.append((name, seed))
+            tasks.append(partial(run_variant, name, seed, cfg, overrides, root, work, device, reuse))
+    say(f"[ablation] {len(tasks)} train+test runs ({len(size.seeds)} seeds x {len(names)} variants), "
+        f"{size.jobs} at a time")
+    results = common.run_parallel(tasks, size.jobs)
+    per: Dict[str, Dict[str, dict]] = {n: {} for n in names}
+    for (name, seed), res in zip(plans, results):
+        per[name][str(seed)] = res
+    return {"runs": per, "chance": 100.0 / (size.ids - size.ids // 2)}
+
+
+def report(data: dict, size, names: List[str], results: Path) -> str:
+    lines = [f"# Ablations ({size.name} size)", "", f"{size.describe()}. Rank-1 %, mean ± std over seeds "
+             f"{', '.join(str(s) for s in size.seeds)}; chance {data['chance']:.1f}%.", ""]
+    rows = []
+    for name in names:
+        runs = data["runs"][name]
+        cells = [common.mean_std([r["rank1"][c] for r in runs.values()]) for c in PROTOCOL_TYPES]
+        mean = common.mean_std([sum(r["rank1"][c] for c in PROTOCOL_TYPES) / 3 for r in runs.values()])
+        change = "" if name in MODELS else "; ".join(f"`{o}`" for o in VARIANTS[name]) or "(the shipped config)"
+        rows.append([name] + [f"{m:.1f} ± {s:.1f}" for m, s in cells + [mean]] + [change])
+    lines += [md_table(["variant", "NM", "BG", "CL", "mean", "overrides"], rows), ""]
+    markdown = "\n".join(lines)
+    common.write_result(results, "ablation", markdown, data)
+    return markdown
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_common_arguments(parser)
+    parser.add_argument("--variants", default="shipped," + REFERENCE,
+                        help=f"comma list of {', '.join(VARIANTS)} and OpenGait's {', '.join(MODELS[1:])}")
+    parser.add_argument("--reuse", action="store_true", help="reuse checkpoints whose config is identical")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS and n not in MODELS]
+    if unknown:
+        parser.error(f"--variants: unknown {unknown}; choose from {', '.join(VARIANTS)}, {', '.join(MODELS[1:])}")
+    size = common.size_from_args(args)
+    root = common.opengait_root(args.opengait)
+    data = measure(root, size, Path(args.workdir).resolve(), names, args.device, args.reuse)
+    say(report(data, size, names, common.results_dir(args, size) if args.results else
+               Path(args.workdir).resolve() / "results-ablation"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
