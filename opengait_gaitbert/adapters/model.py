@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os.path as osp
 
+import numpy as np
 import torch
 from einops import rearrange
 from modeling.base_model import BaseModel  # OpenGait
@@ -109,10 +110,13 @@ class GaitBERT(BaseModel):
                             "`opengait-gaitbert check-data --cfgs <config>`.") from err
 
     def _find_bad_sequence(self, inputs) -> str:
-        seqs, labs, typs, vies, _ = inputs
+        seqs, labs, typs, vies, seqL = inputs
         transforms = self.trainer_trfs if self.training else self.evaluator_trfs
         dataset = (self.train_loader if self.training else self.test_loader).dataset
-        for i, seq in enumerate(seqs[0]):
+        sequences = seqs[0]  # [n] clips, or one packed array to cut by seqL
+        if seqL is not None:
+            sequences = np.split(np.asarray(seqs[0][0]), np.cumsum(np.asarray(seqL).reshape(-1))[:-1])
+        for i, seq in enumerate(sequences):
             try:
                 transforms[0](seq)
             except DataError:

@@ -1,4 +1,5 @@
 """Faults during a real OpenGait run: exact resume, non-finite loss, bad data, wrong class_num."""
+import re
 import pickle
 import shutil
 
@@ -39,7 +40,7 @@ def test_bad_sequence_is_named(opengait_root, synth_data, tmp_path):
     code, lines = run("train", write_cfg(demo_cfg(data, iters=2), tmp_path), opengait_root, tmp_path)
     text = "\n".join(lines)
     assert code != 0
-    assert "DataError: MaskedFrameSampler: all 30 frames are background" in text
+    assert re.search(r"DataError: MaskedFrameSampler: all \d+ frames are background", text)  # clip length varies
     assert "Sequence: id CASIA-B-001, type" in text and "check-data" in text
 
 
