@@ -387,8 +387,14 @@ def evaluate_run(run: dict, folders: Dict[str, str], root: Path, work: Path, siz
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = {"opengait": str(root), "device": device, "cfg": str(run["cfg_file"]), "pack": pack_size(size, device),
             "check": PACK_CHECK_SEQUENCES, "clean": cfg["data_cfg"]["dataset_root"], "conditions": folders,
-            "out": str(out_dir / "result.json")}
+            "out": str(out_dir / "result.json"), "checkpoint_mtime": Path(run["checkpoint"]).stat().st_mtime}
     spec_file = out_dir / "spec.json"
+    if spec_file.is_file() and json.loads(spec_file.read_text()) == spec and Path(spec["out"]).is_file():
+        result = json.loads(Path(spec["out"]).read_text())  # same checkpoint, data and code path: done
+        result.update(model=run["model"], name=name, seed=run["seed"], wall_s=0.0)
+        say(f"[robustness] seed {run['seed']} {name}: reusing {spec['out']}")
+        return result
+    Path(spec["out"]).unlink(missing_ok=True)
     spec_file.write_text(json.dumps(spec, indent=1))
     log = work / "logs" / f"robust-seed{run['seed']}-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
