@@ -1,8 +1,8 @@
 """Run every benchmark (speed, accuracy, robustness) and check the targets.
 
-    python -m benchmarks.run_all --opengait PATH            # small size, < 20 min on 2 CPU cores
+    python -m benchmarks.run_all --opengait PATH            # small size, roughly 2 h on 2 idle CPU cores (3 seeds of 3 models + robustness)
     python -m benchmarks.run_all --opengait PATH --full     # each model at full width (hours on CPU)
-    python -m benchmarks.run_all --opengait PATH --smoke    # CI smoke test: a couple of minutes
+    python -m benchmarks.run_all --opengait PATH --smoke    # CI smoke test: a few minutes
 
 Tables (markdown), plots (PNG) and raw numbers (JSON) go to ``benchmarks/results/``
 (``results/full/`` for ``--full``; ``--smoke`` writes under the work dir, not into
@@ -11,7 +11,8 @@ the repository). Data, configs, checkpoints and logs go to ``--workdir``
 
 The speed benchmark runs first and alone (nothing else of this run competes for
 the cores while it times); the accuracy runs then train and test the three
-models, and the robustness runs reuse their checkpoints.
+models, and the robustness stage evaluates their checkpoints in-process on
+corrupted probes.
 """
 from __future__ import annotations
 
