@@ -19,7 +19,7 @@ from ..core.config import LOSS_PREFIX, SOFTMAX_PREFIX, config_source, validate_c
 from ..core.errors import ConfigError, DataError, GaitBERTError
 from ..core.model import GaitBERTNet
 from ..core.render import reconstruction_grid
-from ..core.sequences import per_sequence
+from ..core.sequences import per_sequence, split_packed
 from ..core.training_state import atomic_save, rng_state, set_rng_state
 from .transform import INPUT, MASK, TARGET
 
@@ -115,7 +115,7 @@ class GaitBERT(BaseModel):
         dataset = (self.train_loader if self.training else self.test_loader).dataset
         sequences = seqs[0]  # [n] clips, or one packed array to cut by seqL
         if seqL is not None:
-            sequences = np.split(np.asarray(seqs[0][0]), np.cumsum(np.asarray(seqL).reshape(-1))[:-1])
+            sequences = split_packed(np.asarray(seqs[0][0]), seqL)
         for i, seq in enumerate(sequences):
             try:
                 transforms[0](seq)

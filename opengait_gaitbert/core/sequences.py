@@ -128,6 +128,14 @@ def _lengths_from_seqL(seqL: SeqL) -> List[int]:
     return [int(v) for v in values]
 
 
+def split_packed(packed: np.ndarray, seqL) -> List[np.ndarray]:
+    """A packed ``[sum(seqL), ...]`` array -> one array per sequence."""
+    lengths = [int(v) for v in np.asarray(seqL).reshape(-1)]
+    if len(packed) != sum(lengths):
+        raise DataError(f"a packed batch holds {len(packed)} frames but seqL sums to {sum(lengths)}.")
+    return np.split(packed, np.cumsum(lengths)[:-1])
+
+
 class _PerSequence:
     """A transform applied to each sequence of a packed ``[sum(seqL), ...]`` array on its own."""
 
@@ -135,10 +143,8 @@ class _PerSequence:
         self.transform, self.lengths = transform, lengths
 
     def __call__(self, packed: np.ndarray) -> np.ndarray:
-        if len(packed) != sum(self.lengths):
-            raise DataError(f"a packed batch holds {len(packed)} frames but seqL sums to {sum(self.lengths)}.")
-        bounds = np.cumsum(self.lengths)[:-1]
-        return np.concatenate([np.asarray(self.transform(seq)) for seq in np.split(packed, bounds)], axis=0)
+        return np.concatenate([np.asarray(self.transform(seq)) for seq in split_packed(packed, self.lengths)],
+                              axis=0)
 
 
 @contextmanager
@@ -152,9 +158,8 @@ def per_sequence(trfs: List[Callable], seqL) -> Iterator[None]:
     if seqL is None:
         yield
         return
-    lengths = [int(v) for v in np.asarray(seqL).reshape(-1)]
     originals = list(trfs)
-    trfs[:] = [_PerSequence(trf, lengths) for trf in originals]
+    trfs[:] = [_PerSequence(trf, seqL) for trf in originals]
     try:
         yield
     finally:
