@@ -102,3 +102,50 @@ def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_
     assert 4 * 10 <= int(recon) <= 4 * 40 and losses == "['gaitbert', 'softmax']"
     params = int([line for line in result.stdout.splitlines() if line.startswith("PARAMS")][0].split()[1])
     assert 1e6 < params < 2e7
+
+
+def test_fp16_inference_hands_float32_embeddings_to_opengaits_distance(opengait_root, synth_data, tmp_path):
+    """Under autocast (``enable_float16``), the test features stay float32.
+
+    OpenGait's ``cuda_dist`` computes squared distances in the features' own dtype; with fp16
+    features of GaitBERT's scale (~50 per dimension) the sums overflowed and CUDA rank-1 fell
+    from 60 % to 11 %. Here the embeddings are scaled like that trained model's, and the
+    distances OpenGait's own function computes from them must be finite.
+    """
+    import yaml
+    cfg = demo_cfg(synth_data)
+    cfg["trainer_cfg"].update(sync_BN=False, enable_float16=False)
+    cfg["evaluator_cfg"]["restore_hint"] = 0  # an untrained network: nothing to restore
+    cfg_file = tmp_path / "demo.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yaml").symlink_to(opengait_root / "configs" / "default.yaml")
+    result = python(f"""
+        import os, sys
+        sys.path.insert(0, {str(opengait_root / 'opengait')!r})
+        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT='29534', RANK='0', WORLD_SIZE='1')
+        import torch
+        from utils import config_loader, get_msg_mgr
+        from modeling import models
+        from evaluation.metric import cuda_dist
+        from opengait_gaitbert.launcher import cpu_compat
+        cpu_compat.apply()
+        torch.distributed.init_process_group('gloo')
+        cfgs = config_loader({str(cfg_file)!r})
+        get_msg_mgr().init_logger('output/x', False)
+        model = models.GaitBERT(cfgs, training=False)
+        model.eval()
+        with torch.no_grad():
+            model.net.head.fc.mul_(200.0)  # embeddings as large as a trained model's
+            inputs = model.inputs_pretreament(next(iter(model.test_loader)))
+            with torch.autocast('cpu', dtype=torch.float16):
+                feat = model(inputs)['inference_feat']['embeddings']
+        x = feat.cpu().numpy()
+        print('DTYPE', feat.dtype, 'MAX', float(abs(x).max()))
+        print('FINITE', bool(torch.isfinite(cuda_dist(x, x)).all()), bool(torch.isfinite(cuda_dist(x.astype('float16'), x.astype('float16'))).all()))
+    """, opengait_root, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith(("DTYPE", "FINITE")))
+    assert lines["DTYPE"].startswith("torch.float32")
+    assert float(lines["DTYPE"].split("MAX ")[1]) > 20  # big enough that fp16 squared distances overflow
+    assert lines["FINITE"] == "True False"  # float32 (what we hand over) is finite; fp16 would not be
