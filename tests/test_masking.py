@@ -225,6 +225,18 @@ def test_mixture_mixes_modes_within_a_batch():
     assert {is_frame_mode_mask(m) for m in batch} == {True, False}
 
 
+def test_mixture_ratio_per_mode():
+    """A list ratio gives each mode its own share of frames: a full-clip band next to 30 % frame drops."""
+    policy = MaskingPolicy(mode=["band", "frame"], ratio=[1.0, 0.3])
+    s = 20
+    counts = {True: set(), False: set()}
+    for seed in range(60):
+        mask = mask_sequence(walker(s), policy, np.random.default_rng(seed))[1]
+        counts[is_frame_mode_mask(mask)].add(int(frames_hidden(mask).sum()))
+    assert counts == {True: {6}, False: {20}}
+    assert count_chosen_frames(s, policy, "band") == 20 and count_chosen_frames(s, policy, "frame") == 6
+
+
 def test_mixture_min_frames_is_its_most_demanding_mode():
     assert MaskingPolicy(mode=["patch", "band", "moving"]).min_frames == 1
     assert MaskingPolicy(mode=["band", "span"]).min_frames == 2
@@ -346,7 +358,9 @@ def test_count_chosen_frames_bounds():
     (dict(mode="frames"), "mode"), (dict(mode=[]), "mode"), (dict(mode=["band", "wall"]), "mode"),
     (dict(mode=["band", "band"]), "mode"), (dict(mode=3), "mode"),
     (dict(ratio=1.01), "ratio"), (dict(ratio=-0.1), "ratio"), (dict(ratio=float("nan")), "ratio"),
-    (dict(ratio="0.3"), "ratio"), (dict(patch_size=0), "patch_size"), (dict(span_count=0), "span_count"),
+    (dict(ratio="0.3"), "ratio"), (dict(mode=["band", "frame"], ratio=[1.0]), "ratio"),
+    (dict(mode=["band", "frame"], ratio=[1.0, 1.2]), "ratio"),
+    (dict(patch_size=0), "patch_size"), (dict(span_count=0), "span_count"),
     (dict(patches_per_frame=0), "patches_per_frame"),
     (dict(band_sides="top"), "band_sides"), (dict(band_sides=[]), "band_sides"),
     (dict(band_sides=["top", "up"]), "band_sides"), (dict(band_sides=["top", "top"]), "band_sides"),

@@ -156,3 +156,13 @@ def test_real_casia_b_gif(cfg_path, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert Image.open(out).size == grid_size(10)
     assert "nm.gif: 10 frames, mode=span" in capsys.readouterr().out
+
+
+def test_mode_override_of_a_mixture_takes_that_modes_ratio():
+    cfg = {"trainer_cfg": {"transform": [{"type": "MaskedFrameSampler", "mode": ["band", "frame"],
+                                          "ratio": [1.0, 0.3], "mode_weights": [2, 1]}]}}
+    assert masking_policy(cfg).ratio == (1.0, 0.3)
+    band = masking_policy(cfg, mode="band")
+    assert (band.mode, band.ratio, band.mode_weights) == ("band", 1.0, None)
+    assert masking_policy(cfg, mode="patch").ratio == MaskingPolicy.ratio  # not in the mixture: the default
+    assert masking_policy(cfg, mode="frame", ratio=0.6).ratio == 0.6

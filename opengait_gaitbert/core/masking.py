@@ -62,9 +62,11 @@ class MaskingPolicy:
     Attributes:
         mode: ``frame`` | ``patch`` | ``span`` | ``band`` | ``moving``, or a list of
             them: each sequence then draws one (see ``mode_weights``).
-        ratio: fraction of the frames chosen, in [0, 1]. The count is rounded and
-            clipped to at least one frame; ``frame``/``span`` clip it to at most
-            ``s - 1`` (they hide whole frames), the region modes to ``s``.
+        ratio: fraction of the frames chosen, in [0, 1], or with a list ``mode`` a
+            list of them, one per mode (a static occluder covers a whole clip, a
+            dropped-frame run does not). The count is rounded and clipped to at least
+            one frame; ``frame``/``span`` clip it to at most ``s - 1`` (they hide
+            whole frames), the region modes to ``s``.
         patch_size: side of a square patch in pixels (``patch`` mode).
         patches_per_frame: patches per chosen frame (``patch`` mode).
         span_count: number of contiguous runs the chosen frames form (``span`` mode).
@@ -82,7 +84,7 @@ class MaskingPolicy:
     """
 
     mode: Union[str, Sequence[str]] = "frame"
-    ratio: float = 0.3
+    ratio: Union[float, Sequence[float]] = 0.3
     patch_size: int = 16
     patches_per_frame: int = 2
     span_count: int = 1
@@ -95,7 +97,9 @@ class MaskingPolicy:
     def __post_init__(self) -> None:
         self._check_mode()
         checks = [
-            ("ratio", _is_number(self.ratio) and 0.0 <= float(self.ratio) <= 1.0, "a number in [0, 1]"),
+            ("ratio", _is_fraction(self.ratio) or (
+                _is_list(self.ratio) and len(self.ratio) == len(self.modes) and all(map(_is_fraction, self.ratio))),
+             f"a number in [0, 1], or a list of {len(self.modes)} such number(s), one per mode in `mode`"),
             ("patch_size", _is_int(self.patch_size) and self.patch_size >= 1, "an int >= 1"),
             ("patches_per_frame", _is_int(self.patches_per_frame) and self.patches_per_frame >= 1,
              "an int >= 1"),
@@ -118,7 +122,7 @@ class MaskingPolicy:
         for key, ok, allowed in checks:
             if not ok:
                 raise ConfigError(f"{WHERE}: `{key}` = {getattr(self, key)!r} is invalid; allowed: {allowed}.")
-        self.ratio = float(self.ratio)
+        self.ratio = float(self.ratio) if _is_number(self.ratio) else tuple(float(v) for v in self.ratio)
         self.band_sides = tuple(self.band_sides)
         self.band_size = tuple(float(v) for v in self.band_size)
         if self.mode_weights is not None:
@@ -151,6 +155,10 @@ class MaskingPolicy:
         """The modes a sequence may draw: ``(mode,)`` for a single mode."""
         return (self.mode,) if isinstance(self.mode, str) else tuple(self.mode)
 
+    def ratio_of(self, mode: str) -> float:
+        """The fraction of frames ``mode`` chooses (``ratio``, or its entry for ``mode``)."""
+        return self.ratio if isinstance(self.ratio, float) else self.ratio[self.modes.index(mode)]
+
     @property
     def mode_probabilities(self) -> np.ndarray:
         """Each mode's chance per sequence (``mode_weights`` normalised, or uniform)."""
@@ -174,6 +182,10 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+def _is_fraction(value) -> bool:
+    return _is_number(value) and 0.0 <= float(value) <= 1.0
+
+
 def _is_list(value) -> bool:
     return isinstance(value, (list, tuple))
 
@@ -193,7 +205,7 @@ def rng_for_sequence(policy: MaskingPolicy, seq: np.ndarray) -> np.random.Genera
 
 
 def count_chosen_frames(num_frames: int, policy: MaskingPolicy, mode: Optional[str] = None) -> int:
-    """How many frames ``mode`` chooses: round(ratio * s), at least 1.
+    """How many frames ``mode`` chooses: round(ratio of ``mode`` * s), at least 1.
 
     ``frame``/``span`` hide whole frames and stop at ``s - 1``; the region modes
     hide part of each frame and may touch all ``s``. ``mode`` defaults to the
@@ -204,7 +216,7 @@ def count_chosen_frames(num_frames: int, policy: MaskingPolicy, mode: Optional[s
             raise ValueError(f"count_chosen_frames: the policy mixes {policy.modes}; pass `mode`.")
         mode = policy.modes[0]
     upper = num_frames - 1 if mode in FRAME_MODES else num_frames
-    return int(np.clip(round(policy.ratio * num_frames), 1, upper))
+    return int(np.clip(round(policy.ratio_of(mode) * num_frames), 1, upper))
 
 
 def choose_mode(policy: MaskingPolicy, rng: np.random.Generator) -> str:

@@ -89,6 +89,10 @@ def masking_policy(cfg: Mapping, cfgs_path: PathLike = "the config", **overrides
     where = f"{cfgs_path}: trainer_cfg.transform ({SAMPLER_NAME})"
     policy = masking_policy_from_cfg(entries[0], where) if entries else MaskingPolicy()
     given = {k: v for k, v in overrides.items() if v is not None}
+    if "mode" in given:  # one mode instead of the config's mixture: its weights go, its own ratio stays
+        given.setdefault("mode_weights", None)
+        if "ratio" not in given and not isinstance(policy.ratio, float):
+            given["ratio"] = policy.ratio_of(given["mode"]) if given["mode"] in policy.modes else MaskingPolicy.ratio
     return replace(policy, **given) if given else policy
 
 

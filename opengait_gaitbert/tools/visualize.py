@@ -72,7 +72,7 @@ def main(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(describe_model(net))
-    print(f"{args.seq}: {result['frames']} frames, mode={policy.mode} ratio={policy.ratio:g}, "
+    print(f"{args.seq}: {result['frames']} frames, mode={policy.mode} ratio={policy.ratio}, "
           f"{result['hidden']:.0f} hidden pixels")
     print(f"hidden-position MSE: {result['mse']:.5f}")
     print(f"wrote {result['path']} ({result['width']}x{result['height']}"
