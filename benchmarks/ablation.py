@@ -1,13 +1,14 @@
 """Ablations: GaitBERT variants against OpenGait's GaitBase, over seeds, on the same data and budget.
 
-    python -m benchmarks.ablation --opengait PATH --variants shipped,frame,patch [--seeds 0,1,2]
+    python -m benchmarks.ablation --opengait PATH --variants shipped,frame,patch [--seeds 0,1,2] [--robust]
 
 Each variant is the shipped ``gaitbert_casiab.yaml`` at the benchmark size plus a
 few launcher-style ``--set`` overrides (listed in ``VARIANTS`` and in the table).
 Every variant and the GaitBase reference train through the launcher on the
 accuracy benchmark's data of each seed and are tested with OpenGait's evaluator;
-the robustness benchmark's in-process evaluation adds probe corruptions. Shipped
-defaults are chosen from these tables (see the README's ablation section).
+with ``--robust`` the robustness benchmark's in-process evaluation adds the
+points each variant loses under every corruption kind at its target severity.
+Shipped defaults are chosen from these tables (see the README's ablation section).
 """
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ import argparse
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 if __package__ in (None, ""):  # python benchmarks/ablation.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "benchmarks"
 
-from benchmarks import accuracy, common  # noqa: E402
+from benchmarks import accuracy, common, robustness  # noqa: E402
 from benchmarks.common import MODELS, PROTOCOL_TYPES, REFERENCE, md_table, say  # noqa: E402
 
 SAMPLER = "trainer_cfg.transform"
@@ -58,6 +59,11 @@ VARIANTS: Dict[str, List[str]] = {
     "no-recon": ["loss_cfg.0.reconstruction_weight=0.0"],
     "recon-x3": ["loss_cfg.0.reconstruction_weight=3.0"],
     "conv-context": ["model_cfg.temporal=conv"],
+    "band-full": [_sampler(mode="[patch, band, moving, frame]", ratio="[0.5, 1.0, 1.0, 0.5]", patch_size=32,
+                           patches_per_frame=1)],
+    "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
+    "adamw": [_ADAMW],
+    "no-context": ["model_cfg.temporal=none"],
     "deeper": ["model_cfg.channels=[64, 128, 256]", "model_cfg.embed_stride=1", "model_cfg.bin_num=[16]"],
 }
 
@@ -77,10 +83,12 @@ def run_variant(name: str, seed: int, cfg: dict, overrides: List[str], root: Pat
     where = work if name in MODELS + ("shipped",) else work / "ablation" / name
     result = accuracy.train_and_test(model, seed, cfg, overrides, root, where, device, reuse)
     result["variant"] = name
+    say(f"[ablation] {name} seed {seed}: " + ", ".join(f"{k} {v:.2f}" for k, v in result["rank1"].items()))
     return result
 
 
-def measure(root: Path, size, work: Path, names: List[str], device: str, reuse: bool) -> dict:
+def measure(root: Path, size, work: Path, names: List[str], device: str, reuse: bool,
+            robust: bool = False) -> dict:
     tasks, plans = [], []
     for seed in size.seeds:
         data = common.synth_data(work / "data" / f"seed{seed}", size, seed)
@@ -98,10 +106,22 @@ def measure(root: Path, size, work: Path, names: List[str], device: str, reuse: 
     per: Dict[str, Dict[str, dict]] = {n: {} for n in names}
     for (name, seed), res in zip(plans, results):
         per[name][str(seed)] = res
-    return {"runs": per, "chance": 100.0 / (size.ids - size.ids // 2)}
+    data = {"runs": per, "chance": 100.0 / (size.ids - size.ids // 2)}
+    if robust:
+        for res in robustness.evaluate_runs(root, size, work, results, device):  # name: the variant
+            per[res["name"]][str(res["seed"])]["robust"] = {"clean": res["clean"], "conditions": res["conditions"]}
+        data["conditions"] = [c.name for c in robustness.conditions(size)]
+    return data
 
 
-def report(data: dict, size, names: List[str], results: Path) -> str:
+def points_lost(runs: Dict[str, dict], condition: str) -> tuple:
+    """Mean ± std over seeds of (clean - corrupted) rank-1, mean of NM/BG/CL, in-process evaluation."""
+    return common.mean_std([robustness.mean3(r["robust"]["clean"]) - robustness.mean3(r["robust"]["conditions"]
+                                                                                     [condition])
+                            for r in runs.values()])
+
+
+def report(data: dict, size, names: List[str], results: Path, work: Optional[Path] = None) -> str:
     lines = [f"# Ablations ({size.name} size)", "", f"{size.describe()}. Rank-1 %, mean ± std over seeds "
              f"{', '.join(str(s) for s in size.seeds)}; chance {data['chance']:.1f}%.", ""]
     rows = []
@@ -112,8 +132,14 @@ def report(data: dict, size, names: List[str], results: Path) -> str:
         change = "" if name in MODELS else "; ".join(f"`{o}`" for o in VARIANTS[name]) or "(the shipped config)"
         rows.append([name] + [f"{m:.1f} ± {s:.1f}" for m, s in cells + [mean]] + [change])
     lines += [md_table(["variant", "NM", "BG", "CL", "mean", "overrides"], rows), ""]
+    if data.get("conditions"):
+        lines += ["Rank-1 points lost under each corruption at its target severity (mean of NM/BG/CL, "
+                  "mean ± std over seeds; fewer is better; definitions in robustness.md):", ""]
+        lost = [[name] + [f"{m:.1f} ± {s:.1f}" for m, s in (points_lost(data["runs"][name], c)
+                                                             for c in data["conditions"])] for name in names]
+        lines += [md_table(["variant"] + data["conditions"], lost), ""]
     markdown = "\n".join(lines)
-    common.write_result(results, "ablation", markdown, data)
+    common.write_result(results, "ablation", markdown, data, work)
     return markdown
 
 
@@ -123,6 +149,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", default="shipped," + REFERENCE,
                         help=f"comma list of {', '.join(VARIANTS)} and OpenGait's {', '.join(MODELS[1:])}")
     parser.add_argument("--reuse", action="store_true", help="reuse checkpoints whose config is identical")
+    parser.add_argument("--robust", action="store_true",
+                        help="also evaluate every run on corrupted probes (see --robust-levels)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS and n not in MODELS]
@@ -130,9 +158,10 @@ def main(argv=None) -> int:
         parser.error(f"--variants: unknown {unknown}; choose from {', '.join(VARIANTS)}, {', '.join(MODELS[1:])}")
     size = common.size_from_args(args)
     root = common.opengait_root(args.opengait)
-    data = measure(root, size, Path(args.workdir).resolve(), names, args.device, args.reuse)
-    say(report(data, size, names, common.results_dir(args, size) if args.results else
-               Path(args.workdir).resolve() / "results-ablation"))
+    work = Path(args.workdir).resolve()
+    data = measure(root, size, work, names, args.device, args.reuse, args.robust)
+    say(report(data, size, names, common.results_dir(args, size) if args.results else work / "results-ablation",
+               work))
     return 0
 
 

@@ -18,7 +18,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import yaml
 
@@ -117,7 +117,7 @@ def targets(summary: dict) -> List[Target]:
             for cond in PROTOCOL_TYPES + ("mean",)]
 
 
-def report(data: dict, size: Size, root: Path, results: Path) -> str:
+def report(data: dict, size: Size, root: Path, results: Path, work: Optional[Path] = None) -> str:
     summary = summarise(data)
     data["summary"] = summary
     seeds = list(size.seeds)
@@ -153,7 +153,7 @@ def report(data: dict, size: Size, root: Path, results: Path) -> str:
         sets = [o for o in data["runs"][m][first]["overrides"] if not o.startswith("data_cfg.dataset_")]
         lines.append(f"- {m} (`{common.CONFIG_FILES[m][1]}`): `" + "`, `".join(sets) + "`")
     markdown = "\n".join(lines) + "\n"
-    common.write_result(results, "accuracy", markdown, data)
+    common.write_result(results, "accuracy", markdown, data, work)
     plot(data, summary, size, results / "accuracy.png")
     return markdown
 
@@ -188,7 +188,7 @@ def plot(data: dict, summary: dict, size: Size, path: Path) -> None:
 
 def run(root: Path, size: Size, work: Path, results: Path, device: str = "cpu", reuse: bool = False) -> dict:
     data = measure(root, size, work, device, reuse)
-    say(report(data, size, root, results))
+    say(report(data, size, root, results, work))
     return data
 
 

@@ -472,10 +472,14 @@ def print_targets(targets: Sequence[Target]) -> None:
             f"margin {t.margin:+.2f}{t.unit})")
 
 
-def write_result(results: Path, name: str, markdown: str, data: dict) -> Path:
+def write_result(results: Path, name: str, markdown: str, data: dict, workdir: Optional[Path] = None) -> Path:
+    """``name``.md and ``name``.json under ``results``; paths inside ``workdir`` are written as
+    ``<workdir>/...``, so that committed results name no machine's folders."""
+    def portable(text: str) -> str:
+        return text.replace(str(Path(workdir).resolve()), "<workdir>") if workdir else text
     results.mkdir(parents=True, exist_ok=True)
-    (results / f"{name}.md").write_text(markdown.rstrip() + "\n")
-    (results / f"{name}.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    (results / f"{name}.md").write_text(portable(markdown.rstrip() + "\n"))
+    (results / f"{name}.json").write_text(portable(json.dumps(data, indent=1, default=str) + "\n"))
     return results / f"{name}.md"
 
 

@@ -35,7 +35,7 @@ def _targets(rows) -> list:
     return [Target(**{k: r[k] for k in ("name", "value", "limit", "lower_is_better", "unit", "note")}) for r in rows]
 
 
-def summary(size, root: Path, results: Path, datas: dict, walls: dict, total: float) -> str:
+def summary(size, root: Path, results: Path, datas: dict, walls: dict, total: float, work: Path) -> str:
     lines = [f"# Benchmark summary ({size.name} size)", "",
              f"{size.describe()}.", "", f"Widths: {common.width_summary(root, size)}.", "",
              f"Machine: {common.environment_line()}.", "",
@@ -54,7 +54,8 @@ def summary(size, root: Path, results: Path, datas: dict, walls: dict, total: fl
     markdown = "\n".join(lines)
     common.write_result(results, "summary", markdown,
                         {"size": size.name, "wall_s": walls | {"total": total},
-                         "targets": [t.__dict__ | {"passed": t.passed, "margin": t.margin} for t in all_targets]})
+                         "targets": [t.__dict__ | {"passed": t.passed, "margin": t.margin} for t in all_targets]},
+                        work)
     return markdown, all_targets
 
 
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
                                              reuse=args.reuse or acc is None)
         walls["robustness"] = time.time() - t
     total = time.time() - started
-    markdown, targets = summary(size, root, results, datas, walls, total)
+    markdown, targets = summary(size, root, results, datas, walls, total, work)
     say("\n" + markdown)
     say("[run_all] targets:")
     common.print_targets(targets)

@@ -49,7 +49,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 if __package__ in (None, ""):  # python benchmarks/speed.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -406,7 +406,7 @@ def targets(data: dict, size: Size) -> List[Target]:
     ]
 
 
-def report(data: dict, size: Size, root: Path, results: Path) -> str:
+def report(data: dict, size: Size, root: Path, results: Path, work: Optional[Path] = None) -> str:
     analyse(data, size)
     p, k = size.speed_batch
     method = data["train"][REFERENCE]["memory_method"]
@@ -459,7 +459,7 @@ def report(data: dict, size: Size, root: Path, results: Path) -> str:
     lines += ["## Targets", "", common.targets_table(tgts), ""]
     data["targets"] = [t.__dict__ | {"passed": t.passed, "margin": t.margin} for t in tgts]
     markdown = "\n".join(lines)
-    common.write_result(results, "speed", markdown, data)
+    common.write_result(results, "speed", markdown, data, work)
     plot(data, size, results / "speed.png")
     return markdown
 
@@ -505,7 +505,7 @@ def plot(data: dict, size: Size, path: Path) -> None:
 
 def run(root: Path, size: Size, work: Path, results: Path, threads: int = 1) -> dict:
     data = measure(root, size, work, threads)
-    markdown = report(data, size, root, results)
+    markdown = report(data, size, root, results, work)
     say(markdown)
     return data
 
