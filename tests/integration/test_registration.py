@@ -18,6 +18,24 @@ def python(code, root, env=None, cwd=None):
                           env=full_env, cwd=cwd or root)
 
 
+def built_model(opengait_root, cfg_file, port, training):
+    """Script lines that build ``model = models.GaitBERT(cfgs, training)`` through OpenGait, on CPU (gloo)."""
+    return f"""
+        import os, sys
+        sys.path.insert(0, {str(opengait_root / 'opengait')!r})
+        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT='{port}', RANK='0', WORLD_SIZE='1')
+        import torch
+        from utils import config_loader, get_msg_mgr
+        from modeling import models
+        from opengait_gaitbert.launcher import cpu_compat
+        cpu_compat.apply()
+        torch.distributed.init_process_group('gloo')
+        cfgs = config_loader({str(cfg_file)!r})
+        get_msg_mgr().init_logger('output/x', False)
+        model = models.GaitBERT(cfgs, training={training})
+"""
+
+
 def test_fresh_interpreter_sees_all_three_names(opengait_root):
     result = python(f"""
         import sys
@@ -73,19 +91,7 @@ def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_
     cfg_file.write_text(yaml.safe_dump(cfg))
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "default.yaml").symlink_to(opengait_root / "configs" / "default.yaml")
-    result = python(f"""
-        import os, sys
-        sys.path.insert(0, {str(opengait_root / 'opengait')!r})
-        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT='29533', RANK='0', WORLD_SIZE='1')
-        import torch
-        from utils import config_loader, get_msg_mgr
-        from modeling import models
-        from opengait_gaitbert.launcher import cpu_compat
-        cpu_compat.apply()
-        torch.distributed.init_process_group('gloo')
-        cfgs = config_loader({str(cfg_file)!r})
-        get_msg_mgr().init_logger('output/x', False)
-        model = models.GaitBERT(cfgs, training=True)
+    result = python(built_model(opengait_root, cfg_file, 29533, training=True) + """
         inputs = model.inputs_pretreament(next(iter(model.train_loader)))
         out = model(inputs)
         n_params = sum(p.numel() for p in model.parameters())
@@ -120,20 +126,8 @@ def test_fp16_inference_hands_float32_embeddings_to_opengaits_distance(opengait_
     cfg_file.write_text(yaml.safe_dump(cfg))
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "default.yaml").symlink_to(opengait_root / "configs" / "default.yaml")
-    result = python(f"""
-        import os, sys
-        sys.path.insert(0, {str(opengait_root / 'opengait')!r})
-        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT='29534', RANK='0', WORLD_SIZE='1')
-        import torch
-        from utils import config_loader, get_msg_mgr
-        from modeling import models
+    result = python(built_model(opengait_root, cfg_file, 29534, training=False) + """
         from evaluation.metric import cuda_dist
-        from opengait_gaitbert.launcher import cpu_compat
-        cpu_compat.apply()
-        torch.distributed.init_process_group('gloo')
-        cfgs = config_loader({str(cfg_file)!r})
-        get_msg_mgr().init_logger('output/x', False)
-        model = models.GaitBERT(cfgs, training=False)
         model.eval()
         with torch.no_grad():
             model.net.head.fc.mul_(200.0)  # embeddings as large as a trained model's
@@ -142,7 +136,8 @@ def test_fp16_inference_hands_float32_embeddings_to_opengaits_distance(opengait_
                 feat = model(inputs)['inference_feat']['embeddings']
         x = feat.cpu().numpy()
         print('DTYPE', feat.dtype, 'MAX', float(abs(x).max()))
-        print('FINITE', bool(torch.isfinite(cuda_dist(x, x)).all()), bool(torch.isfinite(cuda_dist(x.astype('float16'), x.astype('float16'))).all()))
+        print('FINITE', bool(torch.isfinite(cuda_dist(x, x)).all()),
+              bool(torch.isfinite(cuda_dist(x.astype('float16'), x.astype('float16'))).all()))
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith(("DTYPE", "FINITE")))
