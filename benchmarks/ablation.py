@@ -61,6 +61,8 @@ VARIANTS: Dict[str, List[str]] = {
     "conv-context": ["model_cfg.temporal=conv"],
     "band-full": [_sampler(mode="[patch, band, moving, frame]", ratio="[0.5, 1.0, 1.0, 0.5]", patch_size=32,
                            patches_per_frame=1)],
+    "band-clip": [_sampler(mode="[patch, band, moving, frame]", ratio="[0.5, 1.0, 0.5, 0.5]", patch_size=32,
+                           patches_per_frame=1)],
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
