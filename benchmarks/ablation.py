@@ -16,7 +16,7 @@ import argparse
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 if __package__ in (None, ""):  # python benchmarks/ablation.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,6 +28,8 @@ from benchmarks.common import MODELS, PROTOCOL_TYPES, REFERENCE, md_table, say  
 SAMPLER = "trainer_cfg.transform"
 _FIXED = ["trainer_cfg.sampler.sample_type=fixed_ordered"]
 _ADAMW = "optimizer_cfg={solver: AdamW, lr: 0.001, weight_decay: 0.01}"
+#: the shipped masking mixture's fields, but its ratio (each variant sets its own)
+_MIXTURE = dict(mode="[patch, band, moving, frame]", patch_size=32, patches_per_frame=1)
 
 
 def _sampler(**fields) -> str:
@@ -52,17 +54,15 @@ VARIANTS: Dict[str, List[str]] = {
     "patch": [_sampler(mode="patch", ratio=0.5, patch_size=32, patches_per_frame=1)],
     "span": [_sampler(mode="span", ratio=0.3)],
     "band": [_sampler(mode="band", ratio=1.0)],
-    "mix-da": [_da(mode="[patch, band, moving, frame]", ratio=0.5, patch_size=32, patches_per_frame=1)],
+    "mix-da": [_da(**_MIXTURE, ratio=0.5)],
     "mask-channel": ["model_cfg.mask_channel=true"],
     "clean-view": ["model_cfg.clean_view=true"],
     "clean-view-adamw": ["model_cfg.clean_view=true", _ADAMW],
     "no-recon": ["loss_cfg.0.reconstruction_weight=0.0"],
     "recon-x3": ["loss_cfg.0.reconstruction_weight=3.0"],
     "conv-context": ["model_cfg.temporal=conv"],
-    "band-full": [_sampler(mode="[patch, band, moving, frame]", ratio="[0.5, 1.0, 1.0, 0.5]", patch_size=32,
-                           patches_per_frame=1)],
-    "band-clip": [_sampler(mode="[patch, band, moving, frame]", ratio="[0.5, 1.0, 0.5, 0.5]", patch_size=32,
-                           patches_per_frame=1)],
+    "band-full": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],  # band and bar over the whole clip
+    "band-clip": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 0.5, 0.5]")],  # the band only
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
@@ -123,7 +123,7 @@ def points_lost(runs: Dict[str, dict], condition: str) -> tuple:
                             for r in runs.values()])
 
 
-def report(data: dict, size, names: List[str], results: Path, work: Optional[Path] = None) -> str:
+def report(data: dict, size, names: List[str], results: Path, work: Path) -> str:
     lines = [f"# Ablations ({size.name} size)", "", f"{size.describe()}. Rank-1 %, mean ± std over seeds "
              f"{', '.join(str(s) for s in size.seeds)}; chance {data['chance']:.1f}%.", ""]
     rows = []

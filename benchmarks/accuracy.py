@@ -18,7 +18,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import yaml
 
@@ -117,7 +117,7 @@ def targets(summary: dict) -> List[Target]:
             for cond in PROTOCOL_TYPES + ("mean",)]
 
 
-def report(data: dict, size: Size, root: Path, results: Path, work: Optional[Path] = None) -> str:
+def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str:
     summary = summarise(data)
     data["summary"] = summary
     seeds = list(size.seeds)

@@ -196,8 +196,9 @@ def corrupt(seq: np.ndarray, kind: str, level: float, rng: np.random.Generator) 
             starts = left + np.rint(np.linspace(0, right - left - cols, frames)).astype(int)
             if rng.random() < 0.5:
                 starts = starts[::-1]
-            for t, c in enumerate(starts):
-                out[t, :, c:c + cols] = 0
+            column = np.arange(width)
+            bar = (column >= starts[:, None]) & (column < starts[:, None] + cols)  # [T, W]
+            out[np.broadcast_to(bar[:, None, :], out.shape)] = 0
         else:
             raise KeyError(f"unknown corruption kind {kind!r}; known: {', '.join(KINDS)}")
     return out
@@ -318,7 +319,7 @@ def _pack_check(model, clean_root: str, packed: np.ndarray, n: int) -> dict:
         for i, inputs in enumerate(_test_loader(model, clean_root, 1)):
             if i >= n:
                 break
-            single.append(model.forward(model.inputs_pretreament(inputs))["inference_feat"]["embeddings"].float())
+            single.append(model.forward(model.inputs_pretreament(inputs))["inference_feat"]["embeddings"])
     single = torch.cat(single).cpu().numpy()
     diff = float(np.abs(single - packed[:len(single)]).max())
     scale = float(np.abs(single).max()) or 1.0
@@ -528,7 +529,7 @@ def _pm(value: tuple, digits: int = 1) -> str:
     return f"{value[0]:.{digits}f} ± {value[1]:.{digits}f}"
 
 
-def report(data: dict, size: Size, root: Path, results: Path, work: Optional[Path] = None) -> str:
+def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str:
     summary = data["summary"] = summarise(data)
     seeds = ", ".join(str(s) for s in data["seeds"])
     lines = [f"# Robustness to corrupted probes ({size.name} size)", "",

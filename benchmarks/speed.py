@@ -49,7 +49,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 if __package__ in (None, ""):  # python benchmarks/speed.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -406,7 +406,7 @@ def targets(data: dict, size: Size) -> List[Target]:
     ]
 
 
-def report(data: dict, size: Size, root: Path, results: Path, work: Optional[Path] = None) -> str:
+def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str:
     analyse(data, size)
     p, k = size.speed_batch
     method = data["train"][REFERENCE]["memory_method"]
