@@ -20,8 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import ConfigError, DataError, close_match_hint, reject_unknown_keys
-from .network import (FrameEmbedding, NoTemporalContext, TemporalConv, TemporalTransformer,
-                      UNetDecoder, UNetEncoder, VideoEmbeddingHead)
+from .network import (FrameEmbedding, NoTemporalContext, SpatialTransformer, TemporalConv,
+                      TemporalTransformer, UNetDecoder, UNetEncoder, VideoEmbeddingHead)
 from .sequences import SeqL, SequenceLayout
 
 TEMPORAL_KINDS = ("transformer", "conv", "none")
@@ -44,6 +44,9 @@ class NetworkConfig:
         temporal_window: frames one attention window spans (and the largest offset
             the relative-offset bias knows); longer sequences are cut into windows,
             which keeps inference linear in their length.
+        spatial_layers: transformer layers over each frame's bottleneck locations
+            (width ``temporal_dim``, ``temporal_heads`` heads), before the temporal
+            context; 0 = none. Lets occluded body parts be inferred from visible ones.
         embed_dim: embedding size per part (OpenGait's SeparateFCs ``out_channels``).
         bin_num: horizontal pyramid bins; each must divide the bottleneck height.
         class_num: training identities (74 for CASIA-B's protocol).
@@ -62,6 +65,7 @@ class NetworkConfig:
     temporal_layers: int = 2
     temporal_heads: int = 4
     temporal_window: int = 30
+    spatial_layers: int = 0
     embed_dim: int = 256
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
@@ -125,6 +129,9 @@ class NetworkConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 bad(key, "a positive int")
+        if not isinstance(self.spatial_layers, int) or isinstance(self.spatial_layers, bool) \
+                or self.spatial_layers < 0:
+            bad("spatial_layers", "an int >= 0 (0 = no spatial context)")
         for key in ("mask_channel", "clean_view"):
             if not isinstance(getattr(self, key), bool):
                 bad(key, "true or false")
@@ -156,6 +163,11 @@ class GaitBERTNet(nn.Module):
         c = config.channels
         self.frame_embedding = FrameEmbedding(c[0], config.embed_stride, config.mask_channel)
         self.encoder = UNetEncoder(c)
+        ph, pw = config.padded_size
+        self.spatial = (SpatialTransformer(c[-1], config.temporal_dim, config.spatial_layers,
+                                           config.temporal_heads,
+                                           (ph // config.downsampling, pw // config.downsampling))
+                        if config.spatial_layers else nn.Identity())
         if config.temporal == "transformer":
             self.temporal = TemporalTransformer(c[-1], config.temporal_dim, config.temporal_layers,
                                                 config.temporal_heads, config.temporal_window)
@@ -202,6 +214,7 @@ class GaitBERTNet(nn.Module):
         planes = None if hidden is None else self._pad(layout.to_frames(hidden))
         x = self.frame_embedding(frames, planes)  # [F, c0, H, W]
         x, skips = self.encoder(x)  # [F, cK, h', w']
+        x = self.spatial(x)  # [F, cK, h', w'], each location seeing its frame's other locations
         # Attention works per window; the local temporal convs see the whole sequence.
         x = self.temporal(x, windows if self.config.temporal == "transformer" else layout)
         return EncoderOutput(x, skips, layout)

@@ -148,6 +148,37 @@ class TemporalTransformer(nn.Module):
         return x + layout.unpad(context)
 
 
+class SpatialTransformer(nn.Module):
+    """Self-attention across the bottleneck locations of each frame, separately per frame.
+
+    The temporal context infers a hidden location from the same location in other
+    frames, which cannot help when the same region is hidden in every frame (a
+    static occluder: a wall, a car). Attention over the frame's own locations lets
+    a hidden body part's features be inferred from the visible parts. Locations
+    carry a learned absolute 2D position (space, not time: frames stay
+    interchangeable). The output projection starts at zero, so the block begins as
+    the identity and only adds context once training finds it useful.
+    """
+
+    def __init__(self, channels: int, dim: int, layers: int, heads: int, size: Tuple[int, int]):
+        super().__init__()
+        self.proj_in = nn.Linear(channels, dim)
+        self.position = nn.Parameter(torch.zeros(1, size[0] * size[1], dim).normal_(std=0.02))
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0,
+                                           activation=nn.SiLU(), batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.proj_out = nn.Linear(dim, channels)
+        nn.init.zeros_(self.proj_out.weight)
+        nn.init.zeros_(self.proj_out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[F, c, h, w]`` -> ``[F, c, h, w]`` with context from the frame's other locations (residual)."""
+        _, _, h, w = x.shape
+        tokens = self.proj_in(rearrange(x, "f c h w -> f (h w) c")) + self.position.to(x.dtype)
+        context = self.proj_out(self.encoder(tokens))
+        return x + rearrange(context, "f (h w) c -> f c h w", h=h, w=w)
+
+
 class TemporalConv(nn.Module):
     """Cheaper alternative context: residual 3-frame temporal convolutions (linear in s)."""
 

@@ -130,6 +130,7 @@ def _embedding_graph_class():
             positions = torch.remainder(index, window)  # position within its attention window
             x = net.frame_embedding(frames)  # [s, c0, H, W]; no time information per frame
             x, _ = net.encoder(x)  # [s, cK, h', w']
+            x = net.spatial(x)  # per frame, no time information
             x = self.temporal(x, positions, torch.div(index, window, rounding_mode="floor"))
             pooled = x.max(dim=0, keepdim=True).values  # [1, cK, h', w']: temporal max pooling
             parts = net.head.horizontal_pyramid(pooled)  # [1, cK, p]
