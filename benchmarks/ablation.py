@@ -66,15 +66,25 @@ VARIANTS: Dict[str, List[str]] = {
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
+    "spatial": ["model_cfg.spatial_layers=2"],
+    "spatial-band": ["model_cfg.spatial_layers=2", _sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],
+    "wide": ["model_cfg.channels=[64, 512]"],
+    "wide-spatial": ["model_cfg.channels=[64, 512]", "model_cfg.spatial_layers=2"],
     "deeper": ["model_cfg.channels=[64, 128, 256]", "model_cfg.embed_stride=1", "model_cfg.bin_num=[16]"],
 }
 
 
 def gaitbert_config(root: Path, size, data: Path, class_num: int, device: str, extra: List[str]):
-    """The shipped GaitBERT config at ``size`` with ``extra`` applied on top (extra comes last)."""
+    """The shipped GaitBERT config at ``size`` with the variant's ``extra`` overrides.
+
+    Its ``model_cfg`` overrides are full-width values: they apply before the size divides
+    the widths. The others apply last, over the size's budget and data overrides.
+    """
     from opengait_gaitbert.launcher.run import apply_overrides
-    cfg, overrides = common.build_config("GaitBERT", root, size, data, class_num, device)
-    return apply_overrides(cfg, extra), overrides + extra
+    shape = [o for o in extra if o.startswith("model_cfg.")]
+    rest = [o for o in extra if o not in shape]
+    cfg, overrides = common.build_config("GaitBERT", root, size, data, class_num, device, shape=shape)
+    return apply_overrides(cfg, rest), overrides + rest
 
 
 def run_variant(name: str, seed: int, cfg: dict, overrides: List[str], root: Path, work: Path,

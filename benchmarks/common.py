@@ -229,11 +229,15 @@ def data_overrides(data_dir: Path, partition: Optional[Path] = None) -> List[str
 
 def build_config(model: str, root: Path, size: Size, data_dir: Path, class_num: int,
                  device: str = "cpu", batch: Optional[Sequence[int]] = None,
-                 iters: Optional[int] = None) -> Tuple[dict, List[str]]:
-    """``model``'s own YAML with this size's overrides applied; returns (config, overrides)."""
+                 iters: Optional[int] = None, shape: Sequence[str] = ()) -> Tuple[dict, List[str]]:
+    """``model``'s own YAML with this size's overrides applied; returns (config, overrides).
+
+    ``shape`` overrides (``model_cfg.*`` at full width, e.g. wider channels) apply to the
+    YAML first, so this size divides their widths like the shipped ones.
+    """
     from opengait_gaitbert.launcher.run import apply_overrides
-    cfg = yaml.safe_load(base_config_path(model, root).read_text())
-    overrides = (width_overrides(model, cfg, size.width_divisor) + class_num_override(model, class_num)
+    cfg = apply_overrides(yaml.safe_load(base_config_path(model, root).read_text()), list(shape))
+    overrides = (list(shape) + width_overrides(model, cfg, size.width_divisor) + class_num_override(model, class_num)
                  + budget_overrides(cfg, iters or size.iters, batch or size.batch, size.clip, device)
                  + data_overrides(data_dir))
     return apply_overrides(cfg, overrides), overrides
