@@ -1,4 +1,6 @@
-"""Atomic checkpoints survive a kill mid-save; RNG states round-trip through weights_only loading."""
+"""Atomic checkpoints survive a kill mid-save and a full disk; every rank's RNG states round-trip
+through weights_only loading; damaged checkpoints and world-size changes are named."""
+import errno
 import os
 import random
 import signal
@@ -11,7 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from opengait_gaitbert.core.training_state import atomic_save, rng_state, set_rng_state
+from opengait_gaitbert.core.training_state import (CheckpointError, atomic_save, gather_rng_states, load_checkpoint,
+                                                  previous_checkpoints, rank_rng_state, rng_state, save_error,
+                                                  set_rng_state)
 
 
 class ExplodingPickle:
@@ -55,3 +59,87 @@ def test_rng_state_round_trip_with_weights_only(tmp_path):
     set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True)["rng"])
     again = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(expected[0], again[0]) and np.array_equal(expected[1], again[1]) and expected[2] == again[2]
+
+
+def test_cuda_rng_states_are_saved_and_restored_when_cuda_is_present(monkeypatch):
+    """No GPU here: torch.cuda is mocked, to check the guarded path saves and restores every device's state."""
+    saved_states, restored = [torch.tensor([1], dtype=torch.uint8), torch.tensor([2], dtype=torch.uint8)], {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: saved_states)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.__setitem__(device, state))
+    state = rng_state()
+    assert [int(s) for s in state["cuda"]] == [1, 2]
+    set_rng_state(state)
+    assert {d: int(s) for d, s in restored.items()} == {0: 1, 1: 2}
+
+
+def test_no_cuda_state_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "cuda" not in rng_state()
+
+
+def test_gathered_states_without_a_process_group_are_this_process(tmp_path):
+    states = gather_rng_states()
+    assert states["world_size"] == 1 and len(states["ranks"]) == 1
+    atomic_save({"rng": states}, tmp_path / "c.pt")
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["rng"]["world_size"] == 1
+
+
+def test_each_rank_gets_its_own_state_and_another_world_size_is_refused():
+    saved = {"world_size": 2, "ranks": [{"torch": torch.tensor([0])}, {"torch": torch.tensor([1])}]}
+    assert int(rank_rng_state(saved, 1, 2, "c.pt")["torch"]) == 1
+    with pytest.raises(CheckpointError, match=r"c\.pt: saved by 2 process\(es\), this run has 4.*--nproc 2.*"
+                                              r"--allow-world-size-change"):
+        rank_rng_state(saved, 0, 4, "c.pt")
+    assert rank_rng_state(saved, 3, 4, "c.pt", allow_change=True) is None  # keeps its seeded state
+    assert int(rank_rng_state(saved, 0, 1, "c.pt", allow_change=True)["torch"]) == 0
+    old = {"torch": torch.tensor([5])}  # rank 0's state alone, as written before per-rank states
+    assert rank_rng_state(old, 0, 2, "c.pt") is old and rank_rng_state(old, 1, 2, "c.pt") is None
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_checkpoint_names_the_file_and_the_previous_one(tmp_path, damage):
+    atomic_save({"iteration": 3}, tmp_path / "run-00003.pt")
+    bad = atomic_save({"iteration": 6, "model": torch.randn(1000)}, tmp_path / "run-00006.pt")
+    data = bad.read_bytes()
+    bad.write_bytes({"truncate": data[:len(data) // 2], "garbage": os.urandom(len(data)), "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match=r"run-00006\.pt: cannot be read .*truncated or corrupt.*"
+                                              r"--iter 3 \(.*run-00003\.pt\)"):
+        load_checkpoint(bad)
+    assert load_checkpoint(tmp_path / "run-00003.pt")["iteration"] == 3
+    assert previous_checkpoints(bad) == [tmp_path / "run-00003.pt"]
+
+
+def test_full_disk_at_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    """ENOSPC in the middle of the write: a clear error, the previous checkpoint intact, no temporary file."""
+    atomic_save({"iteration": 3}, tmp_path / "run-00003.pt")
+    real_save = torch.save
+
+    def half_then_full(obj, stream, *args, **kwargs):
+        stream.write(b"PK\x03\x04 partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", half_then_full)
+    target = tmp_path / "run-00006.pt"
+    with pytest.raises(OSError) as caught:
+        atomic_save({"iteration": 6}, target)
+    monkeypatch.setattr(torch, "save", real_save)
+    err = save_error(target, caught.value)
+    assert isinstance(err, CheckpointError)
+    message = str(err)
+    assert "run-00006.pt: cannot write the checkpoint: No space left on device (ENOSPC)" in message
+    assert "run-00003.pt, is intact: resume from it with --iter 3" in message and "Free disk space" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-00003.pt"]
+    assert load_checkpoint(tmp_path / "run-00003.pt")["iteration"] == 3
+
+
+def test_unwritable_checkpoint_folder_is_a_clear_error(tmp_path):
+    atomic_save({"iteration": 3}, tmp_path / "checkpoints" / "run-00003.pt")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the checkpoint folder should be")
+    target = blocked / "checkpoints" / "run-00006.pt"
+    with pytest.raises(OSError) as caught:
+        atomic_save({"iteration": 6}, target)
+    message = str(save_error(target, caught.value))
+    assert "run-00006.pt: cannot write the checkpoint" in message and "writable" in message

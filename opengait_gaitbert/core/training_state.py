@@ -3,20 +3,39 @@
 - :func:`atomic_save` writes to a temporary file in the same folder, flushes it
   to disk and renames it over the target: a kill mid-save leaves the previous
   checkpoint intact (a rename within one file system is atomic on POSIX).
-- :func:`rng_state` / :func:`set_rng_state` capture Python's, numpy's and torch's
-  global generators as plain tensors and numbers, so a checkpoint still loads
-  with ``torch.load(weights_only=True)`` (the default since torch 2.6).
+- :func:`rng_state` / :func:`set_rng_state` capture Python's, numpy's, torch's CPU
+  and (where present) CUDA generators as plain tensors and numbers, so a
+  checkpoint still loads with ``torch.load(weights_only=True)`` (the default
+  since torch 2.6).
+- :func:`gather_rng_states` collects every rank's states on every rank (a
+  collective: all ranks call it); :func:`rank_rng_state` picks one rank's back
+  out of a checkpoint and refuses a different world size, naming the file.
+- :func:`load_checkpoint` turns a truncated or corrupt file into a
+  :class:`CheckpointError` that names it and the previous usable checkpoint.
 """
 from __future__ import annotations
 
+import errno
+import glob
 import os
+import pickle
 import random
+import re
 import tempfile
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+
+from .errors import GaitBERTError
+
+# Set (to 1) by the launcher's --allow-world-size-change: resume at another world size, approximately.
+ALLOW_WORLD_SIZE_CHANGE_ENV = "GAITBERT_ALLOW_WORLD_SIZE_CHANGE"
+
+
+class CheckpointError(GaitBERTError, RuntimeError):
+    """A checkpoint cannot be written or read back, or does not fit this run."""
 
 
 def atomic_save(obj, path) -> Path:
@@ -37,16 +56,22 @@ def atomic_save(obj, path) -> Path:
 
 
 def rng_state() -> Dict:
-    """The global RNG states, made of tensors, ints and floats only."""
+    """The global RNG states, made of tensors, ints and floats only.
+
+    ``cuda`` (one state per visible device) is there only when CUDA is available.
+    """
     np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     py_version, py_state, py_gauss = random.getstate()
-    return {
+    state = {
         "torch": torch.get_rng_state(),
         "numpy": {"kind": np_kind, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
                   "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
         "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64),
                    "gauss": py_gauss},
     }
+    if torch.cuda.is_available():
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    return state
 
 
 def set_rng_state(state: Dict) -> None:
@@ -57,3 +82,101 @@ def set_rng_state(state: Dict) -> None:
                          np_state["has_gauss"], np_state["gauss"]))
     py_state = state["python"]
     random.setstate((py_state["version"], tuple(int(v) for v in py_state["state"]), py_state["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        # Devices beyond those saved (or saved beyond those visible) keep their seeded state.
+        for device, cuda_state in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, device)
+
+
+def gather_rng_states() -> Dict:
+    """Every rank's :func:`rng_state`, as ``{"world_size": n, "ranks": [state of rank 0, ...]}``.
+
+    A collective when torch.distributed is initialised: every rank must call it
+    (``all_gather_object`` works on gloo and on nccl, where the current CUDA device
+    carries it). Without a process group it is this process's state alone.
+    """
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()):
+        return {"world_size": 1, "ranks": [rng_state()]}
+    states: List[Optional[Dict]] = [None] * dist.get_world_size()
+    dist.all_gather_object(states, rng_state())
+    return {"world_size": len(states), "ranks": states}
+
+
+def rank_rng_state(saved: Dict, rank: int, world_size: int, path, allow_change: bool = False) -> Optional[Dict]:
+    """The state ``rank`` saved in checkpoint ``path``'s ``rng`` entry, or None if it has none.
+
+    A different world size is refused (CheckpointError naming the file, both sizes
+    and the two ways on) unless ``allow_change``: then ranks the checkpoint knows
+    get their own state back, the others keep their seeded state, and the run
+    continues approximately. An old checkpoint with rank 0's state alone gives it
+    to rank 0 only.
+    """
+    if "ranks" not in saved:  # written before per-rank states: rank 0's alone
+        return saved if rank == 0 else None
+    saved_size = int(saved["world_size"])
+    if saved_size != world_size and not allow_change:
+        raise CheckpointError(
+            f"{path}: saved by {saved_size} process(es), this run has {world_size}. Each process's random "
+            f"state was saved, so only the same world size continues exactly: run with --nproc {saved_size} "
+            f"(times the node count), or pass --allow-world-size-change to continue with the weights, "
+            "optimizer and schedule but another random stream (approximate resume).")
+    return saved["ranks"][rank] if rank < saved_size else None
+
+
+def checkpoint_iteration(path) -> Optional[int]:
+    """The iteration in OpenGait's ``<save_name>-<iteration:05>.pt`` file name, or None."""
+    match = re.fullmatch(r".*-(\d+)\.pt", Path(path).name)
+    return int(match.group(1)) if match else None
+
+
+def previous_checkpoints(path) -> List[Path]:
+    """Checkpoints of the same save_name as ``path`` with a lower iteration, newest first."""
+    path = Path(path)
+    iteration = checkpoint_iteration(path)
+    if iteration is None or not path.parent.is_dir():
+        return []
+    prefix = path.name[:path.name.rfind("-") + 1]
+    found = [(checkpoint_iteration(p), p) for p in path.parent.glob(f"{glob.escape(prefix)}*.pt")]
+    return [p for i, p in sorted(found, reverse=True) if i is not None and i < iteration]
+
+
+def load_checkpoint(path, map_location="cpu") -> Dict:
+    """``torch.load(weights_only=True)``, with a truncated or corrupt file named, and the way back.
+
+    The error names the file, what went wrong, and the newest earlier checkpoint
+    of the same run with the ``--iter`` that resumes from it.
+    """
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, pickle.UnpicklingError) as err:
+        # Truncation gives RuntimeError (zip central directory), garbage may give any unpickling error.
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{path}: cannot be read ({type(err).__name__}: {first_line}); the file is "
+                              f"truncated or corrupt (or holds more than tensors and numbers, which "
+                              f"weights_only loading refuses). {_way_back(path)}") from err
+
+
+def _way_back(path: Path) -> str:
+    earlier = previous_checkpoints(path)
+    if not earlier:
+        return "No earlier checkpoint of this run exists: train from the start (--iter 0)."
+    return (f"Resume from the previous one with --iter {checkpoint_iteration(earlier[0])} ({earlier[0]}), "
+            f"and move the damaged file away.")
+
+
+def save_error(path, err: OSError) -> CheckpointError:
+    """A CheckpointError for a failed checkpoint write: the file, the cause and what is left intact."""
+    path = Path(path)
+    cause = errno.errorcode.get(err.errno, "") if err.errno else ""
+    reason = f"{err.strerror or err} ({cause})" if cause else str(err)
+    intact = ([p for p in [path] if p.is_file()] + previous_checkpoints(path))[:1]
+    kept = (f"The newest earlier checkpoint, {intact[0]}, is intact: resume from it with "
+            f"--iter {checkpoint_iteration(intact[0])}.") if intact else "No earlier checkpoint exists."
+    fix = ("Free disk space" if err.errno in (errno.ENOSPC, errno.EDQUOT)
+           else "Make the output folder writable (or run with --workdir on a writable disk)")
+    return CheckpointError(f"{path}: cannot write the checkpoint: {reason}. Nothing half-written was left. "
+                           f"{kept} {fix}, then resume.")
