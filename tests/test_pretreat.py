@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import re
 from pathlib import Path
 
 import cv2
@@ -365,12 +366,14 @@ def test_cli_main(casiab_tree, tmp_path, capsys):
     assert "sequences written" in printed and (out / "002/nm-02/090/090.pkl").is_file()
 
 
-def test_cli_main_returns_1_when_nothing_written(tmp_path, capsys):
+def test_cli_exits_2_when_nothing_written_or_input_missing(tmp_path, capsys):
+    from opengait_gaitbert.launcher import cli
     root = tmp_path / "in"
     write_frames(root / "001" / "nm-01" / "000", [np.zeros((50, 50), np.uint8)] * 3)
-    assert pt.main(_parse(["--layout", "casiab", str(root), str(tmp_path / "o"), "--no-progress"])) == 1
-    assert pt.main(_parse(["--layout", "casiab", str(tmp_path / "nope"), str(tmp_path / "o")])) == 1
-    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["pretreat", "--layout", "casiab", str(root), str(tmp_path / "o"), "--no-progress"]) == 2
+    assert re.search(r"sequences written +0\b", capsys.readouterr().out)
+    assert cli.main(["pretreat", "--layout", "casiab", str(tmp_path / "nope"), str(tmp_path / "o")]) == 2
+    assert f"pretreat: error: input directory {tmp_path / 'nope'} does not exist" in capsys.readouterr().err
 
 
 def test_report_summary_without_problems(tmp_path):

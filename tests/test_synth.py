@@ -191,6 +191,6 @@ def test_cli_main(tmp_path, capsys):
     assert len(list(out.rglob("*.pkl"))) == 3 * 2 * 2
     assert json.loads((out / "partition.json").read_text())["TEST_SET"] == ["003"]
     assert str(out) in capsys.readouterr().out
-    bad = _parse(["--out", str(out), "--views", "000,999", "--no-progress"])
-    assert synth.main(bad) == 1
-    assert "outside 0..180" in capsys.readouterr().err
+    from opengait_gaitbert.launcher import cli
+    assert cli.main(["synth", "--out", str(out), "--views", "000,999", "--no-progress"]) == 2
+    assert "synth: error: view '999' is outside 0..180" in capsys.readouterr().err

@@ -225,18 +225,19 @@ def test_identify_from_npz_equals_identify_from_folder(data, net, tmp_path):
 def test_cli_errors_name_the_problem(data, tmp_path, capsys):
     cfg = str(data / "cfg.yaml")
     assert cli.main(["embed", "--cfgs", cfg, "--data", str(data / "gallery"),
-                     "--out", str(tmp_path / "x.txt")]) == 1
+                     "--out", str(tmp_path / "x.txt")]) == 2
     assert ".npz" in capsys.readouterr().err
     assert cli.main(["identify", "--cfgs", cfg, "--gallery", str(tmp_path / "none"),
-                     "--probe", str(data / "probe")]) == 1
+                     "--probe", str(data / "probe")]) == 2
     assert str(tmp_path / "none") in capsys.readouterr().err
 
 
 def test_embed_and_identify_have_their_own_options():
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command").choices
-    embed_opts = {o for a in sub["embed"]._actions for o in a.option_strings}
-    identify_opts = {o for a in sub["identify"]._actions for o in a.option_strings}
+    def options(command):
+        sub = next(a for a in cli.build_parser(command)._actions if a.dest == "command").choices
+        return {o for a in sub[command]._actions for o in a.option_strings}
+
+    embed_opts, identify_opts = options("embed"), options("identify")
     assert {"--data", "--out"} <= embed_opts and "--gallery" not in embed_opts
     assert {"--gallery", "--probe", "--topk", "--metric", "--json"} <= identify_opts
     assert "--data" not in identify_opts

@@ -129,14 +129,14 @@ def test_cli_rejects_unknown_picture_type(cfg_path, tmp_path, capsys):
     code = cli.main(["visualize", "--cfgs", str(cfg_path), "--seq", str(tmp_path),
                      "--out", str(tmp_path / "x.jpg")])
     err = capsys.readouterr().err
-    assert code == 1 and "x.jpg" in err and ".png" in err and ".gif" in err
+    assert code == 2 and "x.jpg" in err and ".png" in err and ".gif" in err
 
 
 def test_cli_names_an_unreadable_sequence(cfg_path, tmp_path, capsys):
     missing = tmp_path / "nope.gif"
     code = cli.main(["visualize", "--cfgs", str(cfg_path), "--seq", str(missing),
                      "--out", str(tmp_path / "x.png")])
-    assert code == 1 and str(missing) in capsys.readouterr().err
+    assert code == 2 and str(missing) in capsys.readouterr().err
 
 
 def test_policy_overrides_keep_config_fields(cfg_path):

@@ -2,6 +2,11 @@
 
 Every error a user can cause names where it came from (a config file and key,
 a data file) and how to fix it, so that a typo costs seconds, not a training run.
+
+Every such error is a :class:`GaitBERTError`. The command line reports one as
+``opengait-gaitbert COMMAND: error: ...`` and exits with :data:`EXIT_USER_ERROR`
+(2, argparse's status for a usage error); anything else is a bug or a failed run
+and ends with a traceback and status 1 (:data:`EXIT_INTERNAL_ERROR`, Python's own).
 """
 from __future__ import annotations
 
@@ -19,6 +24,16 @@ class ConfigError(GaitBERTError, ValueError):
 
 class DataError(GaitBERTError, ValueError):
     """Input data (a sequence, a batch, a file) does not fit the model."""
+
+
+class SequenceReadError(DataError):
+    """A frame or sequence file cannot be read; the message names the path."""
+
+
+#: Exit status for an error the user can fix: usage, config or data (argparse's convention).
+EXIT_USER_ERROR = 2
+#: Exit status for an internal error or a failed run (Python's own for an uncaught exception).
+EXIT_INTERNAL_ERROR = 1
 
 
 def close_match_hint(name: str, allowed: Iterable[str]) -> str:

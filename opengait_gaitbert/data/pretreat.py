@@ -40,7 +40,6 @@ import difflib
 import json
 import pickle
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -48,6 +47,8 @@ from typing import Iterable
 import cv2
 import numpy as np
 from tqdm import tqdm
+
+from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 #: OpenGait drops a frame whose pixel sum (0/255 scale) is at most this.
@@ -64,17 +65,6 @@ _LAYOUT_HELP = (
     "casiab (IN/<id>/<type>/<view>/*.png) or "
     "frames (IN/train/<id>/*.png and IN/test/<id>/*.png)"
 )
-
-# Exceptions that unpickling a damaged or foreign file can raise.
-_UNPICKLE_ERRORS = (
-    pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError,
-    AttributeError, ImportError, IndexError, KeyError, OverflowError,
-)
-
-
-class SequenceReadError(ValueError):
-    """A frame or sequence file cannot be read; the message names the path."""
-
 
 # --------------------------------------------------------------------------
 # Per-frame alignment (OpenGait's pretreatment)
@@ -290,13 +280,28 @@ def _read_gif(path: Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def _read_pkl(path: Path) -> np.ndarray:
-    """OpenGait pickle -> validated [T, H, W] uint8."""
+def load_pickle(path: Path):
+    """The object in a pickle file (OpenGait's pkl format).
+
+    Unpickling calls whatever callables the file names, with the file's arguments,
+    so a damaged or foreign file can raise any exception (``UnpicklingError``,
+    ``EOFError``, ``TypeError``, ``KeyError``, ``MemoryError``, ...). Every one of
+    them is the file's fault and becomes a SequenceReadError naming it. Loading a
+    pickle can run code: read only data you trust.
+
+    Raises:
+        SequenceReadError: the file cannot be opened or unpickled.
+    """
     try:
         with open(path, "rb") as fh:
-            data = pickle.load(fh)
-    except _UNPICKLE_ERRORS as exc:
+            return pickle.load(fh)
+    except Exception as exc:  # noqa: BLE001 - see the docstring: any exception is the file's
         raise SequenceReadError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_pkl(path: Path) -> np.ndarray:
+    """OpenGait pickle -> validated [T, H, W] uint8."""
+    data = load_pickle(path)
     if not isinstance(data, np.ndarray):
         raise SequenceReadError(
             f"{path}: holds a {type(data).__name__}, expected a numpy array [T, H, W]")
@@ -415,8 +420,8 @@ def pretreat(layout: str, in_dir: str | Path, out_dir: str | Path, img_size: int
         recorded in the report and the rest is converted.
 
     Raises:
-        ValueError: unknown layout, bad img_size/min_frames, or an input folder
-            that is missing, empty or not in the layout's shape.
+        ConfigError: unknown layout, bad img_size/min_frames.
+        DataError: an input folder that is missing, empty or not in the layout's shape.
     """
     _check_arguments(layout, img_size, min_frames)
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -435,27 +440,27 @@ def pretreat(layout: str, in_dir: str | Path, out_dir: str | Path, img_size: int
 
 
 def _check_arguments(layout: str, img_size: int, min_frames: int) -> None:
-    """Raise ValueError for an unknown layout or impossible sizes."""
+    """Raise ConfigError for an unknown layout or impossible sizes."""
     if layout not in LAYOUTS:
         match = difflib.get_close_matches(str(layout), LAYOUTS, n=1)
         hint = f" Did you mean {match[0]!r}?" if match else ""
-        raise ValueError(f"unknown layout {layout!r}.{hint} Use {_LAYOUT_HELP}.")
+        raise ConfigError(f"unknown layout {layout!r}.{hint} Use {_LAYOUT_HELP}.")
     if not isinstance(img_size, int) or img_size < 2:
-        raise ValueError(f"img_size={img_size!r} must be an integer >= 2 (OpenGait uses 64)")
+        raise ConfigError(f"img_size={img_size!r} must be an integer >= 2 (OpenGait uses 64)")
     if not isinstance(min_frames, int) or min_frames < 1:
-        raise ValueError(f"min_frames={min_frames!r} must be an integer >= 1")
+        raise ConfigError(f"min_frames={min_frames!r} must be an integer >= 1")
 
 
 def _check_input_dir(in_dir: Path) -> None:
-    """Raise ValueError unless `in_dir` is an existing, non-empty folder."""
+    """Raise DataError unless `in_dir` is an existing, non-empty folder."""
     if not in_dir.exists():
-        raise ValueError(f"input directory {in_dir} does not exist; pass the folder that "
-                         f"holds the dataset, laid out as {_LAYOUT_HELP}")
+        raise DataError(f"input directory {in_dir} does not exist; pass the folder that "
+                        f"holds the dataset, laid out as {_LAYOUT_HELP}")
     if not in_dir.is_dir():
-        raise ValueError(f"input {in_dir} is a file, not a directory; pass its parent folder "
-                         f"laid out as {_LAYOUT_HELP}")
+        raise DataError(f"input {in_dir} is a file, not a directory; pass its parent folder "
+                        f"laid out as {_LAYOUT_HELP}")
     if not any(in_dir.iterdir()):
-        raise ValueError(f"input directory {in_dir} is empty; expected {_LAYOUT_HELP}")
+        raise DataError(f"input directory {in_dir} is empty; expected {_LAYOUT_HELP}")
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -472,8 +477,8 @@ def _casiab_jobs(in_dir: Path) -> list[_Job]:
     if not jobs:
         hint = (" It has train/ or test/ folders: did you mean --layout frames?"
                 if any((in_dir / s).is_dir() for s in SPLITS) else "")
-        raise ValueError(f"{in_dir}: no <id>/<type>/<view>/ folders found; the casiab layout "
-                         f"expects IN/<id>/<type>/<view>/*.png.{hint}")
+        raise DataError(f"{in_dir}: no <id>/<type>/<view>/ folders found; the casiab layout "
+                        f"expects IN/<id>/<type>/<view>/*.png.{hint}")
     return jobs
 
 
@@ -481,8 +486,8 @@ def _frames_jobs(in_dir: Path, report: PretreatReport) -> list[_Job]:
     """One job per IN/{train,test}/<id>/ folder; an id in both splits is an error."""
     split_dirs = {split: in_dir / split for split in SPLITS if (in_dir / split).is_dir()}
     if not split_dirs:
-        raise ValueError(f"{in_dir}: no train/ or test/ folder; the frames layout expects "
-                         f"IN/train/<id>/*.png and/or IN/test/<id>/*.png")
+        raise DataError(f"{in_dir}: no train/ or test/ folder; the frames layout expects "
+                        f"IN/train/<id>/*.png and/or IN/test/<id>/*.png")
     jobs: list[_Job] = []
     seen: dict[str, str] = {}
     for split, split_dir in split_dirs.items():
@@ -496,8 +501,8 @@ def _frames_jobs(in_dir: Path, report: PretreatReport) -> list[_Job]:
             seen[id_dir.name] = split
             jobs.append(_Job(id_dir, id_dir.name, FRAMES_TYPE, FRAMES_VIEW, split))
     if not jobs:
-        raise ValueError(f"{in_dir}: train/ and test/ hold no <id>/ folders; the frames layout "
-                         f"expects IN/train/<id>/*.png and/or IN/test/<id>/*.png")
+        raise DataError(f"{in_dir}: train/ and test/ hold no <id>/ folders; the frames layout "
+                        f"expects IN/train/<id>/*.png and/or IN/test/<id>/*.png")
     return jobs
 
 
@@ -583,16 +588,12 @@ def main(args) -> int:
     """Run :func:`pretreat` from parsed arguments and print its summary.
 
     Returns:
-        0 if at least one sequence was written, else 1 (also for a usage
-        error, which is printed to stderr).
+        0 if at least one sequence was written, else ``EXIT_USER_ERROR`` (the
+        data held nothing usable; the summary says why).
+    Raises:
+        ConfigError, DataError: bad arguments or input folder (the CLI prints them).
     """
-    try:
-        report = pretreat(args.layout, args.in_dir, args.out_dir, img_size=args.img_size,
-                          min_frames=args.min_frames,
-                          progress=not getattr(args, "no_progress", False))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    report = pretreat(args.layout, args.in_dir, args.out_dir, img_size=args.img_size,
+                      min_frames=args.min_frames, progress=not getattr(args, "no_progress", False))
     print(report.summary())
-    return 0 if report.sequences_written else 1
-
+    return 0 if report.sequences_written else EXIT_USER_ERROR

@@ -52,7 +52,6 @@ from __future__ import annotations
 import difflib
 import json
 import pickle
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -61,6 +60,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..core.errors import ConfigError
 from .pretreat import align_silhouette
 
 CASIAB_TYPES = tuple([f"nm-0{i}" for i in range(1, 7)] + ["bg-01", "bg-02", "cl-01", "cl-02"])
@@ -438,7 +438,7 @@ def synth_sequence(seed: int, id_num: int, seq_type: str, view: str | int,
 # --------------------------------------------------------------------------
 
 def _normalise_views(views) -> list[str]:
-    """None / "000,090" / ["0", 90] -> ["000", "090"]; ValueError if outside 0..180."""
+    """None / "000,090" / ["0", 90] -> ["000", "090"]; ConfigError if outside 0..180."""
     if views is None:
         return list(CASIAB_VIEWS)
     if isinstance(views, str):
@@ -448,13 +448,13 @@ def _normalise_views(views) -> list[str]:
         try:
             deg = int(str(v).strip())
         except ValueError:
-            raise ValueError(f"view {v!r} is not a number of degrees; use e.g. 000,090,180") from None
+            raise ConfigError(f"view {v!r} is not a number of degrees; use e.g. 000,090,180") from None
         if not 0 <= deg <= 180:
-            raise ValueError(f"view {v!r} is outside 0..180 degrees")
+            raise ConfigError(f"view {v!r} is outside 0..180 degrees")
         if f"{deg:03d}" not in out:
             out.append(f"{deg:03d}")
     if not out:
-        raise ValueError("views is empty; give at least one, e.g. 090")
+        raise ConfigError("views is empty; give at least one, e.g. 090")
     return out
 
 
@@ -468,22 +468,22 @@ def _normalise_types(types) -> list[str]:
         if t not in CASIAB_TYPES:
             match = difflib.get_close_matches(str(t), CASIAB_TYPES, n=1)
             hint = f" Did you mean {match[0]!r}?" if match else ""
-            raise ValueError(f"unknown type {t!r}.{hint} CASIA-B types: {', '.join(CASIAB_TYPES)}")
+            raise ConfigError(f"unknown type {t!r}.{hint} CASIA-B types: {', '.join(CASIAB_TYPES)}")
     if not types:
-        raise ValueError("types is empty; give at least one, e.g. nm-01")
+        raise ConfigError("types is empty; give at least one, e.g. nm-01")
     return list(dict.fromkeys(types))
 
 
 def _check_counts(ids: int, seed: int, frames: int, train_ids: int) -> None:
-    """ValueError for impossible ids / seed / frames / train_ids."""
+    """ConfigError for impossible ids / seed / frames / train_ids."""
     if not isinstance(ids, int) or ids < 2:
-        raise ValueError(f"ids={ids!r}: need at least 2 ids (one to train, one to test)")
+        raise ConfigError(f"ids={ids!r}: need at least 2 ids (one to train, one to test)")
     if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be an integer >= 0")
+        raise ConfigError(f"seed={seed!r} must be an integer >= 0")
     if not isinstance(frames, int) or frames < 1:
-        raise ValueError(f"frames={frames!r} must be an integer >= 1")
+        raise ConfigError(f"frames={frames!r} must be an integer >= 1")
     if not isinstance(train_ids, int) or not 1 <= train_ids < ids:
-        raise ValueError(f"train_ids={train_ids!r} must be between 1 and ids - 1 = {ids - 1}")
+        raise ConfigError(f"train_ids={train_ids!r} must be between 1 and ids - 1 = {ids - 1}")
 
 
 def generate(out_dir: str | Path, ids: int = 8, seed: int = 0, frames: int = 40,
@@ -550,13 +550,13 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    """Run :func:`generate` from parsed arguments; 0 on success, 1 on a bad argument."""
-    try:
-        part = generate(args.out, ids=args.ids, seed=args.seed, frames=args.frames,
-                        views=args.views, types=getattr(args, "types", None),
-                        train_ids=args.train_ids, progress=not getattr(args, "no_progress", False))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    """Run :func:`generate` from parsed arguments; 0 on success.
+
+    Raises:
+        ConfigError: a bad argument (the CLI prints it and exits with status 2).
+    """
+    part = generate(args.out, ids=args.ids, seed=args.seed, frames=args.frames,
+                    views=args.views, types=getattr(args, "types", None),
+                    train_ids=args.train_ids, progress=not getattr(args, "no_progress", False))
     print(f"Wrote synthetic CASIA-B-protocol data to {part.parent} (partition: {part})")
     return 0

@@ -1,8 +1,12 @@
 """opengait-gaitbert: one command for training, testing, data and tools.
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
-``main(args) -> int``; modules are imported only when their command runs, so
-``--help`` and light commands stay fast.
+``main(args) -> int``. Only the chosen command's module is imported, so
+``--help`` imports no torch and light commands stay fast.
+
+Exit status: 0 success; 2 a user error (bad usage, config or data: the message
+names the file, key and fix; check-data found problems); 1 an internal error
+(a traceback) or a failed training/testing run.
 """
 from __future__ import annotations
 
@@ -31,35 +35,51 @@ EPILOG = """examples:
   opengait-gaitbert test  --cfgs my.yaml --device cpu --nproc 2 --iter 60000
   opengait-gaitbert synth --out data/synth --ids 16 --seed 0
   opengait-gaitbert pretreat --layout casiab CASIA-B-png/ CASIA-B-pkl/
+
+exit status:
+  0  success
+  2  user error: bad usage, config or data (the message names the file, key and fix)
+  1  internal error (with a traceback) or a failed training/testing run
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported and only its arguments are added."""
     parser = argparse.ArgumentParser(
         prog="opengait-gaitbert", description=__doc__.splitlines()[0], epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text,
+                                        formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name != command:
+            continue
         module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=help_text, description=help_text,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=getattr(module, "EPILOG", None))
+        command_parser.epilog = getattr(module, "EPILOG", None)
         if name in ("train", "test"):
-            module.add_arguments(command, phase=name)
+            module.add_arguments(command_parser, phase=name)
         else:
-            module.add_arguments(command)
-        command.set_defaults(handler=module.main)
+            module.add_arguments(command_parser)
+        command_parser.set_defaults(handler=module.main)
     return parser
 
 
+def chosen_command(argv: List[str]) -> Optional[str]:
+    """The subcommand named in ``argv``: the first word that is not an option (the top
+    level has no options but ``--help``)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    from ..core.errors import GaitBERTError
-    args = build_parser().parse_args(argv)
+    """Parse ``argv``, run the command, and return its exit status (see the module doc)."""
+    from ..core.errors import EXIT_USER_ERROR, GaitBERTError
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(chosen_command(argv)).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except GaitBERTError as err:  # user-caused: the message names the file/key and the fix
         print(f"opengait-gaitbert {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .checkpoint import (CheckpointError, add_model_arguments, cutting_options, describe_model,
-                         load_model, preprocess, read_aligned, user_errors)
+                         load_model, preprocess, read_aligned)
 from ..core.errors import DataError
 
 METRICS = ("euc", "cos")
@@ -114,14 +114,13 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    """Dispatch on ``args.command`` (``embed`` or ``identify``); 0 on success, 1 on a user error."""
-    try:
-        if args.command == "embed":
-            return run_embed(args)
-        return run_identify(args)
-    except user_errors() as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    """Dispatch on ``args.command`` (``embed`` or ``identify``); 0 on success.
+
+    User errors raise :class:`~opengait_gaitbert.core.errors.GaitBERTError`; the CLI prints them.
+    """
+    if args.command == "embed":
+        return run_embed(args)
+    return run_identify(args)
 
 
 def run_embed(args) -> int:
@@ -243,7 +242,7 @@ def embed_folder(net, root, progress: bool = False, divsor: float = 255.0,
     Returns:
         :class:`EmbeddingSet` with ``embeddings [N, e, p]`` float32.
     Raises:
-        DataError / SequenceReadError: a sequence cannot be read (the message names it).
+        DataError (SequenceReadError among them): a sequence cannot be read (the message names it).
     """
     net.eval()
     entries = find_sequences(root)

@@ -14,14 +14,13 @@ The mean squared error on the hidden positions is printed.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Dict, Optional, Union
 
 import numpy as np
 
 from .checkpoint import (add_model_arguments, cutting_options, describe_model, load_model,
-                         masking_policy, preprocess, read_aligned, user_errors)
+                         masking_policy, preprocess, read_aligned)
 from ..core.errors import DataError
 
 SUFFIXES = (".png", ".gif")
@@ -58,19 +57,18 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    """Run :func:`visualize` from parsed arguments; 0 on success, 1 on a user error."""
-    try:
-        out = check_output_path(args.out)
-        if args.frames < 1 or args.scale < 1:
-            raise DataError(f"--frames ({args.frames}) and --scale ({args.scale}) must be >= 1.")
-        net, cfg = load_model(args.cfgs, args.ckpt, args.device)
-        policy = masking_policy(cfg, args.cfgs, mode=args.mode, ratio=args.ratio)
-        frames = read_aligned(args.seq)  # [T, 64, 64] uint8
-        result = visualize(net, frames, policy, out, max_frames=args.frames, seed=args.seed,
-                           scale=args.scale, aligned=True, **cutting_options(cfg, "train"))
-    except user_errors() as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    """Run :func:`visualize` from parsed arguments; 0 on success.
+
+    User errors raise :class:`~opengait_gaitbert.core.errors.GaitBERTError`; the CLI prints them.
+    """
+    out = check_output_path(args.out)
+    if args.frames < 1 or args.scale < 1:
+        raise DataError(f"--frames ({args.frames}) and --scale ({args.scale}) must be >= 1.")
+    net, cfg = load_model(args.cfgs, args.ckpt, args.device)
+    policy = masking_policy(cfg, args.cfgs, mode=args.mode, ratio=args.ratio)
+    frames = read_aligned(args.seq)  # [T, 64, 64] uint8
+    result = visualize(net, frames, policy, out, max_frames=args.frames, seed=args.seed,
+                       scale=args.scale, aligned=True, **cutting_options(cfg, "train"))
     print(describe_model(net))
     print(f"{args.seq}: {result['frames']} frames, mode={policy.mode} ratio={policy.ratio}, "
           f"{result['hidden']:.0f} hidden pixels")
