@@ -1,11 +1,14 @@
 """``check-data`` lists every unreadable or malformed pkl and every partition id without data."""
 import argparse
 import json
+import operator
 import pickle
 
 import numpy as np
+import pytest
 
-from opengait_gaitbert.launcher import checkdata
+from opengait_gaitbert.core.errors import EXIT_USER_ERROR
+from opengait_gaitbert.launcher import checkdata, cli
 
 
 def write_pkl(path, obj):
@@ -45,7 +48,7 @@ def test_every_problem_is_listed(tmp_path, capsys):
     assert reasons["002/nm-06/000/000.pkl"].startswith("unreadable (UnpicklingError")
 
     args = argparse.Namespace(cfgs=None, root=str(root), partition=str(partition))
-    assert checkdata.main(args) == 1
+    assert checkdata.main(args) == EXIT_USER_ERROR
     assert "checked 8 pkl file(s): 8 problem(s)" in capsys.readouterr().out
 
 
@@ -58,6 +61,80 @@ def test_clean_dataset_passes(tmp_path, capsys):
 
 
 def test_missing_root_is_a_clear_exit(tmp_path, capsys):
-    args = argparse.Namespace(cfgs=None, root=str(tmp_path / "nope"), partition=str(tmp_path / "p.json"))
-    assert checkdata.main(args) == 2
-    assert "is not a folder" in capsys.readouterr().out
+    code = cli.main(["check-data", "--root", str(tmp_path / "nope"), "--partition", str(tmp_path / "p.json")])
+    assert code == EXIT_USER_ERROR
+    assert f"check-data: error: dataset root {tmp_path / 'nope'} is not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["[not: yaml", "- a list\n"])
+def test_unreadable_cfgs_is_a_clear_exit(tmp_path, capsys, text):
+    cfgs = tmp_path / "bad.yaml"
+    cfgs.write_text(text)
+    assert cli.main(["check-data", "--cfgs", str(cfgs)]) == EXIT_USER_ERROR
+    assert f"--cfgs {cfgs}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ['["001"]', '{"TRAIN_SET": "001", "TEST_SET": null}', "not json"])
+def test_malformed_partition_is_listed(tmp_path, content):
+    root = tmp_path / "data"
+    write_pkl(root / "001/nm-01/000/000.pkl", np.full((10, 64, 64), 255, np.uint8))
+    partition = tmp_path / "partition.json"
+    partition.write_text(content)
+    report = checkdata.check_dataset(root, partition)
+    assert report.sequences == 1 and report.problems
+    assert all(where == str(partition) for where, _ in report.problems)
+
+
+class Reduces:
+    """Pickles as a call ``func(*args)``: unpickling it runs the call, as a damaged or foreign file may."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def good_bytes():
+    return pickle.dumps(np.full((10, 64, 64), 255, np.uint8))
+
+
+# Each kind of corrupt pkl, and the exception unpickling it raises.
+CORRUPT = {
+    "not a pickle": (lambda: b"not a pickle", "UnpicklingError"),
+    "empty file": (lambda: b"", "EOFError"),
+    "truncated": (lambda: good_bytes()[:len(good_bytes()) // 2], "UnpicklingError"),
+    "damaged dtype": (lambda: good_bytes().replace(b"u1", b"zz"), "TypeError"),
+    "missing key": (lambda: pickle.dumps(Reduces(operator.getitem, {}, "frames")), "KeyError"),
+    "missing module": (lambda: b"cno_such_module_x\nthing\n.", "ModuleNotFoundError"),
+    "missing attribute": (lambda: b"cnumpy\nno_such_attr_x\n.", "AttributeError"),
+    "bad buffer": (lambda: pickle.dumps(Reduces(np.frombuffer, b"abc", np.uint16)), "ValueError"),
+    "any exception": (lambda: pickle.dumps(Reduces(operator.truediv, 1, 0)), "ZeroDivisionError"),
+}
+
+
+@pytest.mark.parametrize("kind", CORRUPT)
+def test_every_kind_of_corrupt_pkl_is_listed_without_a_traceback(tmp_path, capsys, kind):
+    make, error = CORRUPT[kind]
+    root = tmp_path / "data"
+    write_pkl(root / "001/nm-01/000/000.pkl", np.full((10, 64, 64), 255, np.uint8))
+    bad = root / "001/nm-02/000/000.pkl"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(make())
+    partition = tmp_path / "partition.json"
+    partition.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": []}))
+
+    code = cli.main(["check-data", "--root", str(root), "--partition", str(partition)])
+    out = capsys.readouterr()
+    assert code == EXIT_USER_ERROR and "Traceback" not in out.out + out.err
+    assert "checked 2 pkl file(s): 1 problem(s)" in out.out
+    assert f"{bad}: unreadable ({error}" in out.out
+
+
+def test_a_folder_named_pkl_is_listed(tmp_path):
+    root = tmp_path / "data"
+    (root / "001/nm-01/000/000.pkl").mkdir(parents=True)
+    partition = tmp_path / "partition.json"
+    partition.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": []}))
+    report = checkdata.check_dataset(root, partition)
+    assert [reason.split(":")[0] for _, reason in report.problems] == ["unreadable (IsADirectoryError"]

@@ -6,13 +6,15 @@ data you trust; this command does not make untrusted files safe.
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 import numpy as np
 import yaml
+
+from ..core.errors import EXIT_USER_ERROR, ConfigError, SequenceReadError
+from ..data.pretreat import load_pickle
 
 EPILOG = """examples:
   opengait-gaitbert check-data --root datasets/CASIA-B-pkl --partition datasets/CASIA-B/CASIA-B.json
@@ -32,12 +34,14 @@ class DataReport:
 
 
 def check_pkl(path: Path, frame_size=(64, 64)) -> Optional[str]:
-    """The problem with one OpenGait pkl, or None if it is a usable [T, 64, 64] uint8 sequence."""
+    """The problem with one OpenGait pkl, or None if it is a usable [T, 64, 64] uint8 sequence.
+
+    A file that cannot be unpickled, whatever it raises, is a problem to list, never a crash.
+    """
     try:
-        with open(path, "rb") as stream:
-            data = pickle.load(stream)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as err:
-        return f"unreadable ({type(err).__name__}: {err})"
+        data = load_pickle(path)
+    except SequenceReadError as err:
+        return f"unreadable ({err.__cause__.__class__.__name__}: {err.__cause__})"
     if not isinstance(data, np.ndarray):
         return f"holds a {type(data).__name__}, not a numpy array"
     if data.ndim != 3:
@@ -58,13 +62,21 @@ def check_dataset(root: Path, partition: Path) -> DataReport:
     report = DataReport()
     try:
         split = json.loads(Path(partition).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         report.problems.append((str(partition), f"partition unreadable: {err}"))
         split = {}
+    if not isinstance(split, dict):
+        report.problems.append((str(partition), f"holds a {type(split).__name__}, expected "
+                                '{"TRAIN_SET": [...], "TEST_SET": [...]}'))
+        split = {}
+    ids = []
     for key in ("TRAIN_SET", "TEST_SET"):
-        if key not in split:
-            report.problems.append((str(partition), f"no {key} list"))
-    for pid in split.get("TRAIN_SET", []) + split.get("TEST_SET", []):
+        if not isinstance(split.get(key), list):
+            found = "missing" if key not in split else f"a {type(split[key]).__name__}"
+            report.problems.append((str(partition), f"no {key} list ({found})"))
+        else:
+            ids += split[key]
+    for pid in ids:
         if not list((root / str(pid)).glob("*/*/*.pkl")):
             report.problems.append((f"id {pid}", f"in the partition but no pkl under {root / str(pid)}"))
     for path in sorted(root.glob("*/*/*/*.pkl")):
@@ -82,16 +94,32 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    """Check, print the report; 0 when clean, ``EXIT_USER_ERROR`` when it lists problems.
+
+    Raises:
+        ConfigError: no dataset given, an unreadable ``--cfgs``, or a root that is not a folder.
+    """
     root, partition = args.root, args.partition
     if args.cfgs:
-        data = (yaml.safe_load(Path(args.cfgs).read_text()) or {}).get("data_cfg", {})
+        data = (read_yaml(Path(args.cfgs)) or {}).get("data_cfg") or {}
         root, partition = root or data.get("dataset_root"), partition or data.get("dataset_partition")
     if not root or not partition:
-        print("check-data needs --root and --partition, or --cfgs with data_cfg.dataset_root/dataset_partition.")
-        return 2
+        raise ConfigError("check-data needs --root and --partition, or --cfgs with "
+                          "data_cfg.dataset_root and data_cfg.dataset_partition.")
     if not Path(root).is_dir():
-        print(f"dataset root {root} is not a folder.")
-        return 2
+        raise ConfigError(f"dataset root {root} is not a folder; pass --root (or data_cfg.dataset_root "
+                          "in --cfgs) as the folder holding <id>/<type>/<view>/*.pkl.")
     report = check_dataset(Path(root), Path(partition))
     print(report.summary())
-    return 1 if report.problems else 0
+    return EXIT_USER_ERROR if report.problems else 0
+
+
+def read_yaml(path: Path) -> dict:
+    """A YAML config as a dict, or ConfigError naming the file."""
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"--cfgs {path}: not a readable YAML file ({err}).") from err
+    if cfg is not None and not isinstance(cfg, dict):
+        raise ConfigError(f"--cfgs {path}: holds a {type(cfg).__name__}, expected an OpenGait config mapping.")
+    return cfg
