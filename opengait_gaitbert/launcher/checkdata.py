@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import numpy as np
-import yaml
 
+from ..compat import read_yaml
 from ..core.errors import EXIT_USER_ERROR, ConfigError, SequenceReadError
 from ..data.pretreat import load_pickle
 
@@ -101,7 +101,10 @@ def main(args) -> int:
     """
     root, partition = args.root, args.partition
     if args.cfgs:
-        data = (read_yaml(Path(args.cfgs)) or {}).get("data_cfg") or {}
+        data = read_yaml(args.cfgs).get("data_cfg") or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"--cfgs {args.cfgs}: data_cfg is a {type(data).__name__}; check one dataset "
+                              "at a time with --root and --partition.")
         root, partition = root or data.get("dataset_root"), partition or data.get("dataset_partition")
     if not root or not partition:
         raise ConfigError("check-data needs --root and --partition, or --cfgs with "
@@ -113,13 +116,3 @@ def main(args) -> int:
     print(report.summary())
     return EXIT_USER_ERROR if report.problems else 0
 
-
-def read_yaml(path: Path) -> dict:
-    """A YAML config as a dict, or ConfigError naming the file."""
-    try:
-        cfg = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"--cfgs {path}: not a readable YAML file ({err}).") from err
-    if cfg is not None and not isinstance(cfg, dict):
-        raise ConfigError(f"--cfgs {path}: holds a {type(cfg).__name__}, expected an OpenGait config mapping.")
-    return cfg

@@ -4,18 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from ..compat import merge_cfgs as deep_merge  # noqa: F401 - OpenGait's MergeCfgsDict; run.py imports it here
 from ..core.config import validate_cfgs
 from ..core.errors import ConfigError
-
-
-def deep_merge(src: Mapping, dst: dict) -> dict:
-    """Overlay ``src`` on ``dst`` recursively (how OpenGait layers a config on default.yaml)."""
-    for key, value in src.items():
-        if isinstance(value, Mapping) and isinstance(dst.get(key), dict):
-            deep_merge(value, dst[key])
-        else:
-            dst[key] = value
-    return dst
 
 
 def checkpoint_path(cfgs: Mapping, engine: str, iteration: int, workdir: Path) -> Path:

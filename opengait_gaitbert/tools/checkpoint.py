@@ -10,7 +10,7 @@ config's ``model_cfg``.
 
 :func:`preprocess` turns raw silhouettes into what the network saw at test time:
 OpenGait's pretreatment (crop, height-normalise, centre to 64x64) followed by its
-``BaseSilCuttingTransform`` (cut the sides to 64x44, scale to [0, 1]).
+``BaseSilCuttingTransform`` (cut the sides to 64x44, scale to [0, 1]; see :mod:`opengait_gaitbert.compat`).
 
 Only the pure core is used: nothing here imports OpenGait. Torch is imported
 inside the functions so that ``opengait-gaitbert --help`` stays fast.
@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from ..compat import cut_and_scale, read_yaml
 from ..core.errors import ConfigError, DataError, GaitBERTError
 
 #: Prefixes that wrappers add to the core network's parameter names, outermost first.
@@ -46,19 +47,11 @@ def read_config(cfgs_path: PathLike) -> Dict[str, Any]:
     """Read OpenGait's YAML config as a dict.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or has no ``model_cfg`` mapping.
+        ConfigError: the file is missing, not YAML, or has no GaitBERT ``model_cfg`` mapping.
     """
-    import yaml
-
     path = Path(cfgs_path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found. Pass --cfgs with the YAML the model was "
-                          "trained with, e.g. configs/gaitbert/gaitbert_casiab.yaml.")
-    try:
-        cfg = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: not a readable YAML file ({err}).") from err
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("model_cfg"), dict):
+    cfg = read_yaml(path)
+    if not isinstance(cfg.get("model_cfg"), dict):
         raise ConfigError(f"{path}: no `model_cfg` section; this is not an OpenGait config for "
                           "GaitBERT (see configs/gaitbert/gaitbert_casiab.yaml).")
     model = cfg["model_cfg"].get("model", "GaitBERT")
@@ -138,9 +131,8 @@ def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
     config = NetworkConfig.from_dict(cfg["model_cfg"], where=f"{cfgs_path}: model_cfg")
     net = GaitBERTNet(config)
     if ckpt_path is not None:
-        state = network_state_dict(read_checkpoint(ckpt_path, device), ckpt_path)
-        check_state_dict(net, state, ckpt_path, cfgs_path)
-        net.load_state_dict(state, strict=True)
+        load_weights(net, network_state_dict(read_checkpoint(ckpt_path, device), ckpt_path),
+                     ckpt_path, cfgs_path)
     return net.to(device).eval(), cfg
 
 
@@ -162,8 +154,8 @@ def read_checkpoint(ckpt_path: PathLike, device: str = "cpu") -> Mapping:
         data = torch.load(path, map_location=device, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         raise CheckpointError(
-            f"{path}: cannot load this checkpoint with weights_only=True ({_load_reason(err)}). Pass "
-            "a checkpoint saved by OpenGait's trainer (tensors, numbers, lists and dicts); files "
+            f"{path}: cannot load this checkpoint with weights_only=True ({_load_reason(path, err)}). "
+            "Pass a checkpoint saved by OpenGait's trainer (tensors, numbers, lists and dicts); files "
             "holding other Python objects are refused because loading them could run code.") from err
     if not isinstance(data, Mapping):
         raise CheckpointError(f"{path}: holds a {type(data).__name__}, expected OpenGait's "
@@ -171,48 +163,64 @@ def read_checkpoint(ckpt_path: PathLike, device: str = "cpu") -> Mapping:
     return data
 
 
-def _load_reason(err: Exception) -> str:
-    """The informative line of a ``torch.load`` error (its "Unsupported global" line if any)."""
-    import re
+def _load_reason(path: Path, err: Exception) -> str:
+    """Why ``torch.load`` refused ``path``: the Python objects it holds, as torch lists them
+    (``get_unsafe_globals_in_checkpoint``), else the kind of damage."""
+    import pickle
 
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(err).splitlines()]
-    useful = [line for line in lines if "Unsupported global" in line or "WeightsUnpickler" in line]
-    return f"{type(err).__name__}: {(useful or lines or [''])[0]}"
+    from torch.serialization import get_unsafe_globals_in_checkpoint
+
+    try:
+        unsafe = get_unsafe_globals_in_checkpoint(path)
+    except (RuntimeError, EOFError, OSError, ValueError):  # not even a readable torch archive
+        unsafe = []
+    if unsafe:
+        return f"it holds Python objects: {', '.join(unsafe)}"
+    if isinstance(err, pickle.UnpicklingError):  # torch's text would advise weights_only=False
+        return "UnpicklingError: not a torch checkpoint, or a damaged one"
+    return f"{type(err).__name__}: {(str(err).splitlines() or [''])[0] or 'the file ends early'}"
 
 
 def network_state_dict(data: Mapping, ckpt_path: PathLike = "the checkpoint") -> Dict[str, Any]:
     """The core network's weights from an OpenGait checkpoint (or a bare state dict).
 
-    Strips ``module.`` (DDP) and ``net.`` (the adapter's attribute) from every key.
+    Strips ``module.`` (DDP) and ``net.`` (the adapter's attribute) from every key, with
+    torch's ``consume_prefix_in_state_dict_if_present``.
     """
     import torch
+    from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
     state = data.get("model", data)
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{ckpt_path}: no state dict under 'model' (found keys: "
                               f"{', '.join(map(str, list(data)[:SHOW_KEYS]))}).")
-    return {strip_prefixes(key): value for key, value in state.items()}
+    state = dict(state)
+    for prefix in STRIP_PREFIXES:
+        consume_prefix_in_state_dict_if_present(state, prefix)
+    return state
 
 
 def strip_prefixes(key: str) -> str:
-    """``module.net.encoder.x`` -> ``encoder.x``."""
-    for prefix in STRIP_PREFIXES:
-        if key.startswith(prefix):
-            key = key[len(prefix):]
-    return key
+    """``module.net.encoder.x`` -> ``encoder.x``: one key as :func:`network_state_dict` renames it."""
+    import torch
+    return next(iter(network_state_dict({key: torch.empty(0)})))
 
 
-def check_state_dict(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) -> None:
-    """Raise :class:`CheckpointError` listing missing/unexpected keys and shape mismatches."""
+def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) -> None:
+    """``net.load_state_dict(state)``, or a :class:`CheckpointError` listing the missing and
+    unexpected keys (as ``load_state_dict(strict=False)`` reports them), the shape mismatches,
+    and the ``model_cfg`` values the checkpoint's weights reveal. ``net`` is unusable after an error.
+    """
     expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(v.shape)}"
-              for k, v in expected.items() if k in state and state[k].shape != v.shape]
-    if not (missing or unexpected or shapes):
+    misfits = {k for k, v in state.items() if k in expected and v.shape != expected[k].shape}
+    result = net.load_state_dict({k: v for k, v in state.items() if k not in misfits}, strict=False)
+    missing = [k for k in result.missing_keys if k not in misfits]
+    shapes = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(expected[k].shape)}"
+              for k in expected if k in misfits]
+    if not (missing or result.unexpected_keys or shapes):
         return
     problems = []
-    for title, items in (("missing keys", missing), ("unexpected keys", unexpected),
+    for title, items in (("missing keys", missing), ("unexpected keys", result.unexpected_keys),
                          ("shape mismatches", shapes)):
         if items:
             more = f" (+{len(items) - SHOW_KEYS} more)" if len(items) > SHOW_KEYS else ""
@@ -277,7 +285,7 @@ def read_aligned(path: PathLike) -> np.ndarray:
         uint8 ``[T, 64, 64]``. A ``.pkl`` of 64x64 frames is OpenGait's own
         pretreated output and is used as it is; everything else is aligned.
     Raises:
-        SequenceReadError: unreadable input (from ``data.pretreat``).
+        SequenceReadError: unreadable input.
         DataError: no frame holds a silhouette.
     """
     from ..data.pretreat import align_sequence, read_sequence
@@ -323,14 +331,6 @@ def preprocess(frames: Union[np.ndarray, PathLike], divsor: float = 255.0,
     return torch.from_numpy(cut_and_scale(seq, divsor, cutting))
 
 
-def cut_and_scale(seq: np.ndarray, divsor: float = 255.0, cutting: Optional[int] = None) -> np.ndarray:
-    """OpenGait's ``BaseSilCuttingTransform``: ``[T, H, W]`` -> float32 ``[T, H, W - 2 cut]``."""
-    cut = int(seq.shape[-1] // 64) * 10 if cutting is None else int(cutting)
-    if cut:
-        seq = seq[..., cut:-cut]
-    return (seq.astype(np.float32) / np.float32(divsor)).astype(np.float32)
-
-
 def describe_model(net) -> str:
     """One line: the network's size, for logs."""
     params = sum(p.numel() for p in net.parameters())
@@ -348,12 +348,13 @@ def add_model_arguments(parser) -> None:
 
 
 def user_errors() -> Tuple[type, ...]:
-    """Exceptions a tool's ``main`` reports as ``error: ...`` with exit status 1."""
-    from ..data.pretreat import SequenceReadError
-    return (GaitBERTError, SequenceReadError)
+    """Deprecated: every user error is a :class:`GaitBERTError` now (SequenceReadError too),
+    and the CLI reports it with exit status 2. Kept only until ``tools/export.py`` stops
+    catching errors itself; delete then."""
+    return (GaitBERTError,)
 
 
-__all__: List[str] = ["CheckpointError", "add_model_arguments", "check_state_dict", "cut_and_scale",
-                      "cutting_options", "describe_model", "infer_model_cfg", "load_model", "masking_policy",
+__all__: List[str] = ["CheckpointError", "add_model_arguments", "cutting_options", "describe_model",
+                      "infer_model_cfg", "load_model", "load_weights", "masking_policy",
                       "network_state_dict", "preprocess", "read_aligned", "read_checkpoint",
                       "read_config", "strip_prefixes", "user_errors"]
