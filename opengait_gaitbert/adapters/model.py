@@ -8,6 +8,7 @@ states that make ``--iter k`` continue exactly (``save_ckpt`` / ``resume_ckpt``)
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
 
 import numpy as np
@@ -20,7 +21,8 @@ from ..core.errors import ConfigError, DataError, GaitBERTError
 from ..core.model import GaitBERTNet
 from ..core.render import reconstruction_grid
 from ..core.sequences import per_sequence, split_packed
-from ..core.training_state import atomic_save, rng_state, set_rng_state
+from ..core.training_state import (ALLOW_WORLD_SIZE_CHANGE_ENV, atomic_save, gather_rng_states, load_checkpoint,
+                                   rank_rng_state, save_error, set_rng_state)
 from .transform import INPUT, MASK, TARGET
 
 SUMMARY_FRAMES = 8  # frames of the first clip shown in TensorBoard
@@ -163,17 +165,43 @@ class GaitBERT(BaseModel):
         return osp.join(self.save_path, "checkpoints", f"{save_name}-{iteration:0>5}.pt")
 
     def save_ckpt(self, iteration):
-        """BaseModel's checkpoint, written atomically and with the RNG states."""
+        """BaseModel's checkpoint, written atomically, with every rank's RNG states.
+
+        Every rank calls it (OpenGait's run_train does, and BaseModel checks the rank
+        inside): the states are gathered first, a collective, then rank 0 writes.
+        A failed write (full disk, unwritable folder) stops the run with the file,
+        the cause and the intact earlier checkpoint to resume from.
+        """
+        rng = gather_rng_states()
         if torch.distributed.get_rank() != 0:
             return
-        atomic_save({"model": self.state_dict(), "optimizer": self.optimizer.state_dict(),
-                     "scheduler": self.scheduler.state_dict(), "iteration": iteration,
-                     "rng": rng_state()}, self.checkpoint_file(iteration))
+        path = self.checkpoint_file(iteration)
+        try:
+            atomic_save({"model": self.state_dict(), "optimizer": self.optimizer.state_dict(),
+                         "scheduler": self.scheduler.state_dict(), "iteration": iteration,
+                         "rng": rng}, path)
+        except OSError as err:
+            raise save_error(path, err) from err
 
     def resume_ckpt(self, restore_hint):
-        """BaseModel's restore, then the RNG states (rank 0's), so sampling continues as if uninterrupted."""
+        """BaseModel's restore, then this rank's own RNG states, so training continues as if uninterrupted.
+
+        The checkpoint is read first with weights_only, so that a truncated or corrupt
+        file, or one saved at another world size, is refused by name before OpenGait
+        loads it (see ``core/training_state.py``).
+        """
+        if not (self.training and isinstance(restore_hint, int)):
+            return super().resume_ckpt(restore_hint)
+        path = self.checkpoint_file(restore_hint)
+        saved = load_checkpoint(path).get("rng")  # the rest is loaded again by OpenGait's _load_ckpt
+        rng = None
+        if saved is not None:
+            allow = os.environ.get(ALLOW_WORLD_SIZE_CHANGE_ENV) == "1"
+            rng = rank_rng_state(saved, torch.distributed.get_rank(), torch.distributed.get_world_size(),
+                                 path, allow_change=allow)
         super().resume_ckpt(restore_hint)
-        if self.training and isinstance(restore_hint, int):
-            state = torch.load(self.checkpoint_file(restore_hint), map_location="cpu", weights_only=True)
-            if "rng" in state and torch.distributed.get_rank() == 0:
-                set_rng_state(state["rng"])
+        if rng is not None:
+            set_rng_state(rng)
+        elif saved is not None:
+            self.msg_mgr.log_warning(f"{path}: no random state for rank {torch.distributed.get_rank()}; it "
+                                     "continues from its seed (approximate resume).")

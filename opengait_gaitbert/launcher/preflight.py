@@ -1,12 +1,15 @@
 """Checks that fail in a second what OpenGait would fail after minutes (or never explain)."""
 from __future__ import annotations
 
+import errno
+import tempfile
 from pathlib import Path
 from typing import Mapping
 
 from ..compat import merge_cfgs as deep_merge  # noqa: F401 - OpenGait's MergeCfgsDict; run.py imports it here
 from ..core.config import validate_cfgs
 from ..core.errors import ConfigError
+from ..core.training_state import load_checkpoint, rank_rng_state
 
 
 def checkpoint_path(cfgs: Mapping, engine: str, iteration: int, workdir: Path) -> Path:
@@ -18,8 +21,28 @@ def checkpoint_path(cfgs: Mapping, engine: str, iteration: int, workdir: Path) -
             / f"{save_name}-{iteration:0>5}.pt")
 
 
+def check_writable(folder: Path, what: str) -> None:
+    """Create ``folder`` and a file in it, or raise ConfigError naming it and the cause."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        cause = errno.errorcode.get(err.errno, "") if err.errno else ""
+        raise ConfigError(f"{what} {folder}: not writable ({err.strerror or err}{', ' + cause if cause else ''}); "
+                          "checkpoints and logs go there. Fix its permissions or free space, or run with "
+                          "--workdir on a writable disk.") from err
+
+
+def check_checkpoint(path: Path, training: bool, world_size: int, allow_world_size_change: bool) -> None:
+    """Load ``path`` as the workers will (weights_only): a corrupt file or another world size fails now."""
+    state = load_checkpoint(path)  # CheckpointError naming the file and the previous checkpoint
+    if training and isinstance(state, Mapping) and isinstance(state.get("rng"), Mapping):
+        rank_rng_state(state["rng"], 0, world_size, path, allow_change=allow_world_size_change)
+
+
 def preflight(cfgs: Mapping, source: str, phase: str, device: str, world_size: int,
-              workdir: Path, iteration: int = 0) -> None:
+              workdir: Path, iteration: int = 0, allow_world_size_change: bool = False) -> None:
     """Raise ConfigError (naming ``source`` and the key, with the fix) before any process starts."""
     training = phase == "train"
     trainer, evaluator = cfgs.get("trainer_cfg", {}), cfgs.get("evaluator_cfg", {})
@@ -62,3 +85,4 @@ def preflight(cfgs: Mapping, source: str, phase: str, device: str, world_size: i
             flag = "--iter" if iteration else f"{engine}.restore_hint"
             raise ConfigError(f"{source}: {flag} = {restore} but {ckpt} does not exist. Train first, "
                               "or restore an iteration that was saved (save_iter divides it).")
+        check_checkpoint(ckpt, training, world_size, allow_world_size_change)
