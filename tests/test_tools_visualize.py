@@ -12,8 +12,8 @@ from PIL import Image
 from conftest import tiny_cfg
 from opengait_gaitbert.core.masking import MaskingPolicy
 from opengait_gaitbert.launcher import cli
-from opengait_gaitbert.tools.checkpoint import load_model, masking_policy
-from opengait_gaitbert.tools.visualize import visualize
+from opengait_gaitbert.tools.checkpoint import load_model, masking_policy, preprocess
+from opengait_gaitbert.tools.visualize import reconstruct, visualize
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -83,13 +83,20 @@ def test_png_is_the_four_row_grid_and_reports_hidden_mse(net, tmp_path):
 
 
 def test_same_seed_same_picture_other_seed_other_mask(net, tmp_path):
-    policy = MaskingPolicy(mode="span", ratio=0.4)
+    # patch mode: a huge mask space (a 4-frame span of 10 frames has 7 places, where seeds 0 and 1 coincide)
+    policy = MaskingPolicy(mode="patch", ratio=0.4)
     a = visualize(net, walker(10), policy, tmp_path / "a.png", max_frames=10, seed=1)
     b = visualize(net, walker(10), policy, tmp_path / "b.png", max_frames=10, seed=1)
     assert a["mse"] == b["mse"]
     assert np.array_equal(np.asarray(Image.open(a["path"])), np.asarray(Image.open(b["path"])))
-    masks = {visualize(net, walker(10), policy, tmp_path / f"{s}.png", seed=s)["mse"] for s in range(4)}
-    assert len(masks) > 1
+    # Every seed its own mask, and visualize draws the seed's mask: four seeds, four masks, four pictures.
+    clip = preprocess(walker(10))[:10].numpy()
+    masks = [reconstruct(net, clip, policy, seed=s)["mask"] for s in range(4)]
+    assert len({m.tobytes() for m in masks}) == 4
+    pictures = [np.asarray(Image.open(visualize(net, walker(10), policy, tmp_path / f"{s}.png", max_frames=10,
+                                                seed=s)["path"])) for s in range(4)]
+    assert all(not np.array_equal(pictures[i], pictures[j]) for i in range(4) for j in range(i))
+    assert np.array_equal(pictures[1], np.asarray(Image.open(a["path"])))
 
 
 def test_gif_has_one_frame_per_time_step_with_four_panels(net, tmp_path):
