@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -35,20 +34,33 @@ def test_failed_save_leaves_the_previous_checkpoint(tmp_path):
 
 
 def test_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
+    """The writer SIGKILLs itself from inside torch.save, after half the new checkpoint reached the disk:
+    a kill mid-write, every time, with a few kilobytes instead of a race against a 400 MB write."""
     path = tmp_path / "ckpt.pt"
     atomic_save({"model": torch.ones(3), "iteration": 1}, path)
-    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    before = path.read_bytes()
+    writer = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import io, os, signal
         import torch
         from opengait_gaitbert.core.training_state import atomic_save
-        atomic_save({{"model": torch.randn(100_000_000), "iteration": 2}}, {str(path)!r})
-    """)])
-    deadline = time.time() + 60
-    while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()) and time.time() < deadline:
-        if writer.poll() is not None:
-            pytest.fail("the writer finished before it could be killed")
-        time.sleep(0.01)
-    os.kill(writer.pid, signal.SIGKILL)
-    writer.wait()
+
+        real_save = torch.save
+
+        def save_then_die(obj, stream, *args, **kwargs):
+            whole = io.BytesIO()
+            real_save(obj, whole, *args, **kwargs)
+            stream.write(whole.getvalue()[:len(whole.getvalue()) // 2])
+            stream.flush()
+            os.fsync(stream.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        torch.save = save_then_die
+        atomic_save({{"model": torch.randn(1000), "iteration": 2}}, {str(path)!r})
+    """)], capture_output=True, text=True, timeout=120)
+    assert writer.returncode == -signal.SIGKILL, writer.stderr
+    partial = [p for p in tmp_path.iterdir() if p != path]
+    assert len(partial) == 1 and partial[0].suffix == ".tmp" and partial[0].stat().st_size > 0  # killed mid-write
+    assert path.read_bytes() == before
     assert torch.load(path, weights_only=True)["iteration"] == 1
 
 
