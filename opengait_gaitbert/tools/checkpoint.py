@@ -142,8 +142,6 @@ def read_checkpoint(ckpt_path: PathLike, device: str = "cpu") -> Mapping:
     Raises:
         CheckpointError: missing file, or not a plain-tensor checkpoint.
     """
-    import pickle
-
     import torch
 
     path = Path(ckpt_path)
@@ -152,7 +150,8 @@ def read_checkpoint(ckpt_path: PathLike, device: str = "cpu") -> Mapping:
                               "output/<dataset>/<model>/<save_name>/checkpoints/<save_name>-<iter>.pt.")
     try:
         data = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+    except Exception as err:  # noqa: BLE001 - weights_only runs nothing from the file, so whatever a damaged
+        # file makes torch raise (UnpicklingError, EOFError, RuntimeError, KeyError, IndexError, ...) is its damage
         raise CheckpointError(
             f"{path}: cannot load this checkpoint with weights_only=True ({_load_reason(path, err)}). "
             "Pass a checkpoint saved by OpenGait's trainer (tensors, numbers, lists and dicts); files "
@@ -172,7 +171,7 @@ def _load_reason(path: Path, err: Exception) -> str:
 
     try:
         unsafe = get_unsafe_globals_in_checkpoint(path)
-    except (RuntimeError, EOFError, OSError, ValueError):  # not even a readable torch archive
+    except Exception:  # noqa: BLE001 - not even a readable torch archive: no globals to name
         unsafe = []
     if unsafe:
         return f"it holds Python objects: {', '.join(unsafe)}"
