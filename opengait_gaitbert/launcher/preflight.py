@@ -23,6 +23,9 @@ def checkpoint_path(cfgs: Mapping, engine: str, iteration: int, workdir: Path) -
 
 def check_writable(folder: Path, what: str) -> None:
     """Create ``folder`` and a file in it, or raise ConfigError naming it and the cause."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{what} {folder}: is a file, not a folder; checkpoints and logs go there. "
+                          "Move the file away, or run with --workdir elsewhere.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):

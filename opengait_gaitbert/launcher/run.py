@@ -3,21 +3,34 @@
 The parent process locates OpenGait, checks the config (:mod:`.preflight`) and
 starts ``torch.distributed.run`` (torchrun) with :mod:`.worker`, one process per
 GPU or ``--nproc`` CPU processes; multi-node runs take torchrun's usual flags.
+
+Faults: a SIGTERM to this process is passed to torchrun, which stops the workers
+(a checkpoint being written is removed, not left half-written). When a training
+run fails, the workers' progress marks (see :mod:`.worker`) name the rank that
+fell behind, the last iteration every rank completed, and the ``--iter`` that
+resumes from the last checkpoint.
 """
 from __future__ import annotations
 
 import ctypes.util
+import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 import yaml
 
 from ..core.errors import ConfigError
+from ..core.training_state import ALLOW_WORLD_SIZE_CHANGE_ENV, checkpoint_iteration
 from .locate import locate_opengait
-from .preflight import deep_merge, preflight
+from .preflight import checkpoint_path, check_writable, deep_merge, preflight
+from .worker import HEARTBEAT_ENV, STAGES
 
 EPILOG = """examples:
   opengait-gaitbert train --cfgs configs/gaitbert/gaitbert_casiab.yaml --opengait ~/OpenGait
@@ -25,6 +38,7 @@ EPILOG = """examples:
   opengait-gaitbert test  --cfgs my.yaml --iter 60000
 """
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+COLLECTIVE_TIMEOUT = 600.0  # seconds; a GPU iteration or checkpoint write takes far less
 
 
 def add_arguments(parser, phase: str = "train") -> None:
@@ -40,6 +54,12 @@ def add_arguments(parser, phase: str = "train") -> None:
                         help="override a config key, e.g. trainer_cfg.total_iter=200 (YAML value)")
     parser.add_argument("--log-to-file", action="store_true", help="OpenGait's --log_to_file")
     parser.add_argument("--no-jemalloc", action="store_true", help="CPU: do not preload jemalloc")
+    parser.add_argument("--collective-timeout", type=float, default=COLLECTIVE_TIMEOUT, metavar="SECONDS",
+                        help="how long a rank waits for the others in a collective before the run ends "
+                             f"(default {COLLECTIVE_TIMEOUT:.0f}): bounds the cost of a hung rank")
+    parser.add_argument("--allow-world-size-change", action="store_true",
+                        help="resume a checkpoint saved by another number of processes: weights, optimizer "
+                             "and schedule are restored, the random streams are not (approximate resume)")
     parser.add_argument("--nnodes", default="1", help="torchrun --nnodes (multi-node)")
     parser.add_argument("--node-rank", type=int, default=0, help="torchrun --node_rank")
     parser.add_argument("--master-addr", help="torchrun --master_addr (multi-node)")
@@ -50,7 +70,8 @@ def main(args) -> int:
     return launch(args.command, args.cfgs, opengait=args.opengait, device=args.device, nproc=args.nproc,
                   iteration=args.iter, workdir=args.workdir, overrides=args.set,
                   log_to_file=args.log_to_file, jemalloc=not args.no_jemalloc,
-                  torchrun_args=_multinode_args(args))
+                  torchrun_args=_multinode_args(args), collective_timeout=args.collective_timeout,
+                  allow_world_size_change=args.allow_world_size_change)
 
 
 def _multinode_args(args) -> List[str]:
@@ -138,11 +159,14 @@ def _library_path(name: str) -> Optional[str]:
 def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = "auto",
            nproc: Optional[int] = None, iteration: int = 0, workdir: Optional[str] = None,
            overrides: Sequence[str] = (), log_to_file: bool = False, jemalloc: bool = True,
-           torchrun_args: Sequence[str] = ("--standalone",), output: Optional[List[str]] = None) -> int:
+           torchrun_args: Sequence[str] = ("--standalone",), output: Optional[List[str]] = None,
+           collective_timeout: float = COLLECTIVE_TIMEOUT, allow_world_size_change: bool = False) -> int:
     """Run OpenGait's train or test phase; returns the exit code.
 
     Args:
         output: if a list, the run's output lines are also appended to it.
+        collective_timeout: seconds a collective waits for the other ranks before the run ends.
+        allow_world_size_change: resume a checkpoint of another world size, approximately.
     """
     root = locate_opengait(opengait)
     cfg_path = Path(cfgs).expanduser().resolve()
@@ -152,7 +176,10 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
     if nproc is None:
         import torch
         nproc = torch.cuda.device_count() if device == "cuda" else 1
+    if not collective_timeout > 0:
+        raise ConfigError(f"--collective-timeout {collective_timeout}: must be a positive number of seconds.")
     workdir_path = Path(workdir).resolve() if workdir else root
+    check_writable(workdir_path / "output", "output folder (under --workdir)")
     ensure_default_config(workdir_path, root)
 
     with open(cfg_path) as stream:
@@ -168,19 +195,102 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
     nnodes = 1
     if "--nnodes" in torchrun_args:
         nnodes = int(str(torchrun_args[list(torchrun_args).index("--nnodes") + 1]).split(":")[-1])
-    preflight(merged, str(cfgs), phase, device, nproc * nnodes, workdir_path, iteration)
+    preflight(merged, str(cfgs), phase, device, nproc * nnodes, workdir_path, iteration,
+              allow_world_size_change=allow_world_size_change)
 
     cmd = [sys.executable, "-m", "torch.distributed.run", *torchrun_args, "--nproc_per_node", str(nproc),
            "-m", "opengait_gaitbert.launcher.worker", "--opengait", str(root), "--device", device,
-           "--cfgs", str(cfg_path), "--phase", phase, "--iter", str(iteration)]
+           "--cfgs", str(cfg_path), "--phase", phase, "--iter", str(iteration),
+           "--collective-timeout", str(collective_timeout)]
     if log_to_file:
         cmd.append("--log_to_file")
     env = worker_env(device, nproc, jemalloc)
-    if output is None:
-        return subprocess.call(cmd, cwd=workdir_path, env=env)
-    with subprocess.Popen(cmd, cwd=workdir_path, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            output.append(line.rstrip("\n"))
-    return proc.returncode
+    if allow_world_size_change:
+        env[ALLOW_WORLD_SIZE_CHANGE_ENV] = "1"
+    heartbeats = Path(tempfile.mkdtemp(prefix="gaitbert-progress-"))
+    env[HEARTBEAT_ENV] = str(heartbeats)
+    try:
+        code, terminated = _run(cmd, workdir_path, env, output)
+        if code != 0 and phase == "train":
+            report = failure_report(heartbeats, merged, workdir_path, collective_timeout, terminated)
+            for line in report:
+                print(f"[opengait-gaitbert] {line}", file=sys.stderr, flush=True)
+                if output is not None:
+                    output.append(f"[opengait-gaitbert] {line}")
+    finally:
+        shutil.rmtree(heartbeats, ignore_errors=True)
+    return code
+
+
+def _run(cmd, cwd, env, output: Optional[List[str]]):
+    """Run torchrun; a SIGTERM to this process is passed on to it. Returns (exit code, terminated)."""
+    terminated = []
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=None if output is None else subprocess.PIPE,
+                          stderr=None if output is None else subprocess.STDOUT, text=True, bufsize=1) as proc:
+        def forward(signum, frame):
+            # torchrun sends it to every worker, waits for them (30 s at most), then exits.
+            terminated.append(signum)
+            proc.send_signal(signum)
+
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, forward) if in_main else None
+        try:
+            if output is not None:
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    output.append(line.rstrip("\n"))
+            proc.wait()
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
+    return proc.returncode, bool(terminated)
+
+
+def read_progress(folder: Path) -> List[dict]:
+    """The workers' last progress marks, one per rank that wrote any, by rank."""
+    marks = []
+    for path in sorted(Path(folder).glob("rank*.json")):
+        try:
+            marks.append(json.loads(path.read_text()))
+        except (OSError, ValueError):  # a worker killed mid-write leaves no file or an old one, never half
+            continue
+    return sorted(marks, key=lambda m: m["rank"])
+
+
+def latest_checkpoint(cfgs: dict, workdir: Path) -> Optional[Path]:
+    """The newest ``<save_name>-<iteration>.pt`` of the training run, if any."""
+    folder = checkpoint_path(cfgs, "trainer_cfg", 0, workdir).parent
+    found = [(checkpoint_iteration(p), p) for p in folder.glob("*.pt")] if folder.is_dir() else []
+    found = [(i, p) for i, p in found if i is not None]
+    return max(found)[1] if found else None
+
+
+def _describe(progress: dict) -> str:
+    done = progress["completed"]
+    return STAGES[progress["stage"]].format(done=done, next=done + 1)
+
+
+def failure_report(heartbeats: Path, cfgs: dict, workdir: Path, timeout: float, terminated: bool) -> List[str]:
+    """Lines saying where each rank stopped and how to resume (empty if no rank had started training)."""
+    marks = read_progress(heartbeats)
+    lines = []
+    if terminated:
+        lines.append("stopped by SIGTERM: the workers were stopped.")
+    if marks:
+        completed = min(m["completed"] for m in marks)
+        lines.append(f"training stopped; the last iteration every rank completed is {completed}.")
+        behind = min((m["completed"], m["stage"]) for m in marks)
+        laggards = [m for m in marks if (m["completed"], m["stage"]) == behind]
+        if len(laggards) < len(marks) and not terminated:
+            others = [m for m in marks if m not in laggards]
+            names = ", ".join(str(m["rank"]) for m in laggards)
+            lines.append(f"rank {names} made the least progress: it stopped in {_describe(laggards[0])}, while "
+                         + "; ".join(f"rank {m['rank']} was in {_describe(m)}" for m in others)
+                         + f". Unless it died (see above), it hung, and the others waited for it until the "
+                         f"collective timeout ({timeout:g} s, --collective-timeout) ended the run.")
+    latest = latest_checkpoint(cfgs, workdir)
+    if latest is not None:
+        lines.append(f"resume from the last checkpoint with --iter {checkpoint_iteration(latest)} ({latest}).")
+    elif marks:
+        lines.append("no checkpoint was saved yet: start again with --iter 0.")
+    return lines
