@@ -200,6 +200,11 @@ class GaitBERT(BaseModel):
             rng = rank_rng_state(saved, torch.distributed.get_rank(), torch.distributed.get_world_size(),
                                  path, allow_change=allow)
         super().resume_ckpt(restore_hint)
+        world_size = torch.distributed.get_world_size()
+        if saved is not None and "ranks" in saved and int(saved["world_size"]) != world_size:
+            self.msg_mgr.log_warning(f"{path}: saved by {saved['world_size']} process(es), resumed by "
+                                     f"{world_size} (--allow-world-size-change): weights, "
+                                     "optimizer and schedule restored, random streams not (approximate resume).")
         if rng is not None:
             set_rng_state(rng)
         elif saved is not None:

@@ -26,7 +26,7 @@ STALL = "GAITBERT_FAULT_STALL"
 
 def start_launcher(cfg, opengait_root, workdir, nproc=2, stall=None):
     """The launcher in its own process, as a user's shell would run it; output merged on stdout."""
-    script = (f"import sys; from opengait_gaitbert.launcher.run import ensure_default_config, launch; sys.exit(launch('train', "
+    script = (f"import sys; from opengait_gaitbert.launcher.run import launch; sys.exit(launch('train', "
               f"{str(cfg)!r}, opengait={str(opengait_root)!r}, device='cpu', nproc={nproc}, "
               f"workdir={str(workdir)!r}))")
     env = dict(os.environ, **({STALL: stall} if stall else {}))

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from opengait_gaitbert.core.training_state import CheckpointError
+from opengait_gaitbert.launcher import preflight
 from opengait_gaitbert.launcher.run import launch
 
 from .conftest import demo_cfg, logged, run, write_cfg
@@ -175,3 +176,5 @@ def test_resume_at_another_world_size_is_refused_with_the_way_on(opengait_root, 
                                               r"--nproc 2.*--allow-world-size-change"):
         launch("train", str(cfg), opengait=str(opengait_root), device="cpu", nproc=1, workdir=str(straight),
                iteration=3)
+    # Allowed on request (approximate resume): the same check passes.
+    preflight.check_checkpoint(straight / CKPT.format(3), True, 1, allow_world_size_change=True)
