@@ -110,6 +110,8 @@ def test_order_reaches_the_transformer_only_through_the_offset_bias():
     (dict(bin_num=[5]), "bin_num"),
     (dict(class_num=0), "class_num"),
     (dict(frame_size=[64]), "frame_size"),
+    (dict(spatial_layers=-1), "spatial_layers"),
+    (dict(spatial_layers=True), "spatial_layers"),
 ])
 def test_config_errors_name_the_key(bad, key):
     with pytest.raises(ConfigError, match=f"`{key}`"):
@@ -206,3 +208,24 @@ def test_mask_channel_tells_hidden_from_background():
         net(x, reconstruct=True, hidden=hidden)  # the whole network takes the mask
     assert (told[1] - untold[1]).abs().max() > 0.1
     assert net.frame_embedding.conv[0].in_channels == 2 and small_net().frame_embedding.conv[0].in_channels == 1
+
+
+def test_spatial_context_starts_as_identity_and_learns():
+    net = small_net(spatial_layers=1)
+    x = torch.rand(3, 16, 16, 11)
+    torch.testing.assert_close(net.spatial(x), x)  # zero output projection: the identity at first
+    net(torch.rand(2, 5, 64, 44))["embeddings"].sum().backward()
+    assert net.spatial.proj_out.weight.grad.abs().sum() > 0  # and the loss reaches it
+
+
+def test_spatial_context_crosses_locations_within_a_frame_only():
+    """A change at the top of one frame reaches the bottom of that frame, and no other frame."""
+    net = small_net(spatial_layers=1)
+    torch.nn.init.normal_(net.spatial.proj_out.weight, std=0.5)
+    x = torch.rand(3, 16, 16, 11)
+    y = x.clone()
+    y[1, :, :2] += 1.0  # the two top rows of frame 1
+    with torch.no_grad():
+        change = (net.spatial(y) - net.spatial(x)).abs()
+    assert change[1, :, -2:].max() > 1e-3  # the bottom of frame 1 sees it
+    assert change[[0, 2]].max() == 0  # frames stay independent: time order is the temporal module's

@@ -212,6 +212,18 @@ def test_strided_frame_embedding_exports(tmp_path):
         assert max(diffs.values()) <= 1e-4, (fmt, diffs)
 
 
+def test_spatial_context_exports(tmp_path):
+    """``spatial_layers`` (attention over each frame's locations) is in the exported graph."""
+    cfg = write_cfg(tmp_path)
+    cfg.write_text(cfg.read_text().replace("embed_stride: 1", "embed_stride: 1\n  spatial_layers: 1"))
+    net = perturbed(load_model(cfg)[0])
+    assert net.config.spatial_layers == 1
+    torch.nn.init.normal_(net.spatial.proj_out.weight, std=0.1)  # not the identity it starts as
+    for fmt in ("onnx", "torchscript"):
+        diffs = verify(net, fmt, export(net, fmt, tmp_path / f"m.{fmt}"), (4, 31))
+        assert max(diffs.values()) <= 1e-4, (fmt, diffs)
+
+
 def test_report_fails_above_tolerance(capsys):
     assert report({8: 1e-6, 20: 2e-7}) == 0
     assert report({8: 1e-6, 20: 3e-3}) == 1

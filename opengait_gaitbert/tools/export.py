@@ -219,6 +219,20 @@ def export(net, fmt: str, out) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     graph = embedding_graph(net)
     example = example_input(net)
+    # nn.MultiheadAttention's fused eval kernel (_native_multi_head_attention) has no ONNX
+    # form; off, the same attention is recorded as plain matmul/softmax ops.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        _write(graph, example, fmt, out)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    return out
+
+
+def _write(graph, example, fmt: str, out: Path) -> None:
+    import torch
+
     with torch.no_grad():
         if fmt == "onnx":
             _export_onnx(graph, example, out)
@@ -226,7 +240,6 @@ def export(net, fmt: str, out) -> Path:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # jit.trace's deprecation notice
                 torch.jit.trace(graph, example, check_trace=False).save(str(out))
-    return out
 
 
 def _export_onnx(graph, example, out: Path) -> None:
