@@ -115,7 +115,7 @@ def test_corrupt_checkpoint_names_the_file_and_the_previous_one(tmp_path, damage
     atomic_save({"iteration": 3}, tmp_path / "run-00003.pt")
     bad = atomic_save({"iteration": 6, "model": torch.randn(1000)}, tmp_path / "run-00006.pt")
     data = bad.read_bytes()
-    bad.write_bytes({"truncate": data[:len(data) // 2], "garbage": os.urandom(len(data)), "empty": b""}[damage])
+    bad.write_bytes({"truncate": data[:len(data) // 2], "garbage": random.Random(0).randbytes(len(data)), "empty": b""}[damage])
     with pytest.raises(CheckpointError, match=r"run-00006\.pt: cannot be read .*truncated or corrupt.*"
                                               r"--iter 3 \(.*run-00003\.pt\)"):
         load_checkpoint(bad)

@@ -30,6 +30,10 @@ class SequenceReadError(DataError):
     """A frame or sequence file cannot be read; the message names the path."""
 
 
+class CheckpointError(GaitBERTError, RuntimeError):
+    """A checkpoint is missing, cannot be written or read back, or does not fit this run or config."""
+
+
 #: Exit status for an error the user can fix: usage, config or data (argparse's convention).
 EXIT_USER_ERROR = 2
 #: Exit status for an internal error or a failed run (Python's own for an uncaught exception).

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from ..compat import merge_cfgs as deep_merge  # noqa: F401 - OpenGait's MergeCfgsDict; run.py imports it here
 from ..core.config import validate_cfgs
 from ..core.errors import ConfigError
 from ..core.training_state import load_checkpoint, rank_rng_state

@@ -29,7 +29,8 @@ import yaml
 from ..core.errors import ConfigError
 from ..core.training_state import ALLOW_WORLD_SIZE_CHANGE_ENV, checkpoint_iteration
 from .locate import locate_opengait
-from .preflight import checkpoint_path, check_writable, deep_merge, preflight
+from ..compat import merge_cfgs
+from .preflight import checkpoint_path, check_writable, preflight
 from .worker import HEARTBEAT_ENV, STAGES
 
 EPILOG = """examples:
@@ -191,7 +192,7 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
         cfg_path = run_dir / cfg_path.name
         cfg_path.write_text(yaml.safe_dump(user_cfg, sort_keys=False))
     with open(root / "configs" / "default.yaml") as stream:
-        merged = deep_merge(user_cfg, yaml.safe_load(stream))
+        merged = merge_cfgs(user_cfg, yaml.safe_load(stream))
     nnodes = 1
     if "--nnodes" in torchrun_args:
         nnodes = int(str(torchrun_args[list(torchrun_args).index("--nnodes") + 1]).split(":")[-1])

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from ..compat import cut_and_scale, read_yaml
-from ..core.errors import ConfigError, DataError, GaitBERTError
+from ..core.errors import CheckpointError, ConfigError, DataError
 
 #: Prefixes that wrappers add to the core network's parameter names, outermost first.
 STRIP_PREFIXES = ("module.", "net.")
@@ -35,8 +35,6 @@ SHOW_KEYS = 4
 PathLike = Union[str, Path]
 
 
-class CheckpointError(GaitBERTError):
-    """A checkpoint is missing, unreadable, or does not fit the config's ``model_cfg``."""
 
 
 # --------------------------------------------------------------------------
@@ -199,12 +197,6 @@ def network_state_dict(data: Mapping, ckpt_path: PathLike = "the checkpoint") ->
     return state
 
 
-def strip_prefixes(key: str) -> str:
-    """``module.net.encoder.x`` -> ``encoder.x``: one key as :func:`network_state_dict` renames it."""
-    import torch
-    return next(iter(network_state_dict({key: torch.empty(0)})))
-
-
 def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) -> None:
     """``net.load_state_dict(state)``, or a :class:`CheckpointError` listing the missing and
     unexpected keys (as ``load_state_dict(strict=False)`` reports them), the shape mismatches,
@@ -346,14 +338,7 @@ def add_model_arguments(parser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
-def user_errors() -> Tuple[type, ...]:
-    """Deprecated: every user error is a :class:`GaitBERTError` now (SequenceReadError too),
-    and the CLI reports it with exit status 2. Kept only until ``tools/export.py`` stops
-    catching errors itself; delete then."""
-    return (GaitBERTError,)
-
-
 __all__: List[str] = ["CheckpointError", "add_model_arguments", "cutting_options", "describe_model",
                       "infer_model_cfg", "load_model", "load_weights", "masking_policy",
                       "network_state_dict", "preprocess", "read_aligned", "read_checkpoint",
-                      "read_config", "strip_prefixes", "user_errors"]
+                      "read_config"]

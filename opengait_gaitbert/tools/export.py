@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-from .checkpoint import add_model_arguments, describe_model, load_model, user_errors
+from .checkpoint import add_model_arguments, describe_model, load_model
 from ..core.errors import DataError, GaitBERTError
 
 FORMATS = ("onnx", "torchscript")
@@ -56,21 +56,20 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    """Export and verify; 0 when every length agrees within ``TOLERANCE``, else 1."""
-    try:
-        lengths = parse_lengths(args.check_lengths)
-        if str(args.device) != "cpu":
-            raise DataError("--device: export runs on cpu (the checks use onnxruntime's CPU provider).")
-        net, _ = load_model(args.cfgs, args.ckpt, "cpu")
-        print(describe_model(net))
-        out = export(net, args.format, args.out)
-        print(f"wrote {out} ({args.format}, input {INPUT_NAME} [1, s, "
-              f"{net.config.frame_size[0]}, {net.config.frame_size[1]}], s dynamic)")
-        diffs = verify(net, args.format, out, lengths)
-    except user_errors() as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return report(diffs)
+    """Export and verify; 0 when every length agrees within ``TOLERANCE``, else 1.
+
+    User errors (bad lengths, config, checkpoint) propagate as ``GaitBERTError``:
+    the CLI prints them and exits 2.
+    """
+    lengths = parse_lengths(args.check_lengths)
+    if str(args.device) != "cpu":
+        raise DataError("--device: export runs on cpu (the checks use onnxruntime's CPU provider).")
+    net, _ = load_model(args.cfgs, args.ckpt, "cpu")
+    print(describe_model(net))
+    out = export(net, args.format, args.out)
+    print(f"wrote {out} ({args.format}, input {INPUT_NAME} [1, s, "
+          f"{net.config.frame_size[0]}, {net.config.frame_size[1]}], s dynamic)")
+    return report(verify(net, args.format, out, lengths))
 
 
 def parse_lengths(text: str) -> List[int]:

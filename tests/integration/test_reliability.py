@@ -1,6 +1,7 @@
 """Faults during a real OpenGait run: exact resume (world size 1 and 2, also after a SIGKILL of the
 whole run), damaged checkpoints, another world size, non-finite loss, bad data, wrong class_num."""
 import os
+import random
 import re
 import pickle
 import shutil
@@ -158,7 +159,7 @@ def test_damaged_checkpoint_is_named_and_the_previous_one_still_resumes(
     cfg = write_cfg(demo_cfg(synth_data, iters=6, nproc=2, save_iter=3), tmp_path)
     bad = tmp_path / CKPT.format(6)
     data = bad.read_bytes()
-    bad.write_bytes(data[: len(data) // 2] if damage == "truncated" else data[:100] + os.urandom(len(data) - 100))
+    bad.write_bytes(data[: len(data) // 2] if damage == "truncated" else data[:100] + random.Random(0).randbytes(len(data) - 100))
     with pytest.raises(CheckpointError, match=rf"GaitBERT_demo-00006\.pt: cannot be read .*truncated or corrupt.*"
                                               rf"--iter 3 \(.*GaitBERT_demo-00003\.pt\)"):
         launch("train", str(cfg), opengait=str(opengait_root), device="cpu", nproc=2, workdir=str(tmp_path),
