@@ -76,34 +76,15 @@ def test_hung_rank_ends_the_run_at_the_collective_timeout_naming_it(opengait_roo
     assert f"resume from the last checkpoint with --iter 2 ({tmp_path / CKPT.format(2)})" in text
 
 
-def test_killed_rank_ends_the_run_in_seconds_naming_it(opengait_root, synth_data, tmp_path):
-    cfg = write_cfg(demo_cfg(synth_data, iters=200, nproc=2, save_iter=2), tmp_path)
+def interrupt_midrun(cfg, opengait_root, tmp_path, interrupt):
+    """Start the launcher and call ``interrupt(launcher)`` once iteration 3 is logged.
+
+    Returns (launcher's exit status, its whole output, seconds from the interrupt to its exit).
+    """
     launcher, lines = start_launcher(cfg, opengait_root, tmp_path), []
     try:
         read_until(launcher, "Iteration 00003", lines)  # logged after checkpoint 2 was written
-        os.kill(worker_pid(launcher.pid, 1), signal.SIGKILL)
-        killed = time.time()
-        lines += launcher.stdout.readlines()
-        launcher.wait(timeout=60)
-        elapsed = time.time() - killed
-    finally:
-        launcher.kill()
-        launcher.wait()
-    text = "".join(lines)
-    assert launcher.returncode != 0 and elapsed < 15, (elapsed, text[-3000:])
-    assert "rank      : 1" in text and "Signal 9 (SIGKILL)" in text  # torchrun's own failure report
-    assert "resume from the last checkpoint with --iter " in text
-
-
-def test_sigterm_to_the_launcher_stops_every_worker_and_leaves_nothing_half_written(
-        opengait_root, synth_data, tmp_path):
-    cfg = write_cfg(demo_cfg(synth_data, iters=200, nproc=2, save_iter=1), tmp_path)  # a save every iteration
-    launcher, lines = start_launcher(cfg, opengait_root, tmp_path), []
-    try:
-        read_until(launcher, "Iteration 00003", lines)
-        processes = descendants(launcher.pid)
-        assert len(processes) >= 3, processes  # torchrun and 2 workers
-        launcher.send_signal(signal.SIGTERM)
+        interrupt(launcher)
         sent = time.time()
         lines += launcher.stdout.readlines()
         launcher.wait(timeout=60)
@@ -111,8 +92,30 @@ def test_sigterm_to_the_launcher_stops_every_worker_and_leaves_nothing_half_writ
     finally:
         launcher.kill()
         launcher.wait()
-    text = "".join(lines)
-    assert launcher.returncode != 0 and elapsed < 30, (elapsed, text[-3000:])
+    return launcher.returncode, "".join(lines), elapsed
+
+
+def test_killed_rank_ends_the_run_in_seconds_naming_it(opengait_root, synth_data, tmp_path):
+    cfg = write_cfg(demo_cfg(synth_data, iters=200, nproc=2, save_iter=2), tmp_path)
+    code, text, elapsed = interrupt_midrun(cfg, opengait_root, tmp_path,
+                                           lambda launcher: os.kill(worker_pid(launcher.pid, 1), signal.SIGKILL))
+    assert code != 0 and elapsed < 15, (elapsed, text[-3000:])
+    assert "rank      : 1" in text and "Signal 9 (SIGKILL)" in text  # torchrun's own failure report
+    assert "resume from the last checkpoint with --iter " in text
+
+
+def test_sigterm_to_the_launcher_stops_every_worker_and_leaves_nothing_half_written(
+        opengait_root, synth_data, tmp_path):
+    cfg = write_cfg(demo_cfg(synth_data, iters=200, nproc=2, save_iter=1), tmp_path)  # a save every iteration
+    processes = []
+
+    def stop(launcher):
+        processes.extend(descendants(launcher.pid))
+        launcher.send_signal(signal.SIGTERM)
+
+    code, text, elapsed = interrupt_midrun(cfg, opengait_root, tmp_path, stop)
+    assert len(processes) >= 3, processes  # torchrun and 2 workers
+    assert code != 0 and elapsed < 30, (elapsed, text[-3000:])
     assert not [pid for pid in processes if alive(pid)], "workers outlived the launcher"
     assert "stopped by SIGTERM: the workers were stopped." in text and "--iter" in text
     folder = (tmp_path / CKPT.format(1)).parent
