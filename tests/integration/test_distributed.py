@@ -43,6 +43,9 @@ ce, _ = losses.CrossEntropyLoss(scale=16)(logits=out["logits"], labels=labels[pa
 if rank == 0:
     torch.save({{"loss": float(info["loss"]), "loss_num": float(info["loss_num"].sum()),
                 "grads": {{n: p.grad for n, p in net.named_parameters()}}}}, {out!r})
+# Both ranks tear gloo down together: rank 1 destroying its group while rank 0 still saves
+# aborted it once ("terminate called without an active exception", SIGABRT).
+dist.barrier()
 dist.destroy_process_group()
 """
 
