@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+import sys
 
 import numpy as np
 import torch
@@ -30,6 +31,22 @@ SUMMARY_FRAMES = 8  # frames of the first clip shown in TensorBoard
 
 class NonFiniteLossError(GaitBERTError, FloatingPointError):
     """The loss became NaN or infinite: training stops instead of wasting GPU days."""
+
+
+class _TorchWithLoadedCheckpoint:
+    """``torch`` as OpenGait's ``base_model`` sees it while it restores a checkpoint that
+    ``resume_ckpt`` has already read: ``load`` of that file returns the read dict."""
+
+    def __init__(self, real_torch, path: str, checkpoint: dict):
+        self._torch, self._path, self._checkpoint = real_torch, path, checkpoint
+
+    def load(self, f, *args, **kwargs):
+        if osp.abspath(str(f)) == osp.abspath(self._path):
+            return self._checkpoint
+        return self._torch.load(f, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._torch, name)
 
 
 class GaitBERT(BaseModel):
@@ -193,13 +210,20 @@ class GaitBERT(BaseModel):
         if not (self.training and isinstance(restore_hint, int)):
             return super().resume_ckpt(restore_hint)
         path = self.checkpoint_file(restore_hint)
-        saved = load_checkpoint(path).get("rng")  # the rest is loaded again by OpenGait's _load_ckpt
+        checkpoint = load_checkpoint(path)  # read once: OpenGait's _load_ckpt is handed this dict
+        saved = checkpoint.get("rng")
         rng = None
         if saved is not None:
             allow = os.environ.get(ALLOW_WORLD_SIZE_CHANGE_ENV) == "1"
             rng = rank_rng_state(saved, torch.distributed.get_rank(), torch.distributed.get_world_size(),
                                  path, allow_change=allow)
-        super().resume_ckpt(restore_hint)
+        base_model = sys.modules[BaseModel.__module__]
+        real_torch = base_model.torch  # the CPU launcher may have wrapped it already (cpu_compat)
+        base_model.torch = _TorchWithLoadedCheckpoint(real_torch, str(path), checkpoint)
+        try:
+            super().resume_ckpt(restore_hint)  # builds the same path and calls _load_ckpt
+        finally:
+            base_model.torch = real_torch
         world_size = torch.distributed.get_world_size()
         if saved is not None and "ranks" in saved and int(saved["world_size"]) != world_size:
             self.msg_mgr.log_warning(f"{path}: saved by {saved['world_size']} process(es), resumed by "

@@ -144,3 +144,31 @@ def test_fp16_inference_hands_float32_embeddings_to_opengaits_distance(opengait_
     assert lines["DTYPE"].startswith("torch.float32")
     assert float(lines["DTYPE"].split("MAX ")[1]) > 20  # big enough that fp16 squared distances overflow
     assert lines["FINITE"] == "True False"  # float32 (what we hand over) is finite; fp16 would not be
+
+
+def test_resume_reads_the_checkpoint_file_once_and_restores_it(opengait_root, synth_data, tmp_path):
+    """``resume_ckpt`` reads the file once (weights-only, for the RNG states) and hands that
+    dict to OpenGait's ``_load_ckpt``, instead of letting it read the file a second time."""
+    import yaml
+    cfg_file = tmp_path / "demo.yaml"
+    cfg_file.write_text(yaml.safe_dump(demo_cfg(synth_data)))
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yaml").symlink_to(opengait_root / "configs" / "default.yaml")
+    result = python(built_model(opengait_root, cfg_file, 29535, training=True) + """
+        model.save_ckpt(3)
+        saved = {k: v.clone() for k, v in model.state_dict().items()}
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        reads, real_load = [], torch.load
+        def counting_load(f, *args, **kwargs):
+            reads.append(str(f))
+            return real_load(f, *args, **kwargs)
+        torch.load = counting_load
+        model.resume_ckpt(3)
+        torch.load = real_load
+        same = all(torch.equal(v, model.state_dict()[k]) for k, v in saved.items())
+        print('READS', len(reads), 'RESTORED', same, 'ITER', model.iteration)
+    """, opengait_root, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "READS 1 RESTORED True ITER 3" in result.stdout, result.stdout[-2000:]
