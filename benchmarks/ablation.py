@@ -66,6 +66,8 @@ VARIANTS: Dict[str, List[str]] = {
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
+    # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well
+    "clean-view-band": ["model_cfg.clean_view=true", _sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],
     "spatial": ["model_cfg.spatial_layers=2"],
     "spatial-band": ["model_cfg.spatial_layers=2", _sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],
     "wide": ["model_cfg.channels=[64, 512]"],
