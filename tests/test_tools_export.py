@@ -171,6 +171,17 @@ def test_cli_export_verifies_each_length(trained, tmp_path, capsys, fmt, suffix)
         assert np.abs(got - expected).max() <= 1e-4
 
 
+def test_cli_default_lengths_cover_one_frame_and_partial_last_windows(trained, tmp_path, capsys):
+    """Without --check-lengths: 1 frame, 17 (< one 30-frame window), 47 and 95 (partial last windows)."""
+    cfg, ckpt, _ = trained
+    code = cli.main(["export", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--format", "onnx",
+                     "--out", str(tmp_path / "m.onnx")])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert [int(line.split()[0][2:]) for line in printed.splitlines() if line.strip().startswith("s=")] == \
+        [1, 17, 47, 95]
+
+
 def test_onnx_has_dynamic_length_and_no_decoder(trained, tmp_path):
     import onnx
 

@@ -51,8 +51,9 @@ def add_arguments(parser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--format", required=True, choices=FORMATS, help="onnx or torchscript")
     parser.add_argument("--out", required=True, help="output file (.onnx or .pt)")
-    parser.add_argument("--check-lengths", default="30,60,120",
-                        help="comma-separated sequence lengths to verify (default: 30,60,120)")
+    parser.add_argument("--check-lengths", default="1,17,47,95",
+                        help="comma-separated sequence lengths to verify (default: 1,17,47,95: one frame, "
+                             "less than a window, and several windows with a partial last one)")
 
 
 def main(args) -> int:
