@@ -146,8 +146,8 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
         rows.append([m] + cells)
     lines += [md_table(["model"] + [f"seed {s}" for s in seeds], rows), ""]
     tgts = targets(summary)
-    data["targets"] = [t.__dict__ | {"passed": t.passed, "margin": t.margin} for t in tgts]
-    lines += ["## Targets", "", common.targets_table(tgts), "", "## Overrides of each model's own config", ""]
+    common.add_targets(lines, data, tgts)
+    lines += ["## Overrides of each model's own config", ""]
     first = str(seeds[0])
     for m in MODELS:
         sets = [o for o in data["runs"][m][first]["overrides"] if not o.startswith("data_cfg.dataset_")]

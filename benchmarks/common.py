@@ -455,6 +455,10 @@ class Target:
     def passed(self) -> bool:
         return not math.isnan(self.value) and self.margin >= 0
 
+    def as_dict(self) -> dict:
+        """The fields plus the verdict, as the results' JSON stores a target."""
+        return asdict(self) | {"passed": self.passed, "margin": self.margin}
+
     def row(self) -> List[str]:
         sign = "<=" if self.lower_is_better else ">="
         verdict = "PASS" if self.passed else "MISS"
@@ -463,6 +467,13 @@ class Target:
 
 
 TARGET_HEADER = ["target", "GaitBERT", "limit", "verdict", "margin", "how measured"]
+
+
+def add_targets(lines: List[str], data: dict, targets: Sequence[Target]) -> None:
+    """Append the "## Targets" section to a report's ``lines`` and store the targets in its ``data``."""
+    data["targets"] = [t.as_dict() for t in targets]
+    if targets:
+        lines += ["## Targets", "", targets_table(targets), ""]
 
 
 def targets_table(targets: Sequence[Target]) -> str:

@@ -564,9 +564,7 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
         header = (["model"] + [p["label"] for p in summary[MODELS[0]][kind.name]]
                   + [f"NM / BG / CL at {kind.label(kind.target)}"])
         lines += [f"## {kind.name}", "", f"{kind.definition}.", "", md_table(header, rows), ""]
-    data["targets"] = [t.__dict__ | {"passed": t.passed, "margin": t.margin} for t in tgts]
-    if tgts:
-        lines += ["## Targets", "", common.targets_table(tgts), ""]
+    common.add_targets(lines, data, tgts)
     rows = []
     for m in MODELS:
         for seed, run in data["runs"][m].items():

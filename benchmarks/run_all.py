@@ -54,7 +54,7 @@ def summary(size, root: Path, results: Path, datas: dict, walls: dict, total: fl
     markdown = "\n".join(lines)
     common.write_result(results, "summary", markdown,
                         {"size": size.name, "wall_s": walls | {"total": total},
-                         "targets": [t.__dict__ | {"passed": t.passed, "margin": t.margin} for t in all_targets]},
+                         "targets": [t.as_dict() for t in all_targets]},
                         work)
     return markdown, all_targets
 

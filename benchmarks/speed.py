@@ -456,8 +456,7 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
                   f"(1.00 linear, 2.00 quadratic). FLOPs/frame: FLOPs per frame at the longest s over those "
                   f"at the shortest (1.00 = linear; exact count).", ""]
     tgts = targets(data, size)
-    lines += ["## Targets", "", common.targets_table(tgts), ""]
-    data["targets"] = [t.__dict__ | {"passed": t.passed, "margin": t.margin} for t in tgts]
+    common.add_targets(lines, data, tgts)
     markdown = "\n".join(lines)
     common.write_result(results, "speed", markdown, data, work)
     plot(data, size, results / "speed.png")
