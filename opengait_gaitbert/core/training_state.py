@@ -33,8 +33,6 @@ from .errors import CheckpointError
 ALLOW_WORLD_SIZE_CHANGE_ENV = "GAITBERT_ALLOW_WORLD_SIZE_CHANGE"
 
 
-
-
 def atomic_save(obj, path) -> Path:
     """``torch.save`` that never leaves a half-written file at ``path``."""
     path = Path(path)
@@ -127,15 +125,25 @@ def checkpoint_iteration(path) -> Optional[int]:
     return int(match.group(1)) if match else None
 
 
-def previous_checkpoints(path) -> List[Path]:
-    """Checkpoints of the same save_name as ``path`` with a lower iteration, newest first."""
+def saved_checkpoints(path) -> List[Path]:
+    """The checkpoints on disk of the same save_name as ``path`` (which need not exist), newest first."""
     path = Path(path)
-    iteration = checkpoint_iteration(path)
-    if iteration is None or not path.parent.is_dir():
+    if checkpoint_iteration(path) is None or not path.parent.is_dir():
         return []
     prefix = path.name[:path.name.rfind("-") + 1]
     found = [(checkpoint_iteration(p), p) for p in path.parent.glob(f"{glob.escape(prefix)}*.pt")]
-    return [p for i, p in sorted(found, reverse=True) if i is not None and i < iteration]
+    return [p for i, p in sorted(found, reverse=True) if i is not None]
+
+
+def previous_checkpoints(path) -> List[Path]:
+    """Checkpoints of the same save_name as ``path`` with a lower iteration, newest first."""
+    iteration = checkpoint_iteration(path)
+    return [p for p in saved_checkpoints(path) if checkpoint_iteration(p) < iteration]
+
+
+def errno_name(err: OSError) -> str:
+    """``err``'s errno as a name ("ENOSPC", "EACCES"), or "" when it has none."""
+    return errno.errorcode.get(err.errno, "") if err.errno else ""
 
 
 def load_checkpoint(path, map_location="cpu") -> Dict:
@@ -169,7 +177,7 @@ def _way_back(path: Path) -> str:
 def save_error(path, err: OSError) -> CheckpointError:
     """A CheckpointError for a failed checkpoint write: the file, the cause and what is left intact."""
     path = Path(path)
-    cause = errno.errorcode.get(err.errno, "") if err.errno else ""
+    cause = errno_name(err)
     reason = f"{err.strerror or err} ({cause})" if cause else str(err)
     intact = ([p for p in [path] if p.is_file()] + previous_checkpoints(path))[:1]
     kept = (f"The newest earlier checkpoint, {intact[0]}, is intact: resume from it with "

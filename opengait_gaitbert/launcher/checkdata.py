@@ -115,4 +115,3 @@ def main(args) -> int:
     report = check_dataset(Path(root), Path(partition))
     print(report.summary())
     return EXIT_USER_ERROR if report.problems else 0
-

@@ -1,14 +1,13 @@
 """Checks that fail in a second what OpenGait would fail after minutes (or never explain)."""
 from __future__ import annotations
 
-import errno
 import tempfile
 from pathlib import Path
 from typing import Mapping
 
 from ..core.config import validate_cfgs
 from ..core.errors import ConfigError
-from ..core.training_state import load_checkpoint, rank_rng_state
+from ..core.training_state import errno_name, load_checkpoint, rank_rng_state
 
 
 def checkpoint_path(cfgs: Mapping, engine: str, iteration: int, workdir: Path) -> Path:
@@ -30,7 +29,7 @@ def check_writable(folder: Path, what: str) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        cause = errno.errorcode.get(err.errno, "") if err.errno else ""
+        cause = errno_name(err)
         raise ConfigError(f"{what} {folder}: not writable ({err.strerror or err}{', ' + cause if cause else ''}); "
                           "checkpoints and logs go there. Fix its permissions or free space, or run with "
                           "--workdir on a writable disk.") from err

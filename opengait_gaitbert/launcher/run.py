@@ -27,11 +27,11 @@ from typing import List, Optional, Sequence
 import yaml
 
 from ..core.errors import ConfigError
-from ..core.training_state import ALLOW_WORLD_SIZE_CHANGE_ENV, checkpoint_iteration
+from ..core.training_state import ALLOW_WORLD_SIZE_CHANGE_ENV, checkpoint_iteration, saved_checkpoints
 from .locate import locate_opengait
 from ..compat import merge_cfgs
 from .preflight import checkpoint_path, check_writable, preflight
-from .worker import HEARTBEAT_ENV, STAGES
+from .worker import COLLECTIVE_TIMEOUT, HEARTBEAT_ENV, STAGES
 
 EPILOG = """examples:
   opengait-gaitbert train --cfgs configs/gaitbert/gaitbert_casiab.yaml --opengait ~/OpenGait
@@ -39,7 +39,6 @@ EPILOG = """examples:
   opengait-gaitbert test  --cfgs my.yaml --iter 60000
 """
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
-COLLECTIVE_TIMEOUT = 600.0  # seconds; a GPU iteration or checkpoint write takes far less
 
 
 def add_arguments(parser, phase: str = "train") -> None:
@@ -260,10 +259,7 @@ def read_progress(folder: Path) -> List[dict]:
 
 def latest_checkpoint(cfgs: dict, workdir: Path) -> Optional[Path]:
     """The newest ``<save_name>-<iteration>.pt`` of the training run, if any."""
-    folder = checkpoint_path(cfgs, "trainer_cfg", 0, workdir).parent
-    found = [(checkpoint_iteration(p), p) for p in folder.glob("*.pt")] if folder.is_dir() else []
-    found = [(i, p) for i, p in found if i is not None]
-    return max(found)[1] if found else None
+    return next(iter(saved_checkpoints(checkpoint_path(cfgs, "trainer_cfg", 0, workdir))), None)
 
 
 def _describe(progress: dict) -> str:

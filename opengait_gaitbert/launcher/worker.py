@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 HEARTBEAT_ENV = "GAITBERT_HEARTBEAT_DIR"
+COLLECTIVE_TIMEOUT = 600.0  # seconds (--collective-timeout); a GPU iteration or checkpoint write takes far less
 STALL_ENV = "GAITBERT_FAULT_STALL"
 # Stages of one iteration, in the order a rank passes them; (completed iteration, stage) orders progress.
 AFTER_STEP, SAVING, LOADING, PREPARING, STEPPING = range(5)
@@ -163,7 +164,7 @@ def main(argv=None) -> int:
     parser.add_argument("--phase", choices=("train", "test"), required=True)
     parser.add_argument("--iter", type=int, default=0)
     parser.add_argument("--log_to_file", action="store_true")
-    parser.add_argument("--collective-timeout", type=float, default=600.0,
+    parser.add_argument("--collective-timeout", type=float, default=COLLECTIVE_TIMEOUT,
                         help="seconds a collective may wait for the other ranks before the run ends")
     args = parser.parse_args(argv)
 
