@@ -26,6 +26,9 @@ SOFTMAX_PREFIX = "softmax"  # OpenGait's CrossEntropyLoss, optional
 SAMPLER_CUT_KEYS = ("divsor", "cutting")
 SAMPLER_EXTRA_KEYS = ("type",) + SAMPLER_CUT_KEYS
 COMPOSE = "Compose"
+# OpenGait's samplers that group sequences by identity, and the one that does not (pretraining).
+ID_SAMPLERS = ("TripletSampler", "BilateralSampler")
+UNLABELLED_SAMPLER = "CommonSampler"
 # Steps that cut and/or scale (their output is floating point): after one, the sampler must not cut again.
 CUTTING_TRANSFORMS = ("BaseSilCuttingTransform", "BaseSilTransform", "BaseParsingCuttingTransform")
 LOSS_KEYS = ("type", "log_prefix", "loss_term_weight", "reconstruction_weight", "triplet_weight",
@@ -198,10 +201,33 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
         raise ConfigError(f"{source}: loss_cfg needs an entry `type: {LOSS_NAME}` with "
                           f"`log_prefix: {LOSS_PREFIX}`.")
     ours = next((e for e in loss_cfg if e.get("log_prefix") == LOSS_PREFIX), {})
+    if training and network.class_num == 0:
+        check_pretraining(trainer, ours, prefixes, source)
     heads_unused = SOFTMAX_PREFIX not in prefixes or ours.get("triplet_weight", 1.0) == 0
-    if training and heads_unused and not trainer.get("find_unused_parameters", False):
+    if training and network.class_num and heads_unused and not trainer.get("find_unused_parameters", False):
         raise ConfigError(
             f"{source}: without the `{SOFTMAX_PREFIX}` loss or with triplet_weight 0, part of the "
             "embedding head gets no gradient and DDP stops on unused parameters; set "
             "trainer_cfg.find_unused_parameters: true.")
     return GaitBERTConfig(network, masking, [p for p in prefixes if p])
+
+
+def check_pretraining(trainer: Mapping, ours: Mapping, prefixes: List[str], source: str) -> None:
+    """With ``model_cfg.class_num: 0`` (pretraining on unlabelled silhouettes) nothing may ask for labels.
+
+    Raises:
+        ConfigError: naming ``source``, the key that needs identities and the fix.
+    """
+    why = (f"{source}: model_cfg.class_num is 0 (reconstruction-only pretraining, no identity labels), "
+           "but")
+    if SOFTMAX_PREFIX in prefixes:
+        raise ConfigError(f"{why} loss_cfg has the `{SOFTMAX_PREFIX}` CrossEntropyLoss, which classifies "
+                          "identities. Remove that entry, or set class_num to the number of training ids.")
+    if ours.get("triplet_weight", 1.0) != 0:
+        raise ConfigError(f"{why} loss_cfg ({LOSS_NAME}) has triplet_weight = {ours.get('triplet_weight', 1.0)!r}, "
+                          "and a triplet needs identities. Set `triplet_weight: 0`.")
+    sampler = (trainer.get("sampler") or {}).get("type")
+    if sampler in ID_SAMPLERS:
+        raise ConfigError(f"{why} trainer_cfg.sampler.type = {sampler!r} draws P identities x K sequences. Use "
+                          f"`type: {UNLABELLED_SAMPLER}` with `batch_size: <sequences>` (an int), which draws "
+                          "sequences without looking at identities.")

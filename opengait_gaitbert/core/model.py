@@ -49,12 +49,18 @@ class NetworkConfig:
             context; 0 = none. Lets occluded body parts be inferred from visible ones.
         embed_dim: embedding size per part (OpenGait's SeparateFCs ``out_channels``).
         bin_num: horizontal pyramid bins; each must divide the bottleneck height.
-        class_num: training identities (74 for CASIA-B's protocol).
+        class_num: training identities (74 for CASIA-B's protocol); 0 = pretraining
+            without labels: the head has no parameters, the embedding is the pooled
+            bottleneck ``[b, channels[-1], p]`` and there are no logits.
         mask_channel: give the frame embedding the hidden-content mask as a second
             input plane, so hidden is not read as background (all zeros at test time).
         clean_view: in training, also embed the unmasked clip and train the identity
             losses on both views (batch of 2b), so a walk's masked and clean embeddings
             are pulled together; the decoder still reconstructs from the masked view.
+        part_lr: fine-tuning, as GaitSSB's ``backbone_lr``: a learning rate per part of
+            :attr:`GaitBERTNet.PARTS` (e.g. ``{encoder: 0.01}``); 0 freezes a part (no
+            gradient, BatchNorm statistics kept as restored). Parts not named train at
+            ``optimizer_cfg.lr``.
     """
 
     channels: List[int] = field(default_factory=lambda: [64, 256])
@@ -71,6 +77,7 @@ class NetworkConfig:
     class_num: int = 74
     mask_channel: bool = False
     clean_view: bool = False
+    part_lr: Dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, cfg: Mapping, where: str = "model_cfg") -> "NetworkConfig":
@@ -127,14 +134,24 @@ class NetworkConfig:
         for key in ("temporal_dim", "temporal_layers", "temporal_heads", "temporal_window", "embed_dim",
                     "class_num"):
             value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                bad(key, "a positive int")
+            smallest = 0 if key == "class_num" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < smallest:
+                bad(key, "the number of training ids, or 0 to pretrain without labels" if key == "class_num"
+                    else "a positive int")
         if not isinstance(self.spatial_layers, int) or isinstance(self.spatial_layers, bool) \
                 or self.spatial_layers < 0:
             bad("spatial_layers", "an int >= 0 (0 = no spatial context)")
         for key in ("mask_channel", "clean_view"):
             if not isinstance(getattr(self, key), bool):
                 bad(key, "true or false")
+        if not isinstance(self.part_lr, Mapping) or any(
+                part not in GaitBERTNet.PARTS or isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0
+                for part, lr in self.part_lr.items()):
+            unknown = [part for part in self.part_lr if part not in GaitBERTNet.PARTS] \
+                if isinstance(self.part_lr, Mapping) else []
+            hint = close_match_hint(unknown[0], GaitBERTNet.PARTS) if unknown else ""
+            bad("part_lr", f"a mapping from parts ({', '.join(GaitBERTNet.PARTS)}) to learning rates >= 0",
+                f"0 freezes a part; e.g. {{frame_embedding: 0.0, encoder: 0.01}}.{hint}")
         if self.temporal_dim % self.temporal_heads:
             bad("temporal_heads", f"a divisor of temporal_dim ({self.temporal_dim})")
         if not int_list(self.bin_num):
@@ -157,6 +174,9 @@ class EncoderOutput(NamedTuple):
 class GaitBERTNet(nn.Module):
     """The GaitBERT network. Input is already masked; it never sees the target."""
 
+    #: Its parts, input to output: what fine-tuning may freeze or train at its own rate.
+    PARTS = ("frame_embedding", "encoder", "spatial", "temporal", "head", "decoder")
+
     def __init__(self, config: NetworkConfig):
         super().__init__()
         self.config = config
@@ -177,6 +197,26 @@ class GaitBERTNet(nn.Module):
             self.temporal = NoTemporalContext()
         self.head = VideoEmbeddingHead(c[-1], config.embed_dim, config.bin_num, config.class_num)
         self.decoder = UNetDecoder(c, config.embed_stride)
+        self.frozen: Tuple[str, ...] = ()
+
+    # -- fine-tuning ---------------------------------------------------------------------
+    def freeze(self, parts: Sequence[str]) -> None:
+        """Stop training ``parts`` (names of :attr:`PARTS`): their weights get no gradient and
+        their BatchNorm layers stay in eval mode, keeping the restored statistics."""
+        self.frozen = tuple(parts)
+        for name in self.frozen:
+            getattr(self, name).requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "GaitBERTNet":
+        super().train(mode)
+        for name in self.frozen:
+            getattr(self, name).eval()
+        return self
+
+    def part_parameters(self) -> Dict[str, List[nn.Parameter]]:
+        """Each part's trainable parameters, in :attr:`PARTS` order (frozen ones left out)."""
+        return {name: [p for p in getattr(self, name).parameters() if p.requires_grad] for name in self.PARTS}
 
     # -- padding so that every halving is exact ------------------------------------------
     def _pad(self, frames: torch.Tensor) -> torch.Tensor:
@@ -219,8 +259,9 @@ class GaitBERTNet(nn.Module):
         x = self.temporal(x, windows if self.config.temporal == "transformer" else layout)
         return EncoderOutput(x, skips, layout)
 
-    def forward_embedding(self, encoded: EncoderOutput) -> Tuple[torch.Tensor, torch.Tensor]:
-        """-> embeddings ``[b, e, p]`` and logits ``[b, classes, p]``, one row per sequence."""
+    def forward_embedding(self, encoded: EncoderOutput) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """-> embeddings ``[b, e, p]`` and logits ``[b, classes, p]`` (None without identities),
+        one row per sequence."""
         return self.head(encoded.bottleneck, encoded.layout)
 
     def forward_decoder(self, encoded: EncoderOutput) -> torch.Tensor:
@@ -243,7 +284,7 @@ class GaitBERTNet(nn.Module):
                 embeddings and logits follow the masked view's rows.
         Returns:
             ``embeddings [b, e, p]`` (``[2b, e, p]`` with ``clean``: masked rows first),
-            ``logits [b or 2b, classes, p]`` and, when reconstructing,
+            ``logits [b or 2b, classes, p]`` (None with ``class_num`` 0) and, when reconstructing,
             ``reconstruction`` logits ``[n, s, h, w]`` of the masked view.
         """
         encoded = self.forward_encoder(sils, seqL, hidden)
@@ -254,7 +295,7 @@ class GaitBERTNet(nn.Module):
         if clean is not None:  # encoder + head only: the clean view is not reconstructed
             clean_embeddings, clean_logits = self.forward_embedding(self.forward_encoder(clean, seqL))
             out["embeddings"] = torch.cat([embeddings, clean_embeddings])
-            out["logits"] = torch.cat([logits, clean_logits])
+            out["logits"] = None if logits is None else torch.cat([logits, clean_logits])
         return out
 
     def embed(self, sils: torch.Tensor, seqL: SeqL = None) -> torch.Tensor:

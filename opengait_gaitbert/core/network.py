@@ -204,15 +204,23 @@ class NoTemporalContext(nn.Module):
 
 class VideoEmbeddingHead(nn.Module):
     """OpenGait's proven head: temporal max pooling over valid frames, horizontal
-    pyramid pooling, part-wise FCs and a BNNeck with cosine logits."""
+    pyramid pooling, part-wise FCs and a BNNeck with cosine logits.
+
+    With ``class_num`` 0 (pretraining without labels) it has no parameters: the
+    embedding is the pooled bottleneck itself, ``[b, c, p]``, and there are no
+    logits. Nothing in it then waits for an identity loss, so DDP finds no unused
+    parameters, and a pretrained encoder can be tested as it is (zero-shot).
+    """
 
     def __init__(self, in_channels: int, embed_dim: int, bin_num: Sequence[int], class_num: int):
         super().__init__()
         self.bin_num = list(bin_num)
-        parts = sum(self.bin_num)
-        self.fc = nn.Parameter(nn.init.xavier_uniform_(torch.empty(parts, in_channels, embed_dim)))
-        self.bnneck = nn.BatchNorm1d(embed_dim * parts)
-        self.classifier = nn.Parameter(nn.init.xavier_uniform_(torch.empty(parts, embed_dim, class_num)))
+        self.identity = class_num > 0
+        if self.identity:
+            parts = sum(self.bin_num)
+            self.fc = nn.Parameter(nn.init.xavier_uniform_(torch.empty(parts, in_channels, embed_dim)))
+            self.bnneck = nn.BatchNorm1d(embed_dim * parts)
+            self.classifier = nn.Parameter(nn.init.xavier_uniform_(torch.empty(parts, embed_dim, class_num)))
 
     @staticmethod
     def temporal_pool(x: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
@@ -231,10 +239,20 @@ class VideoEmbeddingHead(nn.Module):
             feats.append(z.mean(-1) + z.max(-1).values)
         return torch.cat(feats, dim=-1)
 
-    def forward(self, x: torch.Tensor, layout: SequenceLayout) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``[F, c, h, w]`` -> embeddings ``[b, e, p]`` and logits ``[b, classes, p]``."""
-        parts = self.horizontal_pyramid(self.temporal_pool(x, layout))  # [b, c, p]
-        embed = torch.einsum("bcp,pce->bep", parts, self.fc.to(parts.dtype))  # [b, e, p]
+    def project(self, parts: torch.Tensor) -> torch.Tensor:
+        """``[b, c, p]`` pooled parts -> embeddings ``[b, e, p]`` (the parts themselves without identities)."""
+        if not self.identity:
+            return parts
+        return torch.einsum("bcp,pce->bep", parts, self.fc.to(parts.dtype))
+
+    def forward(self, x: torch.Tensor, layout: SequenceLayout) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """``[F, c, h, w]`` -> embeddings ``[b, e, p]`` and logits ``[b, classes, p]``.
+
+        Without identities (``class_num`` 0): embeddings ``[b, c, p]`` and logits None.
+        """
+        embed = self.project(self.horizontal_pyramid(self.temporal_pool(x, layout)))  # [b, e, p]
+        if not self.identity:
+            return embed, None
         b, e, p = embed.shape
         neck = self.bnneck(embed.reshape(b, e * p)).reshape(b, e, p)
         neck = F.normalize(neck, dim=1)

@@ -133,8 +133,7 @@ def _embedding_graph_class():
             x = net.spatial(x)  # per frame, no time information
             x = self.temporal(x, positions, torch.div(index, window, rounding_mode="floor"))
             pooled = x.max(dim=0, keepdim=True).values  # [1, cK, h', w']: temporal max pooling
-            parts = net.head.horizontal_pyramid(pooled)  # [1, cK, p]
-            return torch.einsum("bcp,pce->bep", parts, net.head.fc.to(parts.dtype))  # [1, e, p]
+            return net.head.project(net.head.horizontal_pyramid(pooled))  # [1, e, p]
 
         def temporal(self, x: torch.Tensor, positions: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
             """``[s, c, h, w]`` -> same, with the net's temporal context (residual).
