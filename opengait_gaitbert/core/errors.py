@@ -11,7 +11,7 @@ and ends with a traceback and status 1 (:data:`EXIT_INTERNAL_ERROR`, Python's ow
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from typing import Iterable, Sequence
 
 
 class GaitBERTError(Exception):
@@ -34,6 +34,9 @@ class CheckpointError(GaitBERTError, RuntimeError):
     """A checkpoint is missing, cannot be written or read back, or does not fit this run or config."""
 
 
+#: Keys (or files) quoted per kind of problem in one message; the rest are counted.
+SHOW_KEYS = 4
+
 #: Exit status for an error the user can fix: usage, config or data (argparse's convention).
 EXIT_USER_ERROR = 2
 #: Exit status for an internal error or a failed run (Python's own for an uncaught exception).
@@ -44,6 +47,12 @@ def close_match_hint(name: str, allowed: Iterable[str]) -> str:
     """' Did you mean `x`?' for a likely typo, else ''."""
     match = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=0.6)
     return f" Did you mean `{match[0]}`?" if match else ""
+
+
+def quote_keys(title: str, items: Sequence[str]) -> str:
+    """``"3 missing keys: a; b; c"``, quoting at most :data:`SHOW_KEYS` of ``items``."""
+    more = f" (+{len(items) - SHOW_KEYS} more)" if len(items) > SHOW_KEYS else ""
+    return f"{len(items)} {title}: {'; '.join(items[:SHOW_KEYS])}{more}"
 
 
 def config_error(where: str, key: str, value, allowed: str, fix: str = "") -> ConfigError:

@@ -23,14 +23,12 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from ..compat import cut_and_scale, read_yaml
-from ..core.errors import CheckpointError, ConfigError, DataError
+from ..core.errors import SHOW_KEYS, CheckpointError, ConfigError, DataError, quote_keys
 
 #: Prefixes that wrappers add to the core network's parameter names, outermost first.
 STRIP_PREFIXES = ("module.", "net.")
 #: Pixel size of OpenGait's pretreated frames (before the side cut).
 PKL_SIZE = 64
-#: How many offending keys an error message lists.
-SHOW_KEYS = 4
 
 PathLike = Union[str, Path]
 
@@ -202,20 +200,14 @@ def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) 
     unexpected keys (as ``load_state_dict(strict=False)`` reports them), the shape mismatches,
     and the ``model_cfg`` values the checkpoint's weights reveal. ``net`` is unusable after an error.
     """
-    expected = net.state_dict()
-    misfits = {k for k, v in state.items() if k in expected and v.shape != expected[k].shape}
-    result = net.load_state_dict({k: v for k, v in state.items() if k not in misfits}, strict=False)
-    missing = [k for k in result.missing_keys if k not in misfits]
-    shapes = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(expected[k].shape)}"
-              for k in expected if k in misfits]
-    if not (missing or result.unexpected_keys or shapes):
+    from ..core.finetune import state_dict_misfits
+
+    missing, unexpected, shapes = state_dict_misfits(net.state_dict(), state)
+    if not (missing or unexpected or shapes):
+        net.load_state_dict(state)
         return
-    problems = []
-    for title, items in (("missing keys", missing), ("unexpected keys", result.unexpected_keys),
-                         ("shape mismatches", shapes)):
-        if items:
-            more = f" (+{len(items) - SHOW_KEYS} more)" if len(items) > SHOW_KEYS else ""
-            problems.append(f"{len(items)} {title}: {'; '.join(items[:SHOW_KEYS])}{more}")
+    problems = [quote_keys(title, items) for title, items in (
+        ("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if items]
     differing = [f"{key}: {found} (config: {getattr(net.config, key, None)})"
                  for key, found in infer_model_cfg(state).items()
                  if hasattr(net.config, key) and found != getattr(net.config, key)]
