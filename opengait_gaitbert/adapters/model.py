@@ -16,9 +16,13 @@ import numpy as np
 import torch
 from einops import rearrange
 from modeling.base_model import BaseModel  # OpenGait
+from torch import optim
+from utils import get_attr_from, get_valid_args  # OpenGait
 
 from ..core.config import LOSS_PREFIX, SOFTMAX_PREFIX, config_source, validate_cfgs
-from ..core.errors import ConfigError, DataError, GaitBERTError
+from ..core.errors import CheckpointError, ConfigError, DataError, GaitBERTError, quote_keys
+from ..core.finetune import part_param_groups, restorable_state, state_dict_misfits
+from ..core.frames import check_input_frames
 from ..core.model import GaitBERTNet
 from ..core.render import reconstruction_grid
 from ..core.sequences import per_sequence, split_packed
@@ -60,6 +64,8 @@ class GaitBERT(BaseModel):
         training = self.engine_cfg is self.cfgs.get("trainer_cfg")
         self.gaitbert_cfg = validate_cfgs(self.cfgs, training)
         self.net = GaitBERTNet(self.gaitbert_cfg.network)
+        if training:  # fine-tuning: parts at learning rate 0 are frozen (see get_optimizer)
+            self.net.freeze([part for part, lr in self.gaitbert_cfg.network.part_lr.items() if lr == 0])
         self.fp16_skipped_steps = 0
         self.last_batch = None
 
@@ -85,7 +91,7 @@ class GaitBERT(BaseModel):
             # OpenGait writes the summary every log_iter iterations only; draw it only then.
             if (self.iteration + 1) % self.engine_cfg["log_iter"] == 0:
                 visual_summary = self.summary_images(masked, out["reconstruction"], target, mask)
-        if SOFTMAX_PREFIX in self.gaitbert_cfg.loss_prefixes:
+        if SOFTMAX_PREFIX in self.gaitbert_cfg.loss_prefixes:  # never without identities (validate_cfgs)
             training_feat[SOFTMAX_PREFIX] = {"logits": logits, "labels": labs}
         return {
             "training_feat": training_feat,
@@ -113,7 +119,7 @@ class GaitBERT(BaseModel):
         # resumed run away from the uninterrupted one.
         loader.generator = torch.Generator().manual_seed(torch.distributed.get_rank())
         ids, class_num = len(loader.dataset.label_set), self.gaitbert_cfg.network.class_num
-        if train and ids != class_num:
+        if train and class_num and ids != class_num:  # 0: pretraining, the folders are not identities
             raise ConfigError(f"{config_source()}: model_cfg.class_num = {class_num} but the training set "
                               f"has {ids} ids ({data_cfg.get('dataset_partition')}); set class_num: {ids}.")
         return loader
@@ -121,6 +127,7 @@ class GaitBERT(BaseModel):
     def inputs_pretreament(self, inputs):
         seqL = inputs[4]
         trfs = self.trainer_trfs if self.training else self.evaluator_trfs
+        check_input_frames(inputs[0], self.gaitbert_cfg.network.frame_size, config_source())  # before any transform
         try:
             # Packed batches (unfixed_ordered training, all_ordered testing) reach the
             # transform as ONE concatenated array; the masked-frame sampler must see each
@@ -176,6 +183,19 @@ class GaitBERT(BaseModel):
         ids = [label_set[int(i)] for i in torch.as_tensor(labs).tolist()]
         return ", ".join(f"{i}/{t}/{v}" for i, t, v in zip(ids, typs, vies))
 
+    def get_optimizer(self, optimizer_cfg):
+        """OpenGait's optimizer, with one parameter group per part when ``model_cfg.part_lr``
+        sets learning rates per part (fine-tuning, as GaitSSB's ``backbone_lr``)."""
+        part_lr = self.gaitbert_cfg.network.part_lr
+        if not part_lr:
+            return super().get_optimizer(optimizer_cfg)
+        self.msg_mgr.log_info(optimizer_cfg)
+        solver = get_attr_from([optim], optimizer_cfg["solver"])
+        groups = part_param_groups(self.net.part_parameters(), part_lr, optimizer_cfg["lr"])
+        self.msg_mgr.log_info("learning rate per part: " + ", ".join(f"{g['name']} {g['lr']}" for g in groups)
+                              + "".join(f", {part} frozen" for part in self.net.frozen))
+        return solver(groups, **get_valid_args(solver, optimizer_cfg, ["solver"]))
+
     # -- checkpoints ---------------------------------------------------------------------
     def checkpoint_file(self, iteration: int) -> str:
         save_name = self.engine_cfg["save_name"]
@@ -207,6 +227,8 @@ class GaitBERT(BaseModel):
         file, or one saved at another world size, is refused by name before OpenGait
         loads it (see ``core/training_state.py``).
         """
+        if isinstance(restore_hint, str):
+            return self.restore_from_file(restore_hint)
         if not (self.training and isinstance(restore_hint, int)):
             return super().resume_ckpt(restore_hint)
         path = self.checkpoint_file(restore_hint)
@@ -217,13 +239,7 @@ class GaitBERT(BaseModel):
             allow = os.environ.get(ALLOW_WORLD_SIZE_CHANGE_ENV) == "1"
             rng = rank_rng_state(saved, torch.distributed.get_rank(), torch.distributed.get_world_size(),
                                  path, allow_change=allow)
-        base_model = sys.modules[BaseModel.__module__]
-        real_torch = base_model.torch  # the CPU launcher may have wrapped it already (cpu_compat)
-        base_model.torch = _TorchWithLoadedCheckpoint(real_torch, str(path), checkpoint)
-        try:
-            super().resume_ckpt(restore_hint)  # builds the same path and calls _load_ckpt
-        finally:
-            base_model.torch = real_torch
+        self._opengait_restore(restore_hint, path, checkpoint)  # builds the same path and calls _load_ckpt
         world_size = torch.distributed.get_world_size()
         if saved is not None and "ranks" in saved and int(saved["world_size"]) != world_size:
             self.msg_mgr.log_warning(f"{path}: saved by {saved['world_size']} process(es), resumed by "
@@ -234,3 +250,58 @@ class GaitBERT(BaseModel):
         elif saved is not None:
             self.msg_mgr.log_warning(f"{path}: no random state for rank {torch.distributed.get_rank()}; it "
                                      "continues from its seed (approximate resume).")
+
+    def restore_from_file(self, path: str):
+        """OpenGait's ``restore_hint: <path>``: fine-tuning from a pretrained checkpoint (or
+        testing one), checked before OpenGait loads it.
+
+        With ``restore_ckpt_strict: false`` the identity head may be missing from the file
+        or sized for other identities: it starts fresh, and the optimizer and schedule
+        must then start fresh too. Anything else that does not fit, a missing file, or
+        another model's checkpoint stops the run here, before any training step, with
+        the file, the tensors and the fix.
+        """
+        engine = "trainer_cfg" if self.training else "evaluator_cfg"
+        source = config_source()
+        if not osp.isfile(path):
+            raise CheckpointError(f"{source}: {engine}.restore_hint = {path!r} does not exist (relative paths "
+                                  f"are read from {os.getcwd()}). Point it at the pretraining run's checkpoint, "
+                                  "output/<dataset>/GaitBERT/<save_name>/checkpoints/<save_name>-<iter>.pt.")
+        checkpoint = load_checkpoint(path)
+        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+            raise CheckpointError(f"{source}: {engine}.restore_hint {path} is not an OpenGait checkpoint "
+                                  "(a dict with a `model` state dict).")
+        expected = self.state_dict()
+        if self.engine_cfg.get("restore_ckpt_strict", True):
+            problems = [quote_keys(title, items) for title, items in zip(
+                ("missing tensors", "extra tensors", "shape mismatches"),
+                state_dict_misfits(expected, checkpoint["model"])) if items]
+            if problems:
+                raise CheckpointError(
+                    f"{source}: {engine}.restore_hint {path} does not fit the model built from model_cfg:\n  "
+                    + "\n  ".join(problems) + f"\nTo fine-tune a pretrained encoder with a new identity head, "
+                    f"set {engine}.restore_ckpt_strict: false; to test a checkpoint, use the model_cfg it was "
+                    "trained with.")
+            model_state, fresh = checkpoint["model"], []
+        else:
+            model_state, fresh = restorable_state(expected, checkpoint["model"], path, source, ("net.head.",))
+        if fresh and self.training and not (self.engine_cfg.get("optimizer_reset")
+                                            and self.engine_cfg.get("scheduler_reset")):
+            raise ConfigError(
+                f"{source}: fine-tuning from {path} trains a new head ({quote_keys('fresh tensors', fresh)}), "
+                "so the checkpoint's optimizer and schedule do not apply; set trainer_cfg.optimizer_reset: "
+                "true and trainer_cfg.scheduler_reset: true.")
+        if fresh:
+            self.msg_mgr.log_info(f"restored {len(model_state)} tensors from {path}; "
+                                  f"{quote_keys('start fresh', fresh)}.")
+        self._opengait_restore(path, path, {**checkpoint, "model": model_state})
+
+    def _opengait_restore(self, restore_hint, path, checkpoint: dict) -> None:
+        """OpenGait's own ``resume_ckpt(restore_hint)``, reading ``checkpoint`` instead of the file ``path``."""
+        base_model = sys.modules[BaseModel.__module__]
+        real_torch = base_model.torch  # the CPU launcher may have wrapped it already (cpu_compat)
+        base_model.torch = _TorchWithLoadedCheckpoint(real_torch, str(path), checkpoint)
+        try:
+            super().resume_ckpt(restore_hint)
+        finally:
+            base_model.torch = real_torch

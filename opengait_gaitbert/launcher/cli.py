@@ -22,6 +22,7 @@ COMMANDS = {
     "demo": ("opengait_gaitbert.launcher.demo", "synthetic data -> train -> test -> rank-1 table, in minutes"),
     "synth": ("opengait_gaitbert.data.synth", "write a synthetic CASIA-B-protocol dataset"),
     "pretreat": ("opengait_gaitbert.data.pretreat", "convert PNG silhouettes to OpenGait pkl"),
+    "partition": ("opengait_gaitbert.data.partition", "write the partition JSON of a pkl folder (e.g. unlabelled)"),
     "check-data": ("opengait_gaitbert.launcher.checkdata", "list unreadable or malformed pkl and empty ids"),
     "visualize": ("opengait_gaitbert.tools.visualize", "picture/GIF of what GaitBERT fills in"),
     "embed": ("opengait_gaitbert.tools.identify", "embeddings of a folder of sequences to .npz"),
