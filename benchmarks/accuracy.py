@@ -34,7 +34,7 @@ COST = {"GaitBERT": 3, "GaitBase": 2, "GaitSet": 1}
 
 
 def run_dir(work: Path, seed: int, model: str) -> Path:
-    return work / "runs" / f"seed{seed}" / model
+    return work / "runs" / f"seed{seed}" / model.replace(" ", "-").replace("%", "pct")
 
 
 def checkpoint(cfg: dict, workdir: Path) -> Path:
@@ -43,31 +43,39 @@ def checkpoint(cfg: dict, workdir: Path) -> Path:
 
 
 def train_and_test(model: str, seed: int, cfg: dict, overrides: List[str], root: Path, work: Path,
-                   device: str, reuse: bool) -> dict:
+                   device: str, reuse: bool, train: bool = True, test: bool = True) -> dict:
+    """Train (unless ``train`` is False, or ``reuse`` finds the same config's checkpoint) and
+    test one run named ``model``; returns its record (rank-1 when tested)."""
     workdir = run_dir(work, seed, model)
-    cfg_file = workdir / f"{model}.yaml"
+    tag = f"seed{seed}-{workdir.name}"
+    cfg_file = workdir / f"{workdir.name}.yaml"
     text = yaml.safe_dump(cfg, sort_keys=False)
-    ckpt = checkpoint(cfg, workdir)
+    ckpt = checkpoint(cfg, workdir) if train else Path(str(cfg["evaluator_cfg"]["restore_hint"]))
     same = cfg_file.is_file() and cfg_file.read_text() == text and ckpt.is_file()
     common.write_yaml(cfg, cfg_file)
     logs = work / "logs"
     started = time.time()
-    if reuse and same:
+    train_s = None
+    if not train:
+        pass
+    elif reuse and same:
         say(f"[accuracy] seed {seed} {model}: reusing {ckpt}")
-        train_s = None
     else:
         say(f"[accuracy] seed {seed} {model}: training {cfg['trainer_cfg']['total_iter']} iterations")
-        common.launch_logged("train", cfg_file, root, workdir, logs / f"train-seed{seed}-{model}.log", device)
+        common.launch_logged("train", cfg_file, root, workdir, logs / f"train-{tag}.log", device)
         train_s = time.time() - started
-    lines = common.launch_logged("test", cfg_file, root, workdir, logs / f"test-seed{seed}-{model}.log", device)
+    record = {"model": model, "seed": seed, "train_wall_s": train_s, "workdir": str(workdir),
+              "cfg_file": str(cfg_file), "checkpoint": str(ckpt), "overrides": overrides}
+    if not test:
+        return record
+    lines = common.launch_logged("test", cfg_file, root, workdir, logs / f"test-{tag}.log", device)
     from opengait_gaitbert.launcher.demo import parse_rank1
     rank1 = parse_rank1(lines)
     if set(rank1) != set(PROTOCOL_TYPES):
         raise common.LaunchFailed(f"{model} seed {seed}: no NM/BG/CL rank-1 in the test log")
     say(f"[accuracy] seed {seed} {model}: " + ", ".join(f"{k} {v:.2f}" for k, v in rank1.items())
         + (f" (train {train_s:.0f}s wall)" if train_s else ""))
-    return {"model": model, "seed": seed, "rank1": rank1, "train_wall_s": train_s, "workdir": str(workdir),
-            "cfg_file": str(cfg_file), "checkpoint": str(ckpt), "overrides": overrides}
+    return {**record, "rank1": rank1}
 
 
 def plan(root: Path, size: Size, work: Path, device: str) -> List[dict]:
@@ -153,15 +161,11 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
         sets = [o for o in data["runs"][m][first]["overrides"] if not o.startswith("data_cfg.dataset_")]
         lines.append(f"- {m} (`{common.CONFIG_FILES[m][1]}`): `" + "`, `".join(sets) + "`")
     markdown = "\n".join(lines) + "\n"
-    common.write_result(results, "accuracy", markdown, data, work)
-    plot(data, summary, size, results / "accuracy.png")
-    return markdown
+    return common.publish(results, "accuracy", markdown, data, work, lambda png: plot(data, summary, size, png))
 
 
 def plot(data: dict, summary: dict, size: Size, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
     conds = list(PROTOCOL_TYPES) + ["mean"]
     fig, ax = plt.subplots(figsize=(7, 3.6))
     width = 0.8 / len(MODELS)

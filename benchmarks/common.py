@@ -229,17 +229,19 @@ def data_overrides(data_dir: Path, partition: Optional[Path] = None) -> List[str
 
 def build_config(model: str, root: Path, size: Size, data_dir: Path, class_num: int,
                  device: str = "cpu", batch: Optional[Sequence[int]] = None,
-                 iters: Optional[int] = None, shape: Sequence[str] = ()) -> Tuple[dict, List[str]]:
-    """``model``'s own YAML with this size's overrides applied; returns (config, overrides).
+                 iters: Optional[int] = None, shape: Sequence[str] = (), base: Optional[Path] = None,
+                 partition: Optional[Path] = None) -> Tuple[dict, List[str]]:
+    """``model``'s own YAML (or ``base``, another recipe of it) with this size's overrides
+    applied; returns (config, overrides).
 
     ``shape`` overrides (``model_cfg.*`` at full width, e.g. wider channels) apply to the
     YAML first, so this size divides their widths like the shipped ones.
     """
     from opengait_gaitbert.launcher.run import apply_overrides
-    cfg = apply_overrides(yaml.safe_load(base_config_path(model, root).read_text()), list(shape))
+    cfg = apply_overrides(yaml.safe_load((base or base_config_path(model, root)).read_text()), list(shape))
     overrides = (list(shape) + width_overrides(model, cfg, size.width_divisor) + class_num_override(model, class_num)
                  + budget_overrides(cfg, iters or size.iters, batch or size.batch, size.clip, device)
-                 + data_overrides(data_dir))
+                 + data_overrides(data_dir, partition))
     return apply_overrides(cfg, overrides), overrides
 
 
@@ -264,18 +266,22 @@ def width_summary(root: Path, size: Size) -> str:
 # ----------------------------------------------------------------------------------------
 
 def synth_data(out: Path, size: Size, seed: int, ids: Optional[int] = None,
-               types: Optional[Sequence[str]] = None, views: Optional[Sequence[str]] = None) -> Path:
-    """The synthetic CASIA-B-protocol dataset of ``seed`` (written once, reused)."""
+               types: Optional[Sequence[str]] = None, views: Optional[Sequence[str]] = None,
+               train_ids: Optional[int] = None) -> Path:
+    """The synthetic CASIA-B-protocol dataset of ``seed`` (written once, reused); the first
+    ``train_ids`` ids (default half) train, the rest test."""
     from opengait_gaitbert.data import synth
     ids = ids or size.ids
     views = tuple(views or size.views)
     stamp = {"ids": ids, "seed": seed, "frames": size.frames, "views": list(views),
              "types": list(types) if types else None}
+    if train_ids:
+        stamp["train_ids"] = train_ids
     marker = out / ".bench-stamp.json"
     if marker.is_file() and json.loads(marker.read_text()) == stamp:
         return out
     synth.generate(out, ids=ids, seed=seed, frames=size.frames, views=list(views), types=types,
-                   progress=False)
+                   train_ids=train_ids, progress=False)
     marker.write_text(json.dumps(stamp))
     return out
 
@@ -498,6 +504,15 @@ def write_result(results: Path, name: str, markdown: str, data: dict, workdir: O
     return results / f"{name}.md"
 
 
+def publish(results: Path, name: str, markdown: str, data: dict, workdir: Optional[Path],
+            draw: Callable[[Path], None]) -> str:
+    """Write a report's ``name``.md/.json (see :func:`write_result`) and its plot ``name``.png
+    (``draw(path)``); returns the markdown."""
+    write_result(results, name, markdown, data, workdir)
+    draw(results / f"{name}.png")
+    return markdown
+
+
 def environment_line() -> str:
     import ctypes.util
     import platform
@@ -507,6 +522,14 @@ def environment_line() -> str:
                  if ctypes.util.find_library("jemalloc") else "glibc malloc (jemalloc not installed)")
     return (f"torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} CPU cores, "
             f"allocator: {allocator}, {time.strftime('%Y-%m-%d %H:%M')}")
+
+
+def pyplot():
+    """matplotlib's ``pyplot`` on the file-only Agg backend (benchmarks draw PNGs, never windows)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def small_png(fig, path: Path, limit: int = 200_000) -> Path:

@@ -577,15 +577,11 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
               "one-at-a-time embeddings (relative); worker seconds.", "",
               md_table(["model", "seed", "in-process", "launcher test", "pack diff", "s"], rows), ""]
     markdown = "\n".join(lines)
-    common.write_result(results, "robustness", markdown, data, work)
-    plot(data, size, results / "robustness.png")
-    return markdown
+    return common.publish(results, "robustness", markdown, data, work, lambda png: plot(data, size, png))
 
 
 def plot(data: dict, size: Size, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
     summary = data["summary"]
     kinds = list(KINDS.values())
     cols = 5

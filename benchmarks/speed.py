@@ -458,15 +458,11 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
     tgts = targets(data, size)
     common.add_targets(lines, data, tgts)
     markdown = "\n".join(lines)
-    common.write_result(results, "speed", markdown, data, work)
-    plot(data, size, results / "speed.png")
-    return markdown
+    return common.publish(results, "speed", markdown, data, work, lambda png: plot(data, size, png))
 
 
 def plot(data: dict, size: Size, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     colors = [common.COLORS[m] for m in MODELS]
     ax = axes[0]

@@ -65,3 +65,18 @@ def test_in_process_clean_rank1_equals_launcher_test_phase(smoke_run):
             assert in_process[0], f"no per-view rank-1 in the logs of {model} seed {seed}"
             compared += 1
     assert compared == 3
+
+
+def test_label_efficiency_benchmark_runs_every_arm_at_smoke_size(opengait_root, tmp_path):
+    pytest.importorskip("matplotlib", reason="the benchmarks plot with matplotlib (pip install '.[bench]')")
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", "benchmarks.label_efficiency", "--smoke", "--fractions", "100",
+                             "--opengait", str(opengait_root), "--workdir", str(tmp_path)],
+                            cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads((tmp_path / "results-smoke" / "label_efficiency.json").read_text())
+    names = {"GaitBERT zero-shot", "GaitBERT fine-tuned 100%", "GaitBERT scratch 100%", "GaitBase scratch 100%"}
+    assert set(data["runs"]) == names
+    assert all(set(run["0"]["rank1"]) == {"NM", "BG", "CL"} for run in data["runs"].values())
+    assert data["labelled_ids"] == {"100": 4} or data["labelled_ids"] == {100: 4}
+    assert (tmp_path / "results-smoke" / "label_efficiency.png").is_file()

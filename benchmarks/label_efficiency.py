@@ -1,0 +1,213 @@
+"""Label efficiency: does masked-frame pretraining on unlabelled walks save identity labels?
+
+    python -m benchmarks.label_efficiency --opengait PATH [--smoke] [--seeds 0,1,2] [--iters N]
+                                          [--pretrain-iters N] [--fractions 10,25,50,100]
+
+For every generator seed, one synthetic CASIA-B-protocol dataset holds a POOL of
+training ids (the size's ``ids``) and half as many TEST ids, never seen in training:
+
+1. **Pretraining**: GaitBERT, reconstruction only (``gaitbert_pretrain_folder.yaml``:
+   no head, no triplet, CommonSampler), on every pool id, without their labels.
+   Tested as it is (zero-shot, 0 labels).
+2. **For each label fraction** of the LABELLED ids (the first half of the pool):
+   GaitBERT fine-tuned from (1) (``gaitbert_finetune_casiab.yaml``: new head, the
+   pretrained parts at 1/10 the learning rate), GaitBERT from scratch
+   (``gaitbert_casiab.yaml``) and GaitBase from scratch (OpenGait's own config),
+   all with the same iterations and batch.
+
+Every run goes through the launcher (OpenGait's own train/test flow and CASIA-B
+evaluator). The report gives the mean rank-1 of NM/BG/CL, mean ± std over seeds,
+and the per-seed gain of fine-tuning over GaitBERT from scratch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+if __package__ in (None, ""):  # python benchmarks/label_efficiency.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    __package__ = "benchmarks"
+
+from benchmarks import common  # noqa: E402
+from benchmarks.accuracy import train_and_test  # noqa: E402
+from benchmarks.common import PROTOCOL_TYPES, Size, md_table, say  # noqa: E402
+
+FRACTIONS = (10, 25, 50, 100)  # % of the labelled ids
+ARMS = ("GaitBERT fine-tuned", "GaitBERT scratch", "GaitBase scratch")
+COLORS = {"GaitBERT fine-tuned": "#d62728", "GaitBERT scratch": "#ff9896", "GaitBase scratch": "#1f77b4"}
+PRETRAIN, ZERO_SHOT = "GaitBERT pretrained", "GaitBERT zero-shot"
+
+
+def recipe(name: str) -> Path:
+    from opengait_gaitbert import config_path
+    return Path(str(config_path(name)))
+
+
+def split(data: Path, fraction: int) -> Dict[str, List[str]]:
+    """The partition of one label fraction: the first ``fraction`` % of the labelled ids, the test ids."""
+    full = json.loads((data / "partition.json").read_text())
+    labelled = full["TRAIN_SET"][:len(full["TRAIN_SET"]) // 2]
+    count = max(2, round(len(labelled) * fraction / 100))  # two ids at least: a triplet needs a negative
+    return {"TRAIN_SET": labelled[:count], "TEST_SET": full["TEST_SET"]}
+
+
+def write_split(data: Path, fraction: int) -> Path:
+    path = data.parent / f"{data.name}-labels{fraction}.json"
+    path.write_text(json.dumps(split(data, fraction)))
+    return path
+
+
+def pretrain_config(root: Path, size: Size, data: Path, iters: int, device: str):
+    cfg, sets = common.build_config("GaitBERT", root, size, data, 0, device, iters=iters,
+                                    base=recipe("gaitbert_pretrain_folder.yaml"))
+    extra = [f"trainer_cfg.sampler.batch_size={size.batch[0] * size.batch[1]}",  # CommonSampler: an int
+             "data_cfg.test_dataset_name=CASIA-B"]
+    from opengait_gaitbert.launcher.run import apply_overrides
+    return apply_overrides(cfg, extra), sets + extra
+
+
+def arm_config(arm: str, root: Path, size: Size, data: Path, partition: Path, device: str, pretrained: Path):
+    class_num = len(json.loads(partition.read_text())["TRAIN_SET"])
+    model = arm.split()[0]
+    base = recipe("gaitbert_finetune_casiab.yaml") if arm == "GaitBERT fine-tuned" else None
+    cfg, sets = common.build_config(model, root, size, data, class_num, device, base=base, partition=partition)
+    if arm == "GaitBERT fine-tuned":
+        from opengait_gaitbert.launcher.run import apply_overrides
+        extra = [f"trainer_cfg.restore_hint={pretrained}"]
+        cfg, sets = apply_overrides(cfg, extra), sets + extra
+    return cfg, sets
+
+
+def zero_shot_config(root: Path, size: Size, data: Path, device: str, pretrain_cfg: dict, pretrained: Path):
+    """The pretrained checkpoint tested as it is: the pretraining config, restoring that file."""
+    from opengait_gaitbert.launcher.run import apply_overrides
+    extra = [f"evaluator_cfg.restore_hint={pretrained}", "evaluator_cfg.save_name=GaitBERT_ZeroShot"]
+    return apply_overrides(pretrain_cfg, extra), extra
+
+
+def measure(root: Path, size: Size, work: Path, fractions: Sequence[int], pretrain_iters: int,
+            device: str = "cpu", reuse: bool = False) -> dict:
+    pool = size.ids
+    datas = {seed: common.synth_data(work / "data" / f"seed{seed}", size, seed, ids=pool + pool // 2,
+                                     train_ids=pool) for seed in size.seeds}
+    # 1. pretraining, one per seed
+    pretrain = {}
+    tasks = []
+    for seed, data in datas.items():
+        cfg, sets = pretrain_config(root, size, data, pretrain_iters, device)
+        pretrain[seed] = (cfg, sets)
+        tasks.append(partial(train_and_test, PRETRAIN, seed, cfg, sets, root, work, device, reuse, test=False))
+    say(f"[label-efficiency] pretraining {len(tasks)} seeds, {pretrain_iters} iterations on {pool} unlabelled ids")
+    done = {r["seed"]: r for r in common.run_parallel(tasks, size.jobs)}
+    # 2. zero-shot and every (fraction, arm), in parallel
+    tasks = []
+    for seed, data in datas.items():
+        ckpt = Path(done[seed]["checkpoint"])
+        cfg, sets = zero_shot_config(root, size, data, device, pretrain[seed][0], ckpt)
+        tasks.append(partial(train_and_test, ZERO_SHOT, seed, cfg, sets, root, work, device, reuse, train=False))
+        for fraction in fractions:
+            partition = write_split(data, fraction)
+            for arm in ARMS:
+                cfg, sets = arm_config(arm, root, size, data, partition, device, ckpt)
+                tasks.append(partial(train_and_test, f"{arm} {fraction}%", seed, cfg, sets, root, work, device,
+                                     reuse))
+    say(f"[label-efficiency] {len(tasks)} runs: zero-shot + {len(fractions)} label fractions x {len(ARMS)} arms "
+        f"x {len(datas)} seeds, {size.jobs} at a time")
+    runs: Dict[str, Dict[str, dict]] = {}
+    for res in common.run_parallel(tasks, size.jobs):
+        runs.setdefault(res["model"], {})[str(res["seed"])] = res
+    labelled = {f: len(split(next(iter(datas.values())), f)["TRAIN_SET"]) for f in fractions}
+    return {"runs": runs, "fractions": list(fractions), "labelled_ids": labelled, "pool_ids": pool,
+            "test_ids": pool // 2, "chance": 100.0 / (pool // 2), "pretrain_iters": pretrain_iters}
+
+
+def mean_rank1(run: dict) -> float:
+    return sum(run["rank1"][c] for c in PROTOCOL_TYPES) / len(PROTOCOL_TYPES)
+
+
+def summarise(data: dict) -> Dict[str, tuple]:
+    """run name -> (mean, std) over seeds of the NM/BG/CL mean rank-1; and each fine-tuning gain."""
+    out = {name: common.mean_std([mean_rank1(r) for r in seeds.values()]) for name, seeds in data["runs"].items()}
+    for fraction in data["fractions"]:
+        tuned, scratch = data["runs"][f"{ARMS[0]} {fraction}%"], data["runs"][f"{ARMS[1]} {fraction}%"]
+        out[f"gain {fraction}%"] = common.mean_std([mean_rank1(tuned[s]) - mean_rank1(scratch[s]) for s in tuned])
+    return out
+
+
+def report(data: dict, size: Size, results: Path, work: Path) -> str:
+    summary = summarise(data)
+    data["summary"] = summary
+    seeds = sorted(next(iter(data["runs"].values())))
+    cell = lambda name: f"{summary[name][0]:.1f} ± {summary[name][1]:.1f}"  # noqa: E731
+    lines = ["# Label efficiency: masked-frame pretraining, then fine-tuning", "",
+             f"Synthetic CASIA-B protocol, {size.view_text()}, {size.frames} frames per sequence; seeds "
+             f"{', '.join(seeds)}. Pretraining: GaitBERT reconstruction only on {data['pool_ids']} unlabelled "
+             f"ids for {data['pretrain_iters']} iterations. Then {size.iters} iterations for every arm on the "
+             f"first 10-100 % of {data['pool_ids'] // 2} labelled ids (P x K = {size.batch[0]} x {size.batch[1]}); "
+             f"all widths / {size.width_divisor}. Test: {data['test_ids']} other ids, OpenGait's CASIA-B "
+             f"evaluator; chance {data['chance']:.1f} %. Mean rank-1 of NM/BG/CL (%), mean ± std over seeds.", "",
+             f"Machine: {common.environment_line()}.", ""]
+    rows = [[f"{f} % ({data['labelled_ids'][f]} ids)"] + [cell(f"{arm} {f}%") for arm in ARMS]
+            + [f"{summary[f'gain {f}%'][0]:+.1f} ± {summary[f'gain {f}%'][1]:.1f}"] for f in data["fractions"]]
+    rows.insert(0, ["0 (zero-shot)", cell(ZERO_SHOT), "", "", ""])
+    lines += [md_table(["labels"] + list(ARMS) + ["fine-tuned - scratch (paired)"], rows), "",
+              "Per seed (mean rank-1):", ""]
+    names = [ZERO_SHOT] + [f"{arm} {f}%" for f in data["fractions"] for arm in ARMS]
+    lines += [md_table(["run"] + [f"seed {s}" for s in seeds],
+                       [[n] + [f"{mean_rank1(data['runs'][n][s]):.1f}" for s in seeds] for n in names]), ""]
+    markdown = "\n".join(lines) + "\n"
+    return common.publish(results, "label_efficiency", markdown, data, work,
+                          lambda png: plot(data, summary, size, png))
+
+
+def plot(data: dict, summary: dict, size: Size, path: Path) -> None:
+    plt = common.pyplot()
+    fractions = data["fractions"]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for arm in ARMS:
+        means = [summary[f"{arm} {f}%"] for f in fractions]
+        ax.errorbar(fractions, [m for m, _ in means], yerr=[s for _, s in means], marker="o", capsize=3,
+                    color=COLORS[arm], label=arm)
+    zero, spread = summary[ZERO_SHOT]
+    ax.errorbar([0], [zero], yerr=[spread], marker="s", color=COLORS[ARMS[0]], capsize=3, linestyle="none",
+                label="GaitBERT zero-shot (no labels)")
+    ax.axhline(data["chance"], color="grey", linestyle=":", label="chance")
+    ax.set_xlabel(f"labelled training ids (% of {data['pool_ids'] // 2})")
+    ax.set_ylabel("rank-1 (%), mean of NM/BG/CL")
+    ax.set_xticks([0] + fractions)
+    ax.set_title(f"pretraining on {data['pool_ids']} unlabelled ids; seeds "
+                 f"{', '.join(sorted(next(iter(data['runs'].values()))))}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    common.small_png(fig, path)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_common_arguments(parser)
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse checkpoints of an earlier run whose config is identical")
+    parser.add_argument("--pretrain-iters", type=int, help="pretraining iterations (default: 2x --iters)")
+    parser.add_argument("--views", help="CASIA-B views to render, e.g. 000,036,072,108,144 (default: the size's)")
+    parser.add_argument("--fractions", default=",".join(map(str, FRACTIONS)),
+                        help="label fractions in %% of the labelled ids (default 10,25,50,100)")
+    args = parser.parse_args(argv)
+    size = common.size_from_args(args)
+    if args.views:
+        size = Size(**{**asdict(size), "views": tuple(args.views.split(","))})
+    root = common.opengait_root(args.opengait)
+    work = Path(args.workdir).resolve()
+    fractions = [int(f) for f in args.fractions.split(",")]
+    data = measure(root, size, work, fractions, args.pretrain_iters or 2 * size.iters, args.device, args.reuse)
+    say(report(data, size, common.results_dir(args, size), work))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
