@@ -1,4 +1,5 @@
-"""A synthetic gait dataset in CASIA-B's protocol and OpenGait's layout.
+"""Synthetic gait datasets in OpenGait's layout: CASIA-B's protocol, and OU-MVLP's, GREW's,
+Gait3D's and SUSTech1K's folder names, partitions and files (see :mod:`.layouts`).
 
 Generative model
 ----------------
@@ -42,14 +43,19 @@ flipped) and a few holes and specks.  Two sequences of the same id, type and vie
 
 Every frame then goes through :func:`pretreat.align_silhouette`, the same
 code that converts real data, so the output is exactly what OpenGait's
-pretreatment makes: uint8 ``[frames, 64, 64]``, body height-normalised and
-centred.  Generators are keyed by (seed, id, type, view), so a given
-sequence is bit-identical whatever subset of ids, types and views is
+pretreatment makes: uint8 ``[frames, 64, 64]`` (or ``--img-size 128``), body
+height-normalised and centred.  Generators are keyed by (seed, id, type, view),
+so a given sequence is bit-identical whatever subset of ids, types and views is
 generated with it.
+
+Other datasets (``--layout``) reuse the walkers: a layout only names the
+folders, the partition and the files (:mod:`.layouts`). SUSTech1K's folders
+hold 16 files; only the silhouettes are rendered walks, the LiDAR, pose, RGB and
+ratio files are stand-ins of their shapes (:data:`MODALITY_STAND_INS`), so that
+``data_cfg.data_in_use`` must pick the right one, as with the real data.
 """
 from __future__ import annotations
 
-import difflib
 import json
 import pickle
 from dataclasses import dataclass
@@ -61,15 +67,14 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core.errors import ConfigError
+from .layouts import CASIAB_TYPES, LAYOUTS, SILHOUETTES, SequenceSpec, covariate_of, get_layout, keyed_rng
 from .pretreat import align_silhouette
-
-CASIAB_TYPES = tuple([f"nm-0{i}" for i in range(1, 7)] + ["bg-01", "bg-02", "cl-01", "cl-02"])
-CASIAB_VIEWS = tuple(f"{deg:03d}" for deg in range(0, 181, 18))
 
 CANVAS = 128          # render canvas, pixels (square)
 BODY_PX = 100.0       # body height on the canvas, pixels
 TOP_PX = 12.0         # canvas row of the top of the head
-IMG_SIZE = 64         # aligned output size, as OpenGait
+IMG_SIZE = 64         # aligned output size, as OpenGait (its pretreatment's --img_size)
+IMG_SIZES = (64, 128)  # the sizes OpenGait's configs read (128: e.g. Gait3D-sils-128-128-pkl)
 _SHIFT = 4            # OpenCV fixed-point bits: sub-pixel joint positions
 _ONE = float(1 << _SHIFT)
 EDGE_FLIP_P = 0.2     # probability of flipping a boundary pixel (ragged edges)
@@ -132,14 +137,9 @@ class Nuisance:
     lean_jitter: float
 
 
-def _rng(seed: int, *key: int) -> np.random.Generator:
-    """A generator keyed by (seed, *key), independent of what else is generated."""
-    return np.random.default_rng(np.random.SeedSequence([seed, *key]))
-
-
 def sample_identity(seed: int, id_num: int) -> Identity:
     """Draw the body and gait of id `id_num` (1-based)."""
-    r = _rng(seed, id_num, 0)
+    r = keyed_rng(seed, id_num, 0)
     u = r.uniform
     thigh_t = u(0.075, 0.100)
     arm_t = u(0.050, 0.066)
@@ -157,21 +157,31 @@ def sample_identity(seed: int, id_num: int) -> Identity:
 
 
 def sample_condition(seed: int, id_num: int, seq_type: str) -> Condition:
-    """Bag for ``bg-*``, coat for ``cl-*``, nothing for ``nm-*``; drawn per (id, type)."""
-    r = _rng(seed, id_num, 1, CASIAB_TYPES.index(seq_type))
-    if seq_type.startswith("bg"):
+    """Bag for ``bg-*``, coat for ``cl-*``, nothing for ``nm-*``; drawn per (id, type) of CASIA-B."""
+    return draw_condition(seed, id_num, covariate_of(seq_type), CASIAB_TYPES.index(seq_type))
+
+
+def draw_condition(seed: int, id_num: int, covariate: str, type_key: int) -> Condition:
+    """A bag (``bg``), a coat (``cl``) or nothing (``nm``) for one (id, type key)."""
+    r = keyed_rng(seed, id_num, 1, type_key)
+    if covariate == "bg":
         kind = "shoulder" if r.random() < 0.5 else "backpack"
         return Condition(bag=kind, bag_w=r.uniform(0.15, 0.25), bag_h=r.uniform(0.14, 0.22),
                          bag_d=r.uniform(0.06, 0.11), bag_side=1.0 if r.random() < 0.5 else -1.0)
-    if seq_type.startswith("cl"):
+    if covariate == "cl":
         return Condition(coat_len=r.uniform(0.10, 0.30), coat_widen=r.uniform(1.12, 1.35),
                          coat_loose=r.uniform(0.01, 0.04))
     return Condition()
 
 
 def sample_nuisance(seed: int, id_num: int, seq_type: str, view_deg: int) -> tuple[Nuisance, np.random.Generator]:
-    """Per-sequence nuisance, plus the generator then used for its pixel noise."""
-    r = _rng(seed, id_num, 2, CASIAB_TYPES.index(seq_type), view_deg)
+    """Per-sequence nuisance of a CASIA-B sequence, plus the generator then used for its pixel noise."""
+    return draw_nuisance(seed, id_num, (CASIAB_TYPES.index(seq_type), view_deg))
+
+
+def draw_nuisance(seed: int, id_num: int, key: tuple[int, int]) -> tuple[Nuisance, np.random.Generator]:
+    """Nuisance of the sequence ``key`` (type key, view key) of one id, and its pixel-noise generator."""
+    r = keyed_rng(seed, id_num, 2, *key)
     nuisance = Nuisance(phase0=r.uniform(0.0, 2 * np.pi), period_scale=1.0 + 0.03 * r.standard_normal(),
                         amp_scale=1.0 + 0.04 * r.standard_normal(),
                         view_jitter=np.radians(1.5 * r.standard_normal()),
@@ -421,61 +431,62 @@ def _add_pixel_noise(canvas: np.ndarray, rng: np.random.Generator) -> None:
 
 def synth_sequence(seed: int, id_num: int, seq_type: str, view: str | int,
                    frames: int = 40) -> np.ndarray:
-    """One aligned sequence, [frames, 64, 64] uint8, exactly as `generate` writes it."""
+    """One aligned CASIA-B sequence, [frames, 64, 64] uint8, exactly as `generate` writes it."""
     view_deg = int(view)
-    ident = sample_identity(seed, id_num)
-    cond = sample_condition(seed, id_num, seq_type)
-    nuis, rng = sample_nuisance(seed, id_num, seq_type, view_deg)
-    canvas = render_sequence(ident, cond, nuis, view_deg, frames, rng)
-    aligned = [align_silhouette(frame, IMG_SIZE) for frame in canvas]
+    return render_walk(seed, id_num, covariate_of(seq_type), (CASIAB_TYPES.index(seq_type), view_deg), view_deg, frames)
+
+
+def render_walk(seed: int, walker: int, covariate: str, key: tuple[int, int], angle: float, frames: int,
+                img_size: int = IMG_SIZE) -> np.ndarray:
+    """Render and align one sequence of ``walker``, [frames, img_size, img_size] uint8.
+
+    Args:
+        covariate: ``nm``, ``bg`` or ``cl`` (see :func:`draw_condition`).
+        key: (type key, view key) of the sequence's generators: the condition is
+            drawn per type key, the nuisance per (type key, view key).
+        angle: camera angle in degrees.
+    """
+    ident = sample_identity(seed, walker)
+    cond = draw_condition(seed, walker, covariate, key[0])
+    nuis, rng = draw_nuisance(seed, walker, key)
+    canvas = render_sequence(ident, cond, nuis, angle, frames, rng)
+    aligned = [align_silhouette(frame, img_size) for frame in canvas]
     if any(a is None for a in aligned):  # a body is always drawn; this would be a bug
-        raise RuntimeError(f"synthetic frame without a body: id {id_num} {seq_type} {view}")
+        raise RuntimeError(f"synthetic frame without a body: walker {walker}, key {key}, angle {angle}")
     return np.stack(aligned)
+
+
+# SUSTech1K's other files, as stand-ins of their shapes and dtypes built from the
+# silhouettes [T, S, S] (datasets/SUSTech1K/pretreatment_SUSTech1K.py writes the real ones):
+# point clouds are a list of [N, 3] arrays, depths and RGB [T, 3, S, S], poses [T, 17, 3]
+# (ViTPose's 17 joints: x, y, score), the camera image's (H, W) per frame [T, 2].
+MODALITY_STAND_INS = {
+    SILHOUETTES: lambda sils: sils,
+    "raw_silhouettes": lambda sils: sils,
+    "depths": lambda sils: np.repeat(sils[:, None], 3, axis=1),
+    "rgb": lambda sils: np.repeat(sils[:, None], 3, axis=1),
+    "points": lambda sils: [np.pad(np.argwhere(frame)[::8] / frame.shape[0], ((0, 0), (0, 1))) for frame in sils],
+    "pose": lambda sils: np.zeros((len(sils), 17, 3), dtype=np.float64),
+    "ratios": lambda sils: np.tile(np.array([[1080, 1920]]), (len(sils), 1)),
+}
+
+
+def write_sequence(root: Path, spec: SequenceSpec, seed: int, frames: int, img_size: int) -> None:
+    """Render ``spec`` once and write each of its files (rate-divided frames, stand-ins)."""
+    sils = render_walk(seed, spec.walker, spec.covariate, spec.key, spec.angle, frames, img_size)
+    folder = root / spec.label / spec.seq_type / spec.view
+    folder.mkdir(parents=True, exist_ok=True)
+    for (_, modality, every), name in zip(spec.files, spec.file_names()):
+        with open(folder / name, "wb") as fh:
+            pickle.dump(MODALITY_STAND_INS[modality](sils[::every]), fh)
 
 
 # --------------------------------------------------------------------------
 # Dataset
 # --------------------------------------------------------------------------
 
-def _normalise_views(views) -> list[str]:
-    """None / "000,090" / ["0", 90] -> ["000", "090"]; ConfigError if outside 0..180."""
-    if views is None:
-        return list(CASIAB_VIEWS)
-    if isinstance(views, str):
-        views = [v for v in views.split(",") if v.strip()]
-    out = []
-    for v in views:
-        try:
-            deg = int(str(v).strip())
-        except ValueError:
-            raise ConfigError(f"view {v!r} is not a number of degrees; use e.g. 000,090,180") from None
-        if not 0 <= deg <= 180:
-            raise ConfigError(f"view {v!r} is outside 0..180 degrees")
-        if f"{deg:03d}" not in out:
-            out.append(f"{deg:03d}")
-    if not out:
-        raise ConfigError("views is empty; give at least one, e.g. 090")
-    return out
-
-
-def _normalise_types(types) -> list[str]:
-    """None / "nm-01,bg-01" / [...] -> validated CASIA-B type names."""
-    if types is None:
-        return list(CASIAB_TYPES)
-    if isinstance(types, str):
-        types = [t.strip() for t in types.split(",") if t.strip()]
-    for t in types:
-        if t not in CASIAB_TYPES:
-            match = difflib.get_close_matches(str(t), CASIAB_TYPES, n=1)
-            hint = f" Did you mean {match[0]!r}?" if match else ""
-            raise ConfigError(f"unknown type {t!r}.{hint} CASIA-B types: {', '.join(CASIAB_TYPES)}")
-    if not types:
-        raise ConfigError("types is empty; give at least one, e.g. nm-01")
-    return list(dict.fromkeys(types))
-
-
-def _check_counts(ids: int, seed: int, frames: int, train_ids: int) -> None:
-    """ConfigError for impossible ids / seed / frames / train_ids."""
+def _check_counts(ids: int, seed: int, frames: int, train_ids: int, img_size: int) -> None:
+    """ConfigError for impossible ids / seed / frames / train_ids / img_size."""
     if not isinstance(ids, int) or ids < 2:
         raise ConfigError(f"ids={ids!r}: need at least 2 ids (one to train, one to test)")
     if not isinstance(seed, int) or seed < 0:
@@ -484,49 +495,46 @@ def _check_counts(ids: int, seed: int, frames: int, train_ids: int) -> None:
         raise ConfigError(f"frames={frames!r} must be an integer >= 1")
     if not isinstance(train_ids, int) or not 1 <= train_ids < ids:
         raise ConfigError(f"train_ids={train_ids!r} must be between 1 and ids - 1 = {ids - 1}")
+    if img_size not in IMG_SIZES:
+        raise ConfigError(f"img_size={img_size!r}: OpenGait's pkl frames are square, "
+                          f"{' or '.join(map(str, IMG_SIZES))} pixels")
 
 
 def generate(out_dir: str | Path, ids: int = 8, seed: int = 0, frames: int = 40,
              views: Sequence[str] | str | None = None, types: Sequence[str] | str | None = None,
-             train_ids: int | None = None, progress: bool = True) -> Path:
-    """Write a synthetic CASIA-B-protocol dataset in OpenGait's layout.
+             train_ids: int | None = None, progress: bool = True, layout: str = "casiab",
+             img_size: int = IMG_SIZE) -> Path:
+    """Write a synthetic dataset in OpenGait's layout for ``layout`` (see :mod:`.layouts`).
 
-    Writes ``OUT/<id>/<type>/<view>/<view>.pkl`` (uint8 [frames, 64, 64]) for
-    ids "001".."NNN" and ``OUT/partition.json`` whose TRAIN_SET is the first
-    `train_ids` ids and TEST_SET the rest.
+    Writes ``OUT/<id>/<type>/<view>/<files>`` (``casiab``: ``<view>.pkl``, uint8
+    [frames, 64, 64]) for the ids of the layout's naming and ``OUT/partition.json``
+    whose TRAIN_SET is the first `train_ids` ids and TEST_SET the rest (GREW adds the
+    id ``probe``; Gait3D a PROBE_SET).
 
     Args:
         out_dir: output root (created; existing files are overwritten).
-        ids: number of ids (>= 2).
+        ids: number of walkers (>= 2; GREW and SUSTech1K need more test ids, see the layout).
         seed: dataset seed; the same seed gives bit-identical files.
-        frames: frames per sequence.
-        views: view strings such as "000", "090" (or a comma list); None = all 11.
-        types: CASIA-B types; None = all 10 (nm-01..06, bg-01..02, cl-01..02).
+        frames: frames per (camera) sequence.
+        views: view names such as "000", "090" (or a comma list); None = all of the layout.
+        types: type names; None = all of the layout.
         train_ids: number of training ids; None = ids // 2.
         progress: show a tqdm progress bar.
+        layout: ``casiab``, ``oumvlp``, ``grew``, ``gait3d`` or ``sustech1k``.
+        img_size: pkl frame side, 64 or 128 (OpenGait's pretreatment ``--img_size``).
 
     Returns:
         Path of the partition JSON.
     """
     train_ids = ids // 2 if train_ids is None else train_ids
-    _check_counts(ids, seed, frames, train_ids)
-    views = _normalise_views(views)
-    types = _normalise_types(types)
+    _check_counts(ids, seed, frames, train_ids, img_size)
+    plan = get_layout(layout).plan(ids, train_ids, seed, views, types)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-
-    jobs = [(i, t, v) for i in range(1, ids + 1) for t in types for v in views]
-    for id_num, seq_type, view in tqdm(jobs, desc="Synthesising", unit="seq", disable=not progress):
-        seq = synth_sequence(seed, id_num, seq_type, view, frames)
-        dst = out / f"{id_num:03d}" / seq_type / view / f"{view}.pkl"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        with open(dst, "wb") as fh:
-            pickle.dump(seq, fh)
-
-    names = [f"{i:03d}" for i in range(1, ids + 1)]
-    partition = {"TRAIN_SET": names[:train_ids], "TEST_SET": names[train_ids:]}
+    for spec in tqdm(plan.sequences, desc="Synthesising", unit="seq", disable=not progress):
+        write_sequence(out, spec, seed, frames, img_size)
     part_path = out / "partition.json"
-    part_path.write_text(json.dumps(partition, indent=2) + "\n")
+    part_path.write_text(json.dumps(plan.partition, indent=2) + "\n")
     return part_path
 
 
@@ -534,18 +542,33 @@ def generate(out_dir: str | Path, ids: int = 8, seed: int = 0, frames: int = 40,
 # Command line
 # --------------------------------------------------------------------------
 
+EPILOG = """examples:
+  opengait-gaitbert synth --out data/casiab --ids 16 --views 000,090,180
+  opengait-gaitbert synth --layout oumvlp --out data/oumvlp --ids 8 --views 000,090,180,270
+  opengait-gaitbert synth --layout grew --out data/grew --ids 24 --train-ids 4
+  opengait-gaitbert synth --layout gait3d --out data/gait3d --ids 8
+  opengait-gaitbert synth --layout sustech1k --out data/sustech1k --ids 8 --views 000,090
+"""
+
+
 def add_arguments(parser) -> None:
-    """Add ``--out --ids --seed --frames --views --types --train-ids --no-progress``."""
+    """Add ``--layout --out --ids --seed --frames --views --types --train-ids --img-size --no-progress``."""
+    parser.add_argument("--layout", default="casiab", choices=list(LAYOUTS),
+                        help="dataset whose folder names, partition and files to reproduce (default: casiab)")
     parser.add_argument("--out", required=True, help="output root folder (OpenGait dataset_root)")
     parser.add_argument("--ids", type=int, default=8, help="number of ids (default: 8)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
     parser.add_argument("--frames", type=int, default=40, help="frames per sequence (default: 40)")
     parser.add_argument("--views", default=None,
-                        help="comma-separated views, e.g. 000,090,180 (default: all 11)")
+                        help="comma-separated views, e.g. 000,090,180 (default: all of the layout; "
+                             "casiab: any of 0..180; grew, gait3d: not angles, leave out)")
     parser.add_argument("--types", default=None,
-                        help="comma-separated CASIA-B types, e.g. nm-01,nm-05 (default: all 10)")
+                        help="comma-separated types, e.g. nm-01,nm-05 (default: all of the layout; "
+                             "grew, gait3d: leave out)")
     parser.add_argument("--train-ids", type=int, default=None,
                         help="number of training ids, the first ones (default: half)")
+    parser.add_argument("--img-size", type=int, default=IMG_SIZE, choices=IMG_SIZES,
+                        help="pkl frame side in pixels, as OpenGait's pretreatment --img_size (default: 64)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -555,8 +578,15 @@ def main(args) -> int:
     Raises:
         ConfigError: a bad argument (the CLI prints it and exits with status 2).
     """
+    layout = get_layout(getattr(args, "layout", "casiab"))
     part = generate(args.out, ids=args.ids, seed=args.seed, frames=args.frames,
                     views=args.views, types=getattr(args, "types", None),
-                    train_ids=args.train_ids, progress=not getattr(args, "no_progress", False))
-    print(f"Wrote synthetic CASIA-B-protocol data to {part.parent} (partition: {part})")
+                    train_ids=args.train_ids, progress=not getattr(args, "no_progress", False),
+                    layout=layout.name, img_size=getattr(args, "img_size", IMG_SIZE))
+    print(f"Wrote synthetic {layout.dataset_name}-layout data to {part.parent} (partition: {part}); "
+          f"config: {layout.config}")
+    if layout.evaluator_partition:
+        print(f"Note: OpenGait's {'/'.join(layout.evaluators)} reads ./{layout.evaluator_partition} from the "
+              f"run's working directory, not data_cfg.dataset_partition: copy {part} to "
+              f"WORKDIR/{layout.evaluator_partition} and run with --workdir WORKDIR.")
     return 0

@@ -20,7 +20,7 @@ COMMANDS = {
     "train": ("opengait_gaitbert.launcher.run", "train with OpenGait's own main flow (CUDA or CPU)"),
     "test": ("opengait_gaitbert.launcher.run", "test with OpenGait's evaluator (CUDA or CPU)"),
     "demo": ("opengait_gaitbert.launcher.demo", "synthetic data -> train -> test -> rank-1 table, in minutes"),
-    "synth": ("opengait_gaitbert.data.synth", "write a synthetic CASIA-B-protocol dataset"),
+    "synth": ("opengait_gaitbert.data.synth", "synthetic data: CASIA-B, OU-MVLP, GREW, Gait3D or SUSTech1K layout"),
     "pretreat": ("opengait_gaitbert.data.pretreat", "convert PNG silhouettes to OpenGait pkl"),
     "partition": ("opengait_gaitbert.data.partition", "write the partition JSON of a pkl folder (e.g. unlabelled)"),
     "check-data": ("opengait_gaitbert.launcher.checkdata", "list unreadable or malformed pkl and empty ids"),
