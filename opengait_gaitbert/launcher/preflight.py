@@ -1,13 +1,18 @@
 """Checks that fail in a second what OpenGait would fail after minutes (or never explain)."""
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import List, Mapping
 
 from ..core.config import validate_cfgs
 from ..core.errors import ConfigError
 from ..core.training_state import errno_name, load_checkpoint, rank_rng_state
+from ..data.layouts import LAYOUTS, layout_for_dataset
+
+SHOW_IDS = 5  # missing ids quoted in a message; the rest are counted
 
 
 def checkpoint_path(cfgs: Mapping, engine: str, iteration: int, workdir: Path) -> Path:
@@ -35,6 +40,103 @@ def check_writable(folder: Path, what: str) -> None:
                           "--workdir on a writable disk.") from err
 
 
+def read_partition(path: Path, source: str, key: str = "data_cfg.dataset_partition") -> dict:
+    """The partition JSON at ``path``, or ConfigError naming it (unreadable, not an object)."""
+    try:
+        split = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{source}: {key} = {path} cannot be read as JSON ({err}).") from err
+    if not isinstance(split, dict):
+        raise ConfigError(f"{source}: {key} = {path} holds a {type(split).__name__}, not "
+                          '{"TRAIN_SET": [...], "TEST_SET": [...]}.')
+    return split
+
+
+def partition_ids(split: Mapping, key: str, path: Path, source: str) -> List[str]:
+    """``split[key]`` as a list of id strings, or ConfigError naming the file and the key."""
+    ids = split.get(key)
+    if not isinstance(ids, list):
+        found = "missing" if key not in split else f"a {type(ids).__name__}"
+        raise ConfigError(f"{source}: data_cfg.dataset_partition = {path} has no {key} list ({found}).")
+    return [str(i) for i in ids]
+
+
+def _quote(ids: List[str]) -> str:
+    more = f" and {len(ids) - SHOW_IDS} more" if len(ids) > SHOW_IDS else ""
+    return ", ".join(ids[:SHOW_IDS]) + more
+
+
+def check_partition_matches_root(data: Mapping, split: Mapping, workdir: Path, sets: List[str],
+                                 source: str) -> None:
+    """Every id of the partition's ``sets`` has a folder in the dataset root.
+
+    OpenGait drops partition ids without a folder silently (``data/dataset.py``), so a
+    wrong root or partition trains or tests on a part of the data, or on nothing.
+    """
+    root, path = workdir / str(data["dataset_root"]), workdir / str(data["dataset_partition"])
+    if not root.is_dir():
+        raise ConfigError(f"{source}: data_cfg.dataset_root = {root} is a file, not the folder of "
+                          "<id>/<type>/<view>/*.pkl.")
+    present = set(os.listdir(root))
+    for key in sets:
+        ids = partition_ids(split, key, path, source)
+        missing = [i for i in ids if i not in present]
+        if missing:
+            raise ConfigError(
+                f"{source}: data_cfg.dataset_root does not match data_cfg.dataset_partition: {len(missing)} of "
+                f"the {len(ids)} {key} ids of {path} have no folder in {root} (missing: {_quote(missing)}); "
+                f"the root holds {len(present)} entries{' (e.g. ' + _quote(sorted(present)) + ')' if present else ''}. "
+                f"{_nearby_root(root, missing[0])}Point dataset_root at the pkl folder of this partition's "
+                "dataset, or dataset_partition at the partition of this data (`opengait-gaitbert check-data "
+                "--cfgs <config>` lists every problem).")
+
+
+def _nearby_root(root: Path, missing_id: str) -> str:
+    """'Did you mean X?' when the missing id sits one folder below or above ``root``."""
+    candidates = [d for d in sorted(root.iterdir())[:100] if d.is_dir() and (d / missing_id).is_dir()]
+    candidates += [root.parent] if (root.parent / missing_id).is_dir() else []
+    return f"Did you mean dataset_root: {candidates[0]}? " if candidates else ""
+
+
+def check_evaluator_data(cfgs: Mapping, data: Mapping, split: Mapping, workdir: Path, source: str) -> None:
+    """What OpenGait's evaluator for this dataset needs beyond the partition: enough test ids
+    for its top-k ranks, and the partition it reads from the working directory (Gait3D).
+    """
+    eval_func = (cfgs.get("evaluator_cfg") or {}).get("eval_func")
+    path = workdir / str(data["dataset_partition"])
+    test_ids = partition_ids(split, "TEST_SET", path, source)
+    layout = layout_for_dataset(str(data.get("test_dataset_name", data.get("dataset_name"))))
+    if layout is not None:
+        needed, why = layout.min_test_ids(eval_func)
+        walkers = [i for i in test_ids if i not in layout.unlabelled_ids]
+        if len(walkers) < needed:
+            raise ConfigError(f"{source}: data_cfg.dataset_partition = {path} has {len(walkers)} test ids, but "
+                              f"evaluator_cfg.eval_func = {eval_func} needs at least {needed} ({why}). "
+                              "Add test ids to the partition.")
+    for fixed in LAYOUTS.values():
+        if fixed.evaluator_partition and eval_func in fixed.evaluators:
+            _check_evaluator_partition(workdir / fixed.evaluator_partition, set(test_ids), eval_func, path, source)
+
+
+def _check_evaluator_partition(fixed: Path, test_ids: set, eval_func: str, ours: Path, source: str) -> None:
+    """``eval_func`` reads its PROBE_SET (``id-type-view``) from ``fixed``, whatever the config says."""
+    why = (f"OpenGait's {eval_func} reads its PROBE_SET from ./{fixed.parent.parent.name}/{fixed.parent.name}/"
+           f"{fixed.name} in the working directory ({fixed.parent.parent.parent}), not from "
+           f"data_cfg.dataset_partition ({ours})")
+    fix = (f"Copy {ours} to {fixed}, or run with --workdir pointing at a folder that holds it "
+           "(the OpenGait clone, for the real dataset).")
+    if not fixed.is_file():
+        raise ConfigError(f"{source}: evaluator_cfg.eval_func = {eval_func}: {fixed} does not exist; {why}. {fix}")
+    probes = read_partition(fixed, source, key=f"{eval_func}'s partition").get("PROBE_SET")
+    if not isinstance(probes, list) or not probes:
+        raise ConfigError(f"{source}: evaluator_cfg.eval_func = {eval_func}: {fixed} has no PROBE_SET; {why}. {fix}")
+    stray = [str(p) for p in probes if str(p).split("-")[0] not in test_ids]
+    if stray:
+        raise ConfigError(f"{source}: evaluator_cfg.eval_func = {eval_func}: {len(stray)} of the {len(probes)} "
+                          f"PROBE_SET sequences of {fixed} are not of a TEST_SET id of {ours} (e.g. "
+                          f"{_quote(stray)}); {why}. {fix}")
+
+
 def check_checkpoint(path: Path, training: bool, world_size: int, allow_world_size_change: bool) -> None:
     """Load ``path`` as the workers will (weights_only): a corrupt file or another world size fails now."""
     state = load_checkpoint(path)  # CheckpointError naming the file and the previous checkpoint
@@ -57,6 +159,11 @@ def preflight(cfgs: Mapping, source: str, phase: str, device: str, world_size: i
                                   "pretreated pkl folder / partition JSON, or make one with "
                                   "`opengait-gaitbert synth`.")
     testing = not training or trainer.get("with_test", False)
+    for data in data_cfgs:
+        split = read_partition(workdir / str(data["dataset_partition"]), source)
+        check_partition_matches_root(data, split, workdir, ["TRAIN_SET"] * training + ["TEST_SET"] * testing, source)
+        if testing:
+            check_evaluator_data(cfgs, data, split, workdir, source)
     batch = (evaluator.get("sampler") or {}).get("batch_size")
     if testing and batch != world_size:
         raise ConfigError(f"{source}: evaluator_cfg.sampler.batch_size = {batch!r} but the run has "
