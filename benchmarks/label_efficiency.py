@@ -107,13 +107,13 @@ def measure(root: Path, size: Size, work: Path, fractions: Sequence[int], pretra
     # 2. zero-shot and every (fraction, arm), in parallel
     tasks = []
     for seed, data in datas.items():
-        ckpt = Path(done[seed]["checkpoint"])
-        cfg, sets = zero_shot_config(root, size, data, device, pretrain[seed][0], ckpt)
+        cfg, sets = zero_shot_config(root, size, data, device, pretrain[seed][0], Path(done[seed]["checkpoint"]))
         tasks.append(partial(train_and_test, ZERO_SHOT, seed, cfg, sets, root, work, device, reuse, train=False))
-        for fraction in fractions:
+    for fraction in fractions:  # fraction by fraction: each is complete over the seeds before the next starts
+        for seed, data in datas.items():
             partition = write_split(data, fraction)
             for arm in ARMS:
-                cfg, sets = arm_config(arm, root, size, data, partition, device, ckpt)
+                cfg, sets = arm_config(arm, root, size, data, partition, device, Path(done[seed]["checkpoint"]))
                 tasks.append(partial(train_and_test, f"{arm} {fraction}%", seed, cfg, sets, root, work, device,
                                      reuse))
     say(f"[label-efficiency] {len(tasks)} runs: zero-shot + {len(fractions)} label fractions x {len(ARMS)} arms "
