@@ -71,11 +71,11 @@ setup(
     python_requires=">=3.9",
     packages=["opengait_gaitbert", "opengait_gaitbert.core", "opengait_gaitbert.adapters",
               "opengait_gaitbert.launcher", "opengait_gaitbert.data", "opengait_gaitbert.tools",
-              "opengait_gaitbert.configs"],
+              "opengait_gaitbert.video", "opengait_gaitbert.configs"],
     package_dir={"opengait_gaitbert.configs": "configs/gaitbert"},
     package_data={"opengait_gaitbert.configs": ["*.yaml"]},
     install_requires=["torch>=2.0", "numpy", "opencv-python-headless", "pyyaml", "kornia", "einops",
-                      "tqdm", "pillow"],
+                      "tqdm", "pillow", "scipy"],
     extras_require={
         "test": ["pytest", "onnx", "onnxruntime"],
         "export": ["onnx", "onnxruntime"],
