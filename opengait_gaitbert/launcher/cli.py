@@ -28,6 +28,7 @@ COMMANDS = {
     "embed": ("opengait_gaitbert.tools.identify", "embeddings of a folder of sequences to .npz"),
     "identify": ("opengait_gaitbert.tools.identify", "rank gallery identities for each probe"),
     "export": ("opengait_gaitbert.tools.export", "export the encoder to ONNX or TorchScript"),
+    "video": ("opengait_gaitbert.video.command", "static-camera video -> tracked people -> pkl per person"),
 }
 
 EPILOG = """examples:
