@@ -12,6 +12,13 @@ by OpenGait's evaluator distance (:func:`distance`, the same formula as its
 and can write them as JSON. ``--gallery``/``--probe`` also accept a ``.npz``
 written by ``embed`` (the same --cfgs/--ckpt must have made it).
 
+A video file (``.mp4``, ``.avi``, ...: see
+:data:`~opengait_gaitbert.video.frames.VIDEO_SUFFIXES`) stands for one sequence
+per person tracked in it by ``opengait-gaitbert video``'s front end (static
+camera, default settings; id ``<video>_<track>``), so either side of
+``identify`` or ``embed --data`` can be a video; ``identify`` then prints a
+ranked table per tracked person.
+
 Identity of a sequence, by folder layout:
 
 - OpenGait pkl tree ``ROOT/<id>/<type>/<view>/*.pkl``: id, type and view from the
@@ -42,10 +49,13 @@ EPILOG = """examples:
   opengait-gaitbert embed --cfgs my.yaml --ckpt GaitBERT-60000.pt --data CASIA-B-pkl/ --out casiab.npz
   opengait-gaitbert identify --cfgs my.yaml --ckpt GaitBERT-60000.pt \\
       --gallery gallery/ --probe probe/ --topk 5 --json ranking.json
+  opengait-gaitbert identify --cfgs my.yaml --ckpt GaitBERT-60000.pt --gallery gallery/ --probe street.mp4
 
 Folders: an OpenGait tree ROOT/<id>/<type>/<view>/*.pkl (id/type/view from the
 path); or ROOT/<name>.gif, ROOT/<name>.pkl, ROOT/<name>/*.png (id = <name>); or
-ROOT/<id>/<name>.gif, ROOT/<id>/<name>/*.png (id = <id>, type = <name>).
+ROOT/<id>/<name>.gif, ROOT/<id>/<name>/*.png (id = <id>, type = <name>); or a
+video file: one sequence per tracked person (id = <video>_<track>; to tune the
+tracking, run `opengait-gaitbert video` and pass its OUT/silhouettes folder).
 Distances are OpenGait's evaluator's (euc: mean over parts of the Euclidean
 distance; cos: 1 - mean over parts of the cosine similarity).
 """
@@ -101,12 +111,13 @@ def add_arguments(parser) -> None:
     """
     add_model_arguments(parser)
     if parser.prog.split()[-1] == "embed":
-        parser.add_argument("--data", required=True, help="folder of sequences (see below)")
+        parser.add_argument("--data", required=True, help="folder of sequences, or a video (see below)")
         parser.add_argument("--out", required=True, help="output .npz")
         return
     parser.add_argument("--gallery", required=True,
-                        help="folder of gallery sequences, or an .npz from `embed`")
-    parser.add_argument("--probe", required=True, help="folder of probe sequences, or an .npz from `embed`")
+                        help="folder of gallery sequences, a video, or an .npz from `embed`")
+    parser.add_argument("--probe", required=True,
+                        help="folder of probe sequences, a video, or an .npz from `embed`")
     parser.add_argument("--topk", type=int, default=5, help="matches shown per probe (default: 5)")
     parser.add_argument("--metric", choices=METRICS, default="euc",
                         help="OpenGait evaluator distance (default: euc)")
@@ -130,7 +141,7 @@ def run_embed(args) -> int:
         raise DataError(f"--out {out}: must end in .npz (numpy's archive format).")
     net, cfg = load_model(args.cfgs, args.ckpt, args.device)
     print(describe_model(net))
-    result = embed_folder(net, args.data, progress=True, **cutting_options(cfg))
+    result = embed_source(net, args.data, **cutting_options(cfg))
     result.save(out, cfgs=str(args.cfgs), ckpt=str(args.ckpt or ""))
     n, e, p = result.embeddings.shape
     print(f"wrote {out}: {n} sequences, {len(set(result.ids))} ids, embeddings [{n}, {e}, {p}]")
@@ -158,10 +169,11 @@ def run_identify(args) -> int:
 
 
 def embeddings_of(net, source: str, flag: str, options: Dict) -> EmbeddingSet:
-    """Embeddings of a folder, or those stored in an ``.npz`` from ``embed`` (checked against ``net``)."""
+    """Embeddings of a folder or a video, or those stored in an ``.npz`` from ``embed`` (checked
+    against ``net``)."""
     path = Path(source)
     if path.suffix.lower() != ".npz":
-        return embed_folder(net, path, progress=True, **options)
+        return embed_source(net, path, **options)
     stored = EmbeddingSet.load(path)
     expected = [net.config.embed_dim, sum(net.config.bin_num)]
     if list(stored.embeddings.shape[1:]) != expected:
@@ -233,6 +245,39 @@ def embed_sequence(net, sils) -> np.ndarray:
     device = next(net.parameters()).device
     with torch.no_grad():
         return net.embed(sils[None].to(device), None)[0].float().cpu().numpy()
+
+
+def embed_source(net, source, divsor: float = 255.0, cutting: Optional[int] = None) -> EmbeddingSet:
+    """:func:`embed_video` for a video file, else :func:`embed_folder`, with progress shown."""
+    from ..video.frames import is_video_file
+
+    if is_video_file(source):
+        return embed_video(net, source, progress=True, divsor=divsor, cutting=cutting)
+    return embed_folder(net, source, progress=True, divsor=divsor, cutting=cutting)
+
+
+def embed_video(net, path, progress: bool = False, divsor: float = 255.0,
+                cutting: Optional[int] = None) -> EmbeddingSet:
+    """Embed every person the ``video`` front end tracks in a static camera's video (default settings).
+
+    Returns:
+        :class:`EmbeddingSet`, one row per kept track: id ``<video>_<track id>``, empty type and
+        view, path ``<video>#<track id>``.
+    Raises:
+        DataError (SequenceReadError among them): unreadable or empty video, or no usable person.
+    """
+    from ..video.pipeline import process_video
+    from ..video.results import require_people
+
+    result = process_video(path, progress=progress)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    tracks = require_people(result, f" Those are options of `opengait-gaitbert video {path} --out DIR`; "
+                                    "pass its DIR/silhouettes folder here instead of the video.")
+    rows = [embed_sequence(net, preprocess(t.silhouettes, divsor, cutting, aligned=True)) for t in tracks]
+    names = [t.name for t in tracks]
+    return EmbeddingSet(np.stack(rows).astype(np.float32), names, [""] * len(names), [""] * len(names),
+                        [f"{path}#{t.id}" for t in tracks])
 
 
 def embed_folder(net, root, progress: bool = False, divsor: float = 255.0,
@@ -360,5 +405,5 @@ def write_json(path: Path, results: Sequence[Dict], args) -> None:
 
 
 __all__: Tuple[str, ...] = ("EmbeddingSet", "Match", "SequenceEntry", "add_arguments", "distance",
-                            "embed_folder", "embed_sequence", "find_sequences", "format_tables",
-                            "main", "rank")
+                            "embed_folder", "embed_sequence", "embed_source", "embed_video",
+                            "find_sequences", "format_tables", "main", "rank")
