@@ -87,3 +87,32 @@ def test_place_in_blob_puts_the_outermost_people_at_its_edges():
     np.testing.assert_allclose(placed, [[10, 0, 40, 60], [40, 2, 70, 58]])
     too_big = place_in_blob(np.array([[0.0, 0.0, 100.0, 60.0]]), blob)
     np.testing.assert_allclose(too_big, [[-10, 0, 90, 60]])  # centred where it cannot fit
+
+
+def test_appearance_decides_between_two_equally_overlapping_blobs():
+    red, blue = np.eye(2)  # two one-bin "histograms"
+    tracker = IoUTracker(TrackerSettings(min_hits=1))
+    for t in range(4):
+        tracker.update(t, box(100)[None], red[None])
+    # Next frame: two blobs overlapping the prediction by the same IoU, blue one listed first.
+    owners = tracker.update(4, np.array([box(90), box(110)]), np.stack([blue, red]))
+    assert owners[1] is tracker.tracks[0] and owners[0] is not tracker.tracks[0]
+    geometry_only = IoUTracker(TrackerSettings(min_hits=1, appearance_weight=0.0))
+    for t in range(4):
+        geometry_only.update(t, box(100)[None], red[None])
+    assert geometry_only.update(4, np.array([box(90), box(110)]), np.stack([blue, red]))[0].id == 1
+
+
+def test_a_blob_that_suddenly_grows_is_not_the_tracks_own():
+    """Someone walks in under a tracked person: the blob of both is no silhouette of either."""
+    frames = [[box(2 * t)] for t in range(8)] + [[box(2 * t, h=100)] for t in range(8, 12)]
+    frames += [[box(2 * t), box(2 * t, y=70, h=30)] for t in range(12, 16)]
+    tracker = IoUTracker(TrackerSettings(max_gap=4, min_hits=3))
+    owned = [tracker.update(t, np.array(b)) for t, b in enumerate(frames)]
+    tracker.finish()
+    track = tracker.tracks[0]
+    assert all(owned[t] == {} for t in range(8, 12))  # the grown blob belongs to nobody
+    assert [s for f, _, s in track.history if 8 <= f < 12] == [MERGED] * 4
+    assert [(e["kind"], e["tracks"], e["frame"]) for e in tracker.events] == [
+        ("merge", [1], 8), ("split", [1], 12)]
+    assert owned[12][0] is track  # its own blob again once they part

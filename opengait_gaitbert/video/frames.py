@@ -94,20 +94,37 @@ class FrameSource:
         """Every frame from the first, as BGR ``[H, W, 3]`` uint8."""
         return self._folder_frames() if self.is_folder else self._video_frames()
 
-    def _video_frames(self) -> Iterator[np.ndarray]:
+    def sample(self, count: int, step: int) -> Iterator[np.ndarray]:
+        """Every ``step``-th of the first ``count`` frames (0, step, 2 step, ...), BGR ``[H, W, 3]``.
+
+        Frames in between are skipped without being converted (a video) or read (a folder).
+        """
+        if self.is_folder:
+            return self._folder_frames(list_frame_files(self.path)[:count:step])
+        return self._video_frames(count, step)
+
+    def _video_frames(self, count: Optional[int] = None, step: int = 1) -> Iterator[np.ndarray]:
         capture = _open_capture(self.path)
         try:
-            while True:
-                ok, frame = capture.read()
-                if not ok:
+            index = 0
+            while count is None or index < count:
+                # grab() demuxes and decodes; retrieve() converts to BGR, only for the frames wanted.
+                if not capture.grab():
                     return
-                yield frame
+                if index % step == 0:
+                    ok, frame = capture.retrieve()
+                    if not ok:
+                        return
+                    yield frame
+                index += 1
         finally:
             capture.release()
 
-    def _folder_frames(self) -> Iterator[np.ndarray]:
-        self.unreadable.clear()  # each pass meets the same files again
-        for file in list_frame_files(self.path):
+    def _folder_frames(self, files: Optional[List[Path]] = None) -> Iterator[np.ndarray]:
+        if files is None:
+            files = list_frame_files(self.path)
+            self.unreadable.clear()  # each full pass meets the same files again
+        for file in files:
             frame = _read_colour(file)
             if frame is None:
                 self.unreadable.append((str(file), "not a decodable image"))

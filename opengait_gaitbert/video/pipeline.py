@@ -38,7 +38,8 @@ from ..data.pretreat import FRAMES_TYPE, FRAMES_VIEW, align_silhouette
 from .foreground import ForegroundExtractor, ForegroundSettings, median_background
 from .frames import FrameSource
 from .results import TrackResult, VideoResult
-from .tracker import COASTING, MERGED, IoUTracker, TrackerSettings, box_area, intersection
+from .tracker import (COASTING, MERGED, IoUTracker, TrackerSettings, box_area, colour_histogram,
+                      intersection)
 
 #: Side of OpenGait's pretreated frames.
 SIL_SIZE = 64
@@ -107,12 +108,9 @@ def process_video(path, settings: Optional[VideoSettings] = None, progress: bool
                          timings=dict.fromkeys(STAGES, 0.0))
     frames = _FrameReader(source, size, result.timings)
 
-    started = time.perf_counter()
     extractor = ForegroundExtractor(settings.foreground, size, source.fps)
-    result.background = _prime(extractor, frames, min(settings.prime_frames,
-                                                      source.frame_count or settings.prime_frames))
-    result.timings["prime"] = time.perf_counter() - started  # its decoding included
-    result.timings["decode"] = 0.0
+    with _timer(result.timings, "prime"):  # its decoding included
+        result.background = _prime(extractor, source, size, settings.prime_frames)
 
     step = _FrameStep(extractor, IoUTracker(settings.tracker), settings, size, result)
     writer = AnnotatedWriter(annotated, source.fps, size) if annotated else None
@@ -142,7 +140,7 @@ def _timer(timings: Dict[str, float], stage: str):
 
 
 class _FrameReader:
-    """The source's frames, scaled to ``size``, each pass from the start; decoding time is counted."""
+    """The source's frames, scaled to ``size``; the time spent decoding them is counted."""
 
     def __init__(self, source: FrameSource, size, timings: Dict[str, float]):
         self.source, self.size, self.timings = source, size, timings
@@ -152,11 +150,18 @@ class _FrameReader:
         while True:
             with _timer(self.timings, "decode"):
                 frame = next(frames, None)
-                if frame is not None and self.size != self.source.size:
-                    frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+                if frame is not None:
+                    frame = _scaled(frame, self.size)
             if frame is None:
                 return
             yield frame
+
+
+def _scaled(frame: np.ndarray, size) -> np.ndarray:
+    """``frame`` at ``size`` (width, height); area interpolation when it shrinks."""
+    if (frame.shape[1], frame.shape[0]) == tuple(size):
+        return frame
+    return cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA)
 
 
 class _FrameStep:
@@ -175,7 +180,10 @@ class _FrameStep:
                 self.result.moving_frames.append(index)
                 found.detections = []  # not people: the whole picture moved
         with _timer(timings, "track"):
-            owners = self.tracker.update(index, np.array([d.box for d in found.detections]).reshape(-1, 4))
+            boxes = np.array([d.box for d in found.detections]).reshape(-1, 4)
+            colours = (np.stack([colour_histogram(frame, d.box, d.mask) for d in found.detections])
+                       if found.detections else None)
+            owners = self.tracker.update(index, boxes, colours)
         with _timer(timings, "align"):
             current = [(t, t.history[-1][1]) for t in self.tracker.live if t.history[-1][0] == index]
             for j, track in owners.items():
@@ -187,11 +195,11 @@ class _FrameStep:
                     self.silhouettes.setdefault(track.key, []).append((index, sil))
 
 
-def _prime(extractor: ForegroundExtractor, frames, count: int) -> np.ndarray:
-    """Start the background model from the median of up to :data:`PRIME_SAMPLES` of the first
-    ``count`` frames (0: from the first frame alone). Returns that background image."""
-    step = max(1, count // PRIME_SAMPLES)
-    samples = [f for i, f in zip(range(max(count, 1)), frames) if i % step == 0]
+def _prime(extractor: ForegroundExtractor, source: FrameSource, size, count: int) -> np.ndarray:
+    """Start the background model from the median of up to :data:`PRIME_SAMPLES` frames spread
+    over the first ``count`` (0: the first frame alone). Returns that background ``[h, w, 3]``."""
+    count = max(1, min(count, source.frame_count or count))
+    samples = [_scaled(f, size) for f in source.sample(count, max(1, count // PRIME_SAMPLES))]
     background = median_background(samples)
     extractor.prime(background)
     return background

@@ -2,8 +2,10 @@
 
 Per frame, every live track predicts its box (a straight-line fit of its
 recently seen positions). Detections are assigned to tracks by
-``scipy.optimize.linear_sum_assignment`` on ``1 - IoU``; pairs below
-``iou_min`` are not matched. A track unmatched for up to ``max_gap`` frames
+``scipy.optimize.linear_sum_assignment`` on ``1 - IoU``, plus, when the caller
+gives each detection's colour histogram, ``appearance_weight`` times its
+Hellinger distance to the track's running histogram (so that two people parting
+after a crossing keep their own tracks); pairs below ``iou_min`` are not matched. A track unmatched for up to ``max_gap`` frames
 coasts on its prediction (an occlusion, a missed detection) and is picked up
 again; after that it ends. A new track is tentative until it was matched in
 ``min_hits`` consecutive frames, so a flicker of noise never gets an id.
@@ -12,9 +14,11 @@ People crossing: background subtraction then sees one blob for two people. A
 detection that covers the predicted boxes of two or more confirmed tracks is a
 **merge**: it is assigned to none of them (its pixels are two people, not a
 gait silhouette); the tracks coast inside it, and a ``merge`` event names them.
-When they are matched apart again, a ``split`` event names them. A blob that
-splits off a track whose box it overlapped (two people who came in together)
-starts a new track and a ``split`` event names both.
+When they are matched apart again, a ``split`` event names them. A track whose
+matched blob suddenly grows (someone not tracked yet joined it, e.g. from the
+frame's edge) is treated the same way, with a ``merge`` event naming it alone. A
+blob that splits off a track whose box it overlapped (two people who came in
+together) starts a new track and a ``split`` event names both.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -29,6 +34,10 @@ from scipy.optimize import linear_sum_assignment
 SEEN, MERGED, COASTING = "seen", "merged", "coasting"
 #: Seen boxes a track's motion is fitted to.
 MOTION_WINDOW = 10
+#: A matched blob this much taller, or wider, than a track's recent boxes holds someone else too.
+GROWN_HEIGHT, GROWN_WIDTH = 1.3, 1.8
+#: Weight of a new detection in a track's running colour histogram.
+APPEARANCE_RATE = 0.2
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -71,6 +80,20 @@ def place_in_blob(boxes: np.ndarray, blob: np.ndarray) -> np.ndarray:
     return out
 
 
+def colour_histogram(frame: np.ndarray, box, mask: np.ndarray, bins=(12, 6)) -> np.ndarray:
+    """Hue-saturation histogram ``[bins[0] * bins[1]]`` (sums to 1) of the masked pixels of ``frame
+    [H, W, 3]`` (BGR) inside ``box``; ``mask [y1 - y0, x1 - x0]`` uint8."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    hsv = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], mask, list(bins), [0, 180, 0, 256]).ravel()
+    return hist / max(float(hist.sum()), 1.0)
+
+
+def hellinger(hist: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Hellinger distance (0 same .. 1 disjoint) of one histogram ``[d]`` to each of ``others [n, d]``."""
+    return np.sqrt(np.clip(1.0 - np.sqrt(others * hist[None]).sum(axis=1), 0.0, 1.0))
+
+
 @dataclass
 class Track:
     """One person over time.
@@ -92,6 +115,8 @@ class Track:
     missed: int = 0
     history: List[Tuple[int, np.ndarray, str]] = field(default_factory=list)
     recent: Deque = field(default_factory=lambda: deque(maxlen=MOTION_WINDOW))  # (frame, box) seen
+    appearance: Optional[np.ndarray] = None  # running mean of its detections' colour histograms
+    missed_own: int = 0      # frames in a row its matched blob was not its own (it grew)
 
     def __post_init__(self):
         self.box = np.asarray(self.box, float)
@@ -119,11 +144,14 @@ class Track:
         half = np.median(boxes[:, 2:] - boxes[:, :2], axis=0) / 2
         return np.concatenate([centre - half, centre + half])
 
-    def observe(self, frame: int, box: np.ndarray) -> None:
+    def observe(self, frame: int, box: np.ndarray, appearance: Optional[np.ndarray] = None) -> None:
+        if appearance is not None:
+            self.appearance = (appearance if self.appearance is None
+                               else (1 - APPEARANCE_RATE) * self.appearance + APPEARANCE_RATE * appearance)
         self.box, self.last_seen = np.asarray(box, float), frame
         self.recent.append((frame, self.box))
         self.hits += 1
-        self.missed = 0
+        self.missed = self.missed_own = 0
         self.history.append((frame, self.box.copy(), SEEN))
 
     def trim(self) -> None:
@@ -138,6 +166,7 @@ class TrackerSettings:
     max_gap: int = 8         # frames a track coasts undetected before it ends
     min_hits: int = 3        # consecutive matches that confirm a new track
     cover_min: float = 0.6   # a blob covering this share of 2+ predicted boxes is a merge
+    appearance_weight: float = 0.5  # weight of the colour-histogram distance in the assignment cost
 
 
 class IoUTracker:
@@ -151,14 +180,18 @@ class IoUTracker:
         self._keys = 0
         self._merged: Dict[int, frozenset] = {}  # track key -> keys of its current merge
         self._split_from: Dict[int, Tuple[Track, int]] = {}  # new tentative key -> (old track, frame)
+        self._appearances: Optional[np.ndarray] = None  # this frame's detections' histograms
 
-    def update(self, frame: int, boxes: np.ndarray) -> Dict[int, Track]:
-        """Advance to ``frame`` with detection boxes ``[n, 4]``.
+    def update(self, frame: int, boxes: np.ndarray,
+               appearances: Optional[np.ndarray] = None) -> Dict[int, Track]:
+        """Advance to ``frame`` with detection boxes ``[n, 4]`` and, optionally, their appearance
+        ``[n, d]`` (L1-normalised colour histograms, see :func:`colour_histogram`).
 
         Returns:
             detection index -> the track it is the own observation of (merged blobs are absent).
         """
         boxes = np.asarray(boxes, float).reshape(-1, 4)
+        self._appearances = appearances
         predicted = [t.predict(frame) for t in self.live]
         merged_tracks, merged_dets = self._merges(frame, boxes, predicted)
         free_tracks = [i for i in range(len(self.live)) if i not in merged_tracks]
@@ -166,16 +199,19 @@ class IoUTracker:
         pairs = self._assign(boxes, predicted, free_tracks, free_dets)
 
         owners: Dict[int, Track] = {}
+        grown = self._grown(frame, boxes, predicted, pairs)
         for i, j in pairs:
-            self.live[i].observe(frame, boxes[j])
-            owners[j] = self.live[i]
-        self._separations(frame, pairs)
+            if i not in grown:
+                self.live[i].observe(frame, boxes[j], None if appearances is None else appearances[j])
+                owners[j] = self.live[i]
+        self._separations(frame, [(i, j) for i, j in pairs if i not in grown])
         for i in set(range(len(self.live))) - set(merged_tracks) - {i for i, _ in pairs}:
             track = self.live[i]
             track.missed += 1
             track.history.append((frame, predicted[i], COASTING))
         for j in set(free_dets) - {j for _, j in pairs}:
-            owners[j] = self._start(frame, boxes[j], predicted, pairs)
+            owners[j] = self._start(frame, boxes[j], predicted, pairs,
+                                    None if appearances is None else appearances[j])
         self._confirm_and_end()
         return owners
 
@@ -215,11 +251,43 @@ class IoUTracker:
                                     "tracks": sorted(self.live[i].id for i in inside)})
         return merged_tracks, merged_dets
 
+    def _grown(self, frame: int, boxes, predicted, pairs) -> set:
+        """Tracks whose matched blob suddenly grew (taller by ``GROWN_HEIGHT``, or wider by
+        ``GROWN_WIDTH``, than the median of their recent boxes): someone not yet tracked joined
+        them, e.g. walking in from the frame's edge. The blob is then not their own observation:
+        they coast inside it as in a merge, for at most ``max_gap`` frames in a row."""
+        grown = set()
+        for i, j in pairs:
+            track = self.live[i]
+            if len(track.recent) < 3:
+                continue
+            sizes = np.median([b[2:] - b[:2] for _, b in track.recent], axis=0)  # [w, h]
+            width, height = boxes[j][2:] - boxes[j][:2]
+            if not (height > GROWN_HEIGHT * sizes[1] or width > GROWN_WIDTH * sizes[0]):
+                continue
+            if track.missed_own >= self.settings.max_gap:  # it lasts: the person itself changed
+                track.recent.clear()  # so its size is learnt afresh from this blob on
+                continue
+            track.missed_own += 1
+            grown.add(i)
+            track.history.append((frame, place_in_blob(predicted[i][None], boxes[j])[0], MERGED))
+            if track.confirmed and track.key not in self._merged:
+                self._merged[track.key] = frozenset([track.key])
+                self.events.append({"frame": frame, "kind": "merge", "tracks": [track.id]})
+        return grown
+
     def _assign(self, boxes, predicted, free_tracks, free_dets) -> List[Tuple[int, int]]:
         if not free_tracks or not free_dets:
             return []
         iou = iou_matrix(np.stack([predicted[i] for i in free_tracks]), boxes[free_dets])
-        rows, cols = linear_sum_assignment(1.0 - iou)
+        cost = 1.0 - iou
+        if self._appearances is not None and self.settings.appearance_weight:
+            # Geometry alone swaps two people whose boxes overlap as they part; their clothes do not.
+            for r, i in enumerate(free_tracks):
+                if self.live[i].appearance is not None:
+                    cost[r] += self.settings.appearance_weight * hellinger(
+                        self.live[i].appearance, self._appearances[free_dets])
+        rows, cols = linear_sum_assignment(cost)
         return [(free_tracks[r], free_dets[c]) for r, c in zip(rows, cols)
                 if iou[r, c] >= self.settings.iou_min]
 
@@ -236,9 +304,9 @@ class IoUTracker:
             self.events.append({"frame": frame, "kind": "split",
                                 "tracks": sorted(live[k].id for k in group if k in live)})
 
-    def _start(self, frame: int, box: np.ndarray, predicted, pairs) -> Track:
+    def _start(self, frame: int, box: np.ndarray, predicted, pairs, appearance=None) -> Track:
         self._keys += 1
-        track = Track(self._keys, box, frame)
+        track = Track(self._keys, box, frame, appearance=appearance)
         # A blob that broke away from a track's box: two people who had come in as one.
         for i, _ in pairs:
             old = self.live[i]
