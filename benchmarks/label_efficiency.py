@@ -75,7 +75,13 @@ def arm_config(arm: str, root: Path, size: Size, data: Path, partition: Path, de
     class_num = len(json.loads(partition.read_text())["TRAIN_SET"])
     model = arm.split()[0]
     base = recipe("gaitbert_finetune_casiab.yaml") if arm == "GaitBERT fine-tuned" else None
-    cfg, sets = common.build_config(model, root, size, data, class_num, device, base=base, partition=partition)
+    # OpenGait's TripletSampler draws P ids with replacement when there are fewer than P; a batch of
+    # one id has no negative and its TripletLoss fails. So P shrinks to the ids, K grows: same batch.
+    p, k = size.batch
+    ids = min(p, class_num)
+    batch = (ids, p * k // ids)
+    cfg, sets = common.build_config(model, root, size, data, class_num, device, batch=batch, base=base,
+                                    partition=partition)
     if arm == "GaitBERT fine-tuned":
         from opengait_gaitbert.launcher.run import apply_overrides
         extra = [f"trainer_cfg.restore_hint={pretrained}"]
