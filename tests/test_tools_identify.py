@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from conftest import tiny_cfg
+from conftest import fit_identities, tiny_cfg
 from opengait_gaitbert.data.pretreat import align_sequence
 from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.tools.checkpoint import load_model, preprocess
@@ -98,15 +98,7 @@ def net(data):
              for label, kind in enumerate(IDS) for phase, shift in [(0.5, 0), (3.0, 6)]]
     sils = torch.stack([s for _, s in train])  # [6, 10, 64, 44]
     labels = torch.tensor([label for label, _ in train])
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
-    net.train()
-    for _ in range(TRAIN_STEPS):
-        logits = net(sils, None, reconstruct=False)["logits"]  # [6, classes, p]
-        loss = F.cross_entropy(16 * logits, labels[:, None].expand(-1, logits.shape[-1]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return net.eval()
+    return fit_identities(net, sils, labels, TRAIN_STEPS)
 
 
 def reference_cuda_dist(x: np.ndarray, y: np.ndarray, metric: str) -> np.ndarray:

@@ -18,9 +18,8 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
-from conftest import tiny_cfg
+from conftest import fit_identities, tiny_cfg
 from opengait_gaitbert.data.synth import synth_sequence
 from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.tools.checkpoint import load_model, preprocess
@@ -48,15 +47,7 @@ def model(tmp_path_factory):
     train = [(label, preprocess(synth_sequence(0, id_num, seq_type, "090", TRAIN_FRAMES)))
              for label, id_num in enumerate(IDS) for seq_type in TRAIN_TYPES]
     sils = torch.stack([s for _, s in train])  # [12, 15, 64, 44]
-    labels = torch.tensor([label for label, _ in train])
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
-    net.train()
-    for _ in range(TRAIN_STEPS):
-        logits = net(sils, None, reconstruct=False)["logits"]  # [12, classes, p]
-        loss = F.cross_entropy(16 * logits, labels[:, None].expand(-1, logits.shape[-1]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    fit_identities(net, sils, torch.tensor([label for label, _ in train]), TRAIN_STEPS)
     ckpt = root / f"GaitBERT-{TRAIN_STEPS:05d}.pt"
     torch.save({"model": {f"net.{k}": v for k, v in net.state_dict().items()}, "iteration": TRAIN_STEPS},
                ckpt)
