@@ -105,3 +105,12 @@ def test_embed_takes_a_video(model, tmp_path):
     stored = np.load(out)
     assert stored["embeddings"].shape == (1, 32, 16)
     assert stored["ids"].tolist() == ["walk_001"] and stored["paths"].tolist() == [f"{path}#1"]
+
+
+def test_a_missing_video_is_named_as_a_video(model, tmp_path, capsys):
+    cfg, ckpt = model
+    missing = tmp_path / "street.mp4"
+    assert cli.main(["identify", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--gallery", str(missing),
+                     "--probe", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "Pass a video file" in err

@@ -248,10 +248,10 @@ def embed_sequence(net, sils) -> np.ndarray:
 
 
 def embed_source(net, source, divsor: float = 255.0, cutting: Optional[int] = None) -> EmbeddingSet:
-    """:func:`embed_video` for a video file, else :func:`embed_folder`, with progress shown."""
-    from ..video.frames import is_video_file
+    """:func:`embed_video` for a video file (by its ending), else :func:`embed_folder`, with progress."""
+    from ..video.frames import VIDEO_SUFFIXES
 
-    if is_video_file(source):
+    if Path(source).suffix.lower() in VIDEO_SUFFIXES:  # a missing one is named by the video reader
         return embed_video(net, source, progress=True, divsor=divsor, cutting=cutting)
     return embed_folder(net, source, progress=True, divsor=divsor, cutting=cutting)
 

@@ -26,12 +26,6 @@ _CONVERT_HINT = ("Convert it with e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`, or e
                  "to a folder of PNG images and pass the folder.")
 
 
-def is_video_file(path) -> bool:
-    """True for an existing file whose ending is a video container's (see :data:`VIDEO_SUFFIXES`)."""
-    path = Path(path)
-    return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
-
-
 @dataclass
 class FrameSource:
     """A video file or a folder of frames, checked on construction.
