@@ -77,8 +77,8 @@ setup(
     install_requires=["torch>=2.0", "numpy", "opencv-python-headless", "pyyaml", "kornia", "einops",
                       "tqdm", "pillow", "scipy"],
     extras_require={
-        "test": ["pytest", "onnx", "onnxruntime"],
-        "export": ["onnx", "onnxruntime"],
+        "test": ["pytest", "onnx", "onnxruntime", "onnxscript"],
+        "export": ["onnx", "onnxruntime", "onnxscript"],  # onnxscript: torch's dynamo ONNX exporter
         "opengait": ["torchvision", "lightly", "matplotlib", "tensorboard", "scikit-learn", "imageio"],
         "bench": ["matplotlib"],
     },

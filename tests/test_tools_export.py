@@ -10,16 +10,14 @@ import torch
 
 from conftest import tiny_cfg
 from opengait_gaitbert.launcher import cli
-from opengait_gaitbert.tools.checkpoint import CheckpointError, load_model, preprocess
-from opengait_gaitbert.tools.export import (embedding_graph, export, load_exported, report,
-                                            verify)
+from opengait_gaitbert.tools.checkpoint import CheckpointError, load_model
+from opengait_gaitbert.tools.export import FORMATS, export, load_exported, report, verify
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 LENGTHS = (8, 20, 45, 75)  # 45 and 75 span two and three attention windows of 30
-
-
+WINDOW_COUNTS = (1, 17, 47, 95)  # one frame, less than a window of 30, two and four windows (partial last)
 
 
 def write_cfg(folder: Path, channels=(8, 16, 32), temporal="transformer", name="tiny.yaml") -> Path:
@@ -136,19 +134,6 @@ def test_checkpoint_with_code_is_refused_and_never_runs(trained, tmp_path):
 # export
 # --------------------------------------------------------------------------
 
-def test_wrapper_equals_embed_on_real_like_input(trained):
-    """The export graph is GaitBERTNet.embed, on a preprocessed moving silhouette of any length."""
-    net = trained[2].eval()
-    frames = np.zeros((45, 128, 96), dtype=np.uint8)
-    for t in range(45):
-        frames[t, 10:120, 30 + t % 9:60 + t % 9] = 255
-    sils = preprocess(frames)[None]  # [1, 45, 64, 44]
-    graph = embedding_graph(net)
-    with torch.no_grad():
-        for s in (1, 7, 45):
-            torch.testing.assert_close(graph(sils[:, :s]), net.embed(sils[:, :s]), rtol=1e-5, atol=1e-6)
-
-
 @pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("torchscript", ".pt")])
 def test_cli_export_verifies_each_length(trained, tmp_path, capsys, fmt, suffix):
     cfg, ckpt, net = trained
@@ -171,15 +156,18 @@ def test_cli_export_verifies_each_length(trained, tmp_path, capsys, fmt, suffix)
         assert np.abs(got - expected).max() <= 1e-4
 
 
-def test_cli_default_lengths_cover_one_frame_and_partial_last_windows(trained, tmp_path, capsys):
-    """Without --check-lengths: 1 frame, 17 (< one 30-frame window), 47 and 95 (partial last windows)."""
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_default_lengths_cover_one_frame_and_partial_last_windows(trained, tmp_path, capsys, fmt):
+    """Without --check-lengths: 1 frame, 17 (< one 30-frame window), 47 and 95 (partial last
+    windows), each within the tolerance, from one export of the trained checkpoint."""
     cfg, ckpt, _ = trained
-    code = cli.main(["export", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--format", "onnx",
-                     "--out", str(tmp_path / "m.onnx")])
+    code = cli.main(["export", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--format", fmt,
+                     "--out", str(tmp_path / f"m.{fmt}")])
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert [int(line.split()[0][2:]) for line in printed.splitlines() if line.strip().startswith("s=")] == \
-        [1, 17, 47, 95]
+    checked = [line.split() for line in printed.splitlines() if line.strip().startswith("s=")]
+    assert [int(words[0][2:]) for words in checked] == list(WINDOW_COUNTS)
+    assert all(words[-1] == "ok" for words in checked), printed
 
 
 def test_onnx_has_dynamic_length_and_no_decoder(trained, tmp_path):
@@ -196,12 +184,26 @@ def test_onnx_has_dynamic_length_and_no_decoder(trained, tmp_path):
     assert exported < total - decoder + 1000  # the decoder's weights are not in the file
 
 
-@pytest.mark.parametrize("temporal", ["conv", "none"])
-def test_other_temporal_modules_export(tmp_path, temporal):
+@pytest.mark.parametrize("temporal", ["transformer", "conv", "none"])
+def test_one_export_follows_the_core_at_any_window_count(tmp_path, temporal):
+    """Each temporal module's export (traced at 16 frames: one window) reproduces ``net.embed``
+    at 1 frame, within one window, and over two and four windows with a partial last one."""
     net = perturbed(load_model(write_cfg(tmp_path, temporal=temporal))[0])
-    for fmt in ("onnx", "torchscript"):
+    for fmt in FORMATS:
+        diffs = verify(net, fmt, export(net, fmt, tmp_path / f"m.{fmt}"), WINDOW_COUNTS)
+        assert max(diffs.values()) <= 1e-4, (fmt, diffs)
+
+
+def test_head_without_identities_exports(tmp_path):
+    """``class_num: 0`` (pretraining: the embedding is the pooled bottleneck) exports too."""
+    cfg = write_cfg(tmp_path)
+    cfg.write_text(cfg.read_text().replace("class_num: 4", "class_num: 0"))
+    net = perturbed(load_model(cfg)[0])
+    assert not net.head.identity
+    for fmt in FORMATS:
         out = export(net, fmt, tmp_path / f"m.{fmt}")
-        diffs = verify(net, fmt, out, (5, 17))
+        assert load_exported(fmt, out)(np.zeros((1, 3, 64, 44), np.float32)).shape == (1, 32, 16)
+        diffs = verify(net, fmt, out, (1, 47))
         assert max(diffs.values()) <= 1e-4, (fmt, diffs)
 
 
@@ -211,7 +213,7 @@ def test_strided_frame_embedding_exports(tmp_path):
     cfg.write_text(cfg.read_text().replace("embed_stride: 1", "embed_stride: 2"))
     net = perturbed(load_model(cfg)[0])
     assert net.config.embed_stride == 2
-    for fmt in ("onnx", "torchscript"):
+    for fmt in FORMATS:
         diffs = verify(net, fmt, export(net, fmt, tmp_path / f"m.{fmt}"), (4, 31))
         assert max(diffs.values()) <= 1e-4, (fmt, diffs)
 
@@ -223,7 +225,7 @@ def test_spatial_context_exports(tmp_path):
     net = perturbed(load_model(cfg)[0])
     assert net.config.spatial_layers == 1
     torch.nn.init.normal_(net.spatial.proj_out.weight, std=0.1)  # not the identity it starts as
-    for fmt in ("onnx", "torchscript"):
+    for fmt in FORMATS:
         diffs = verify(net, fmt, export(net, fmt, tmp_path / f"m.{fmt}"), (4, 31))
         assert max(diffs.values()) <= 1e-4, (fmt, diffs)
 

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from .sequences import SequenceLayout
+from .sequences import SequenceLayout, Size
 
 
 class ConvBlock(nn.Sequential):
@@ -125,7 +125,7 @@ class TemporalTransformer(nn.Module):
         self.offset_bias = nn.Parameter(torch.zeros(2 * window - 1).normal_(std=0.02))
         self.window = window
 
-    def relative_bias(self, length: int) -> torch.Tensor:
+    def relative_bias(self, length: Size) -> torch.Tensor:
         """``[L, L]`` additive attention scores: entry (i, j) is the bias of offset j - i."""
         index = torch.arange(length, device=self.offset_bias.device)
         return self.offset_bias[index[None, :] - index[:, None] + self.window - 1]
@@ -133,18 +133,24 @@ class TemporalTransformer(nn.Module):
     def forward(self, x: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
         """``[F, c, h, w]`` -> ``[F, c, h, w]`` with temporal context added (residual).
 
-        ``layout`` must be windowed (no sequence longer than ``window``).
+        ``layout`` must be windowed (no row longer than ``window``); its rows ``[b, L]``
+        are the attention windows.
         """
-        _, _, h, w = x.shape
-        tokens = self.proj_in(rearrange(layout.pad(x), "b l c h w -> (b h w) l c"))
+        c, h, w = x.shape[1:]
+        padded = layout.pad(x)  # [b, L, c, h, w]
+        length = padded.shape[1]
+        tokens = self.proj_in(padded.permute(0, 3, 4, 1, 2).reshape(-1, length, c))  # [(b h w), L, dim]
+        valid = layout.valid_mask(x.device)  # [b, L] or None
         padding = None
-        if not layout.uniform:  # additive, like the bias: -inf on padding keys
-            invalid = ~layout.valid_mask(x.device).repeat_interleave(h * w, dim=0)  # [(b h w), L]
+        if valid is not None:  # additive, like the bias: -inf on padding keys
+            invalid = ~valid.repeat_interleave(h * w, dim=0)  # [(b h w), L]
             padding = torch.zeros(invalid.shape, dtype=tokens.dtype, device=x.device).masked_fill(
                 invalid, float("-inf"))
-        bias = self.relative_bias(layout.max_length).to(tokens.dtype)
-        tokens = self.proj_out(self.encoder(tokens, mask=bias, src_key_padding_mask=padding))
-        context = rearrange(tokens, "(b h w) l c -> b l c h w", h=h, w=w)
+        bias = self.relative_bias(length).to(tokens.dtype)
+        # is_causal=False: the bias sees both directions; saying so also skips PyTorch's
+        # comparison of the mask's values with a causal mask, which torch.export cannot trace.
+        tokens = self.proj_out(self.encoder(tokens, mask=bias, src_key_padding_mask=padding, is_causal=False))
+        context = tokens.reshape(-1, h, w, length, c).permute(0, 3, 4, 1, 2)  # [b, L, c, h, w]
         return x + layout.unpad(context)
 
 
@@ -189,10 +195,13 @@ class TemporalConv(nn.Module):
 
     def forward(self, x: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
         """``[F, c, h, w]`` -> ``[F, c, h, w]``; padding frames are zeros, like a clip's edge."""
-        y = rearrange(layout.pad(x), "b l c h w -> b c l h w")
+        y = layout.pad(x).transpose(1, 2)  # [b, c, L, h, w]
+        valid = layout.valid_mask(x.device)  # [b, L] or None
         for conv in self.layers:
             y = y + F.relu(conv(y))
-        return layout.unpad(rearrange(y, "b c l h w -> b l c h w"))
+            if valid is not None:  # re-zero the padding: a layer turns it into features the next would read
+                y = y * valid[:, None, :, None, None].to(y.dtype)
+        return layout.unpad(y.transpose(1, 2))
 
 
 class NoTemporalContext(nn.Module):
@@ -225,10 +234,10 @@ class VideoEmbeddingHead(nn.Module):
     @staticmethod
     def temporal_pool(x: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
         """``[F, c, h, w]`` -> ``[b, c, h, w]``: max over each sequence's own frames."""
-        padded = layout.pad(x)
-        if not layout.uniform:
-            invalid = ~layout.valid_mask(x.device)[:, :, None, None, None]
-            padded = padded.masked_fill(invalid, torch.finfo(padded.dtype).min)
+        padded = layout.pad(x)  # [b, L, c, h, w]
+        valid = layout.valid_mask(x.device)  # [b, L] or None
+        if valid is not None:
+            padded = padded.masked_fill(~valid[:, :, None, None, None], torch.finfo(padded.dtype).min)
         return padded.max(dim=1).values
 
     def horizontal_pyramid(self, x: torch.Tensor) -> torch.Tensor:

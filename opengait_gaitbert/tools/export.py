@@ -1,19 +1,22 @@
 """``opengait-gaitbert export``: the encoder-only inference path as ONNX or TorchScript.
 
-The exported graph maps one sequence of preprocessed silhouettes
-``sils [1, s, 64, 44]`` (float in [0, 1], see ``tools.checkpoint.preprocess``) to
-its embedding ``[1, e, p]``: frame embedding, U-Net encoder, temporal context
-and the embedding head; the decoder is not part of it. ``s`` is dynamic.
+The exported graph is ``GaitBERTNet.embed`` itself: one sequence of preprocessed
+silhouettes ``sils [1, s, 64, 44]`` (float in [0, 1], see
+``tools.checkpoint.preprocess``) -> its embedding ``[1, e, p]`` through the frame
+embedding, U-Net encoder, temporal context and the embedding head; the decoder is
+not part of it. ``s`` is dynamic: for clips without ``seqL`` the core cuts attention
+windows and builds their masks with shape arithmetic only
+(``core.sequences.ClipLayout``), which both exporters record as ops on ``s``.
 
-Why a wrapper (:class:`EmbeddingGraph`) rather than ``GaitBERTNet.embed`` itself:
-the core's batching bookkeeping (``SequenceLayout``) builds frame positions and
-padding from Python lists of sequence lengths, which a trace records as
-constants, and ``nn.MultiheadAttention`` is exported by the ONNX tracer with the
-sequence length baked into a reshape. The wrapper restates the same
-computation for a single unpadded sequence with every shape taken from the
-tensors, reusing the core's modules and weights. After export the file is
-checked against ``GaitBERTNet.embed`` on several lengths (``--check-lengths``);
-a difference above ``TOLERANCE`` fails the command.
+- ONNX: ``torch.onnx.export(..., dynamo=True)``, i.e. ``torch.export`` with ``s`` a
+  symbolic dimension, then onnxscript's translation. The older TorchScript-based
+  ONNX exporter cannot be used: it bakes the example's length into a reshape inside
+  ``nn.MultiheadAttention``.
+- TorchScript: ``torch.jit.trace``, which hands the core sizes as tensors, so the
+  windowing follows ``s`` in the saved graph.
+
+After export the file is checked against ``GaitBERTNet.embed`` on several lengths
+(``--check-lengths``); a difference above ``TOLERANCE`` fails the command.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from ..core.errors import DataError, GaitBERTError
 
 FORMATS = ("onnx", "torchscript")
 TOLERANCE = 1e-4  # max abs difference allowed in fp32
-OPSET = 17
+OPSET = 18  # the dynamo exporter's own opset
 TRACE_LENGTH = 16  # sequence length of the example input used to trace
 INPUT_NAME, OUTPUT_NAME = "sils", "embeddings"
 
@@ -102,95 +105,23 @@ def report(diffs: Dict[int, float]) -> int:
 # The exported graph
 # --------------------------------------------------------------------------
 
-def _embedding_graph_class():
-    """Define :class:`EmbeddingGraph` on first use (keeps torch out of module import)."""
-    import torch
+def embedding_graph(net):
+    """``net.embed`` as the module to export (eval mode): ``sils [1, s, h, w]`` -> ``[1, e, p]``.
+
+    The exporters take an ``nn.Module`` and call its ``forward``; this one's forward is
+    ``net.embed`` and nothing else, so the export cannot drift from the core.
+    """
     import torch.nn as nn
-    import torch.nn.functional as F
 
-    from ..core.network import NoTemporalContext, TemporalConv, TemporalTransformer
-
-    class EmbeddingGraph(nn.Module):
-        """``GaitBERTNet.embed`` for one sequence, with no Python-side shape bookkeeping.
-
-        Input ``sils [1, s, h, w]`` -> embeddings ``[1, e, p]``. Shares the net's modules.
-        """
-
+    class NetEmbed(nn.Module):
         def __init__(self, net):
             super().__init__()
             self.net = net
-            if not isinstance(net.temporal, (TemporalTransformer, TemporalConv, NoTemporalContext)):
-                raise ExportError(f"export does not know the temporal module {type(net.temporal).__name__}.")
 
-        def forward(self, sils: torch.Tensor) -> torch.Tensor:
-            net = self.net
-            frames = net._pad(sils[0])  # [s, H, W]
-            index = torch.ones_like(frames[:, 0, 0]).cumsum(0) - 1  # [s]: 0..s-1, traced
-            window = net.config.temporal_window
-            positions = torch.remainder(index, window)  # position within its attention window
-            x = net.frame_embedding(frames)  # [s, c0, H, W]; no time information per frame
-            x, _ = net.encoder(x)  # [s, cK, h', w']
-            x = net.spatial(x)  # per frame, no time information
-            x = self.temporal(x, positions, torch.div(index, window, rounding_mode="floor"))
-            pooled = x.max(dim=0, keepdim=True).values  # [1, cK, h', w']: temporal max pooling
-            return net.head.project(net.head.horizontal_pyramid(pooled))  # [1, e, p]
+        def forward(self, sils):
+            return self.net.embed(sils)
 
-        def temporal(self, x: torch.Tensor, positions: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
-            """``[s, c, h, w]`` -> same, with the net's temporal context (residual).
-
-            The core cuts long sequences into attention windows; here one block-diagonal
-            mask over ``windows`` (each frame's window index) does the same for any s.
-            """
-            module = self.net.temporal
-            if isinstance(module, TemporalTransformer):
-                c, h, w = x.shape[1:]
-                tokens = x.permute(2, 3, 0, 1).reshape(h * w, -1, c)  # [(h w), s, c]
-                tokens = module.proj_in(tokens)
-                blocked = (windows[:, None] != windows[None, :]).to(x.dtype) * torch.finfo(x.dtype).min
-                offsets = (positions[None, :] - positions[:, None]).clamp(1 - module.window, module.window - 1)
-                blocked = blocked + module.offset_bias[(offsets + module.window - 1).long()].to(x.dtype)
-                for layer in module.encoder.layers:
-                    tokens = _encoder_layer(layer, tokens, blocked)
-                if module.encoder.norm is not None:
-                    tokens = module.encoder.norm(tokens)
-                tokens = module.proj_out(tokens)
-                return x + tokens.reshape(h, w, -1, c).permute(2, 3, 0, 1)
-            if isinstance(module, TemporalConv):
-                y = x.permute(1, 0, 2, 3)[None]  # [1, c, s, h, w]
-                for conv in module.layers:
-                    y = y + F.relu(conv(y))
-                return y[0].permute(1, 0, 2, 3)
-            return x
-
-    def _attention(attn: nn.MultiheadAttention, x: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
-        """Self-attention of ``nn.MultiheadAttention`` (batch_first) on ``[B, s, d]``, reshapes via -1.
-
-        ``blocked [s, s]`` is added to the scores: a very negative value where frames may not attend.
-        """
-        d = x.shape[-1]
-        heads = attn.num_heads
-        q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
-        q, k, v = (t.reshape(t.shape[0], -1, heads, d // heads).transpose(1, 2) for t in (q, k, v))
-        weights = torch.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5 + blocked, dim=-1)  # [B, heads, s, s]
-        out = (weights @ v).transpose(1, 2).reshape(x.shape[0], -1, d)
-        return attn.out_proj(out)
-
-    def _encoder_layer(layer: nn.TransformerEncoderLayer, x: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
-        """``nn.TransformerEncoderLayer`` in eval mode (dropout off), ``[B, s, d]``."""
-        def feed_forward(y):
-            return layer.linear2(layer.activation(layer.linear1(y)))
-        if layer.norm_first:
-            x = x + _attention(layer.self_attn, layer.norm1(x), blocked)
-            return x + feed_forward(layer.norm2(x))
-        x = layer.norm1(x + _attention(layer.self_attn, x, blocked))
-        return layer.norm2(x + feed_forward(x))
-
-    return EmbeddingGraph
-
-
-def embedding_graph(net):
-    """The export wrapper around ``net`` (eval mode): ``[1, s, h, w]`` -> ``[1, e, p]``."""
-    return _embedding_graph_class()(net.eval()).eval()
+    return NetEmbed(net.eval()).eval()
 
 
 def example_input(net, length: int = TRACE_LENGTH, seed: int = 0):
@@ -237,19 +168,27 @@ def _write(graph, example, fmt: str, out: Path) -> None:
             _export_onnx(graph, example, out)
         else:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # jit.trace's deprecation notice
+                # jit.trace's deprecation notice, and its TracerWarnings on the core's input
+                # checks (s >= 1, frame size), which hold for every input the file accepts.
+                warnings.simplefilter("ignore")
                 torch.jit.trace(graph, example, check_trace=False).save(str(out))
 
 
 def _export_onnx(graph, example, out: Path) -> None:
     import torch
+    from torch.fx.experimental import _config as shape_config
 
+    length = torch.export.Dim("s", min=1)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation/tracer notes
-            torch.onnx.export(graph, (example,), str(out), dynamo=False, opset_version=OPSET,
+        # Size-oblivious: the example's window count (1 at TRACE_LENGTH) and length are
+        # not taken as facts about every s (torch.export would otherwise specialise
+        # on sizes being 1 or not and refuse s = 1 or s beyond one window).
+        with warnings.catch_warnings(), shape_config.patch(backed_size_oblivious=True):
+            warnings.simplefilter("ignore")  # the exporter's notes on deprecated APIs inside torch
+            torch.onnx.export(graph, (example,), str(out), dynamo=True, opset_version=OPSET,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: {1: "s"}})
+                              dynamic_shapes={INPUT_NAME: {1: length}}, verbose=False,
+                              external_data=False)  # one file, as users move it
     except (RuntimeError, torch.onnx.errors.OnnxExporterError) as err:
         raise ExportError(f"ONNX export to {out} failed: {err}") from err
 
