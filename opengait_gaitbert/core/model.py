@@ -4,7 +4,7 @@
       -> frame embedding (no time information)   [F, c0, h, w]
       -> U-Net encoder (conv, ReLU, pooling)     [F, cK, h/2^K, w/2^K] + skips
       -> temporal context (transformer over time at each location; the only
-         place that knows frame order: positions live in its tokens)
+         place that knows frame order: a learned bias per frame offset)
       -> video embedding head                    embeddings [b, e, p], logits [b, classes, p]
       -> U-Net decoder with skips (training only) reconstruction logits [n, s, h, w]
 
