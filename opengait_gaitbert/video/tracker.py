@@ -231,9 +231,17 @@ class IoUTracker:
             return {}, set()
         pred = np.stack([predicted[i] for i in confirmed])
         cover = intersection(pred, boxes) / np.maximum([box_area(b) for b in pred], 1e-9)[:, None]
+        # Hysteresis: people already merged stay so while the blob still covers half as much of
+        # their predicted box (superimposed bodies make a narrow blob) and no other blob could be
+        # theirs. It stops merge/split events flickering, and the blob being taken for one
+        # person's own while the other coasts away from it.
+        in_merge = np.array([len(self._merged.get(self.live[i].key, ())) > 1 for i in confirmed])
+        iou = iou_matrix(pred, boxes)
         merged_tracks, merged_dets = {}, set()
         for j in range(len(boxes)):
-            inside = [confirmed[k] for k in np.flatnonzero(cover[:, j] >= self.settings.cover_min)]
+            elsewhere = np.delete(iou, j, axis=1).max(axis=1, initial=0.0) >= self.settings.iou_min
+            needed = np.where(in_merge & ~elsewhere, self.settings.cover_min / 2, self.settings.cover_min)
+            inside = [confirmed[k] for k in np.flatnonzero(cover[:, j] >= needed)]
             if len(inside) < 2 or any(i in merged_tracks for i in inside):
                 continue
             merged_dets.add(j)
@@ -244,6 +252,9 @@ class IoUTracker:
                 merged_tracks[i] = j
                 track = self.live[i]
                 track.history.append((frame, box, MERGED))
+                # The blob's edges place its outermost people well: let the motion fit follow them,
+                # or a long merge leaves the prediction where the track was last seen alone.
+                track.recent.append((frame, box))
                 new_episode |= self._merged.get(track.key) != keys
                 self._merged[track.key] = keys
             if new_episode:
