@@ -1,4 +1,5 @@
-"""Data tools: a synthetic CASIA-B-protocol dataset and a pretreatment converter.
+"""Data tools: synthetic datasets in CASIA-B's, OU-MVLP's, GREW's, Gait3D's and SUSTech1K's
+layouts (``synth``, ``layouts``) and a pretreatment converter.
 
 Pure numpy / OpenCV: nothing here imports OpenGait or torch.
 """
