@@ -172,8 +172,8 @@ class TrackerSettings:
 class IoUTracker:
     """Call :meth:`update` once per frame, then :meth:`finish`; read :attr:`tracks` and :attr:`events`."""
 
-    def __init__(self, settings: TrackerSettings = TrackerSettings()):
-        self.settings = settings
+    def __init__(self, settings: Optional[TrackerSettings] = None):
+        self.settings = settings or TrackerSettings()
         self.live: List[Track] = []
         self.tracks: List[Track] = []          # confirmed tracks, live or ended, by id
         self.events: List[Dict] = []           # {"frame", "kind": merge|split, "tracks": [ids]}
