@@ -158,3 +158,10 @@ def test_partition_errors_name_the_folder_and_the_fix(tmp_path):
         partition.make_partition(tmp_path)
     with pytest.raises(DataError, match="no such folder"):
         partition.make_partition(tmp_path / "missing")
+
+
+def test_strict_restore_refuses_a_checkpoint_with_a_head_the_model_lacks():
+    with pytest.raises(CheckpointError, match=r"(?s)extra tensors: net\.head\..*restore_ckpt_strict: false"):
+        restorable_state(prefixed(net(class_num=0)), prefixed(net()), "ft.pt", "zs.yaml", ("net.head.",), strict=True)
+    keep, fresh = restorable_state(prefixed(net()), prefixed(net()), "a.pt", "a.yaml", ("net.head.",), strict=True)
+    assert fresh == [] and len(keep) == len(prefixed(net()))

@@ -21,7 +21,7 @@ from utils import get_attr_from, get_valid_args  # OpenGait
 
 from ..core.config import LOSS_PREFIX, SOFTMAX_PREFIX, config_source, validate_cfgs
 from ..core.errors import CheckpointError, ConfigError, DataError, GaitBERTError, quote_keys
-from ..core.finetune import part_param_groups, restorable_state, state_dict_misfits
+from ..core.finetune import part_param_groups, restorable_state
 from ..core.frames import check_input_frames
 from ..core.model import GaitBERTNet
 from ..core.render import reconstruction_grid
@@ -271,20 +271,8 @@ class GaitBERT(BaseModel):
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
             raise CheckpointError(f"{source}: {engine}.restore_hint {path} is not an OpenGait checkpoint "
                                   "(a dict with a `model` state dict).")
-        expected = self.state_dict()
-        if self.engine_cfg.get("restore_ckpt_strict", True):
-            problems = [quote_keys(title, items) for title, items in zip(
-                ("missing tensors", "extra tensors", "shape mismatches"),
-                state_dict_misfits(expected, checkpoint["model"])) if items]
-            if problems:
-                raise CheckpointError(
-                    f"{source}: {engine}.restore_hint {path} does not fit the model built from model_cfg:\n  "
-                    + "\n  ".join(problems) + f"\nTo fine-tune a pretrained encoder with a new identity head, "
-                    f"set {engine}.restore_ckpt_strict: false; to test a checkpoint, use the model_cfg it was "
-                    "trained with.")
-            model_state, fresh = checkpoint["model"], []
-        else:
-            model_state, fresh = restorable_state(expected, checkpoint["model"], path, source, ("net.head.",))
+        model_state, fresh = restorable_state(self.state_dict(), checkpoint["model"], path, source, ("net.head.",),
+                                              strict=self.engine_cfg.get("restore_ckpt_strict", True))
         if fresh and self.training and not (self.engine_cfg.get("optimizer_reset")
                                             and self.engine_cfg.get("scheduler_reset")):
             raise ConfigError(

@@ -33,7 +33,8 @@ def state_dict_misfits(expected: Mapping[str, torch.Tensor], state: Mapping[str,
 
 
 def restorable_state(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], path: str,
-                     source: str, fresh_prefixes: Sequence[str]) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+                     source: str, fresh_prefixes: Sequence[str], strict: bool = False
+                     ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
     """The tensors of checkpoint ``state`` to restore for fine-tuning, and the keys left fresh.
 
     Keys under ``fresh_prefixes`` (the identity head) may be absent from the
@@ -45,6 +46,7 @@ def restorable_state(expected: Mapping[str, torch.Tensor], state: Mapping[str, t
         state: the checkpoint's ``model`` entry.
         path, source: the checkpoint file and the config being run, for messages.
         fresh_prefixes: key prefixes that may start fresh, e.g. ``("net.head.",)``.
+        strict: OpenGait's ``restore_ckpt_strict``: every tensor must match both ways, none starts fresh.
     Returns:
         (state to load with ``strict=False``, model keys that keep their initial values).
     Raises:
@@ -58,17 +60,21 @@ def restorable_state(expected: Mapping[str, torch.Tensor], state: Mapping[str, t
             f"{source}: restore_hint {path} holds no tensor of this GaitBERT model (its weights are named "
             f"{found}, ...). It is another model's checkpoint: point restore_hint at a GaitBERT checkpoint, "
             "e.g. the pretraining run's output/<dataset>/GaitBERT/<save_name>/checkpoints/<save_name>-<iter>.pt.")
+    if strict:
+        fresh_prefixes = ()
     dropped_heads = [item.split(":")[0] for item in shapes if fresh(item)]
     problems = [quote_keys(title, items) for title, items in (
         ("tensors missing from the checkpoint", [k for k in missing if not fresh(k)]),
+        ("extra tensors", unexpected if strict else []),
         ("shape mismatches", [item for item in shapes if not fresh(item)])) if items]
     if problems:
-        raise CheckpointError(
-            f"{source}: restore_hint {path} does not fit the model built from model_cfg:\n  "
-            + "\n  ".join(problems)
-            + "\nThe checkpoint was trained with another model_cfg (channels, embed_stride, temporal_dim, "
-              "temporal_layers, bin_num, ...): copy those keys from the pretraining config; only class_num, "
-              "embed_dim and part_lr may differ.")
+        fix = ("To fine-tune a pretrained encoder with a new identity head, set restore_ckpt_strict: false; "
+               "to test a checkpoint, use the model_cfg it was trained with." if strict else
+               "The checkpoint was trained with another model_cfg (channels, embed_stride, temporal_dim, "
+               "temporal_layers, bin_num, ...): copy those keys from the pretraining config; only class_num, "
+               "embed_dim and part_lr may differ.")
+        raise CheckpointError(f"{source}: restore_hint {path} does not fit the model built from model_cfg:\n  "
+                              + "\n  ".join(problems) + "\n" + fix)
     keep = {k: v for k, v in state.items() if k in expected and k not in dropped_heads}
     return keep, [k for k in expected if k not in keep]
 
