@@ -56,11 +56,9 @@ def train_and_test(model: str, seed: int, cfg: dict, overrides: List[str], root:
     logs = work / "logs"
     started = time.time()
     train_s = None
-    if not train:
-        pass
-    elif reuse and same:
+    if train and reuse and same:
         say(f"[accuracy] seed {seed} {model}: reusing {ckpt}")
-    else:
+    elif train:
         say(f"[accuracy] seed {seed} {model}: training {cfg['trainer_cfg']['total_iter']} iterations")
         common.launch_logged("train", cfg_file, root, workdir, logs / f"train-{tag}.log", device)
         train_s = time.time() - started

@@ -230,9 +230,9 @@ def data_overrides(data_dir: Path, partition: Optional[Path] = None) -> List[str
 def build_config(model: str, root: Path, size: Size, data_dir: Path, class_num: int,
                  device: str = "cpu", batch: Optional[Sequence[int]] = None,
                  iters: Optional[int] = None, shape: Sequence[str] = (), base: Optional[Path] = None,
-                 partition: Optional[Path] = None) -> Tuple[dict, List[str]]:
+                 partition: Optional[Path] = None, extra: Sequence[str] = ()) -> Tuple[dict, List[str]]:
     """``model``'s own YAML (or ``base``, another recipe of it) with this size's overrides
-    applied; returns (config, overrides).
+    applied, then ``extra`` ones; returns (config, overrides).
 
     ``shape`` overrides (``model_cfg.*`` at full width, e.g. wider channels) apply to the
     YAML first, so this size divides their widths like the shipped ones.
@@ -241,7 +241,7 @@ def build_config(model: str, root: Path, size: Size, data_dir: Path, class_num: 
     cfg = apply_overrides(yaml.safe_load((base or base_config_path(model, root)).read_text()), list(shape))
     overrides = (list(shape) + width_overrides(model, cfg, size.width_divisor) + class_num_override(model, class_num)
                  + budget_overrides(cfg, iters or size.iters, batch or size.batch, size.clip, device)
-                 + data_overrides(data_dir, partition))
+                 + data_overrides(data_dir, partition) + list(extra))
     return apply_overrides(cfg, overrides), overrides
 
 

@@ -63,33 +63,25 @@ def write_split(data: Path, fraction: int) -> Path:
 
 
 def pretrain_config(root: Path, size: Size, data: Path, iters: int, device: str):
-    cfg, sets = common.build_config("GaitBERT", root, size, data, 0, device, iters=iters,
-                                    base=recipe("gaitbert_pretrain_folder.yaml"))
     extra = [f"trainer_cfg.sampler.batch_size={size.batch[0] * size.batch[1]}",  # CommonSampler: an int
              "data_cfg.test_dataset_name=CASIA-B"]
-    from opengait_gaitbert.launcher.run import apply_overrides
-    return apply_overrides(cfg, extra), sets + extra
+    return common.build_config("GaitBERT", root, size, data, 0, device, iters=iters,
+                               base=recipe("gaitbert_pretrain_folder.yaml"), extra=extra)
 
 
 def arm_config(arm: str, root: Path, size: Size, data: Path, partition: Path, device: str, pretrained: Path):
     class_num = len(json.loads(partition.read_text())["TRAIN_SET"])
-    model = arm.split()[0]
-    base = recipe("gaitbert_finetune_casiab.yaml") if arm == "GaitBERT fine-tuned" else None
+    tuned = arm == "GaitBERT fine-tuned"
     # OpenGait's TripletSampler draws P ids with replacement when there are fewer than P; a batch of
-    # one id has no negative and its TripletLoss fails. So P shrinks to the ids, K grows: same batch.
+    # one id has no negative and its TripletLoss fails. So P shrinks to the ids and K grows.
     p, k = size.batch
     ids = min(p, class_num)
-    batch = (ids, p * k // ids)
-    cfg, sets = common.build_config(model, root, size, data, class_num, device, batch=batch, base=base,
-                                    partition=partition)
-    if arm == "GaitBERT fine-tuned":
-        from opengait_gaitbert.launcher.run import apply_overrides
-        extra = [f"trainer_cfg.restore_hint={pretrained}"]
-        cfg, sets = apply_overrides(cfg, extra), sets + extra
-    return cfg, sets
+    return common.build_config(arm.split()[0], root, size, data, class_num, device, batch=(ids, p * k // ids),
+                               base=recipe("gaitbert_finetune_casiab.yaml") if tuned else None,
+                               partition=partition, extra=[f"trainer_cfg.restore_hint={pretrained}"] if tuned else [])
 
 
-def zero_shot_config(root: Path, size: Size, data: Path, device: str, pretrain_cfg: dict, pretrained: Path):
+def zero_shot_config(pretrain_cfg: dict, pretrained: Path):
     """The pretrained checkpoint tested as it is: the pretraining config, restoring that file."""
     from opengait_gaitbert.launcher.run import apply_overrides
     extra = [f"evaluator_cfg.restore_hint={pretrained}", "evaluator_cfg.save_name=GaitBERT_ZeroShot"]
@@ -113,7 +105,7 @@ def measure(root: Path, size: Size, work: Path, fractions: Sequence[int], pretra
     # 2. zero-shot and every (fraction, arm), in parallel
     tasks = []
     for seed, data in datas.items():
-        cfg, sets = zero_shot_config(root, size, data, device, pretrain[seed][0], Path(done[seed]["checkpoint"]))
+        cfg, sets = zero_shot_config(pretrain[seed][0], Path(done[seed]["checkpoint"]))
         tasks.append(partial(train_and_test, ZERO_SHOT, seed, cfg, sets, root, work, device, reuse, train=False))
     for fraction in fractions:  # fraction by fraction: each is complete over the seeds before the next starts
         for seed, data in datas.items():
