@@ -1,11 +1,13 @@
-"""``tools/checkpoint.py``: every damaged checkpoint is a CheckpointError naming the file, never a traceback."""
+"""The one checkpoint loader (``core.training_state.load_checkpoint``, used by training, preflight and the
+tools): every damaged or foreign checkpoint is a CheckpointError naming the file and the fix, never a traceback."""
 import io
 import random
 
 import pytest
 import torch
 
-from opengait_gaitbert.tools.checkpoint import CheckpointError, read_checkpoint
+from opengait_gaitbert.core.training_state import load_checkpoint
+from opengait_gaitbert.tools.checkpoint import CHECKPOINT_FIX, CheckpointError
 
 
 def saved_bytes():
@@ -37,8 +39,37 @@ def test_every_damaged_checkpoint_is_named(tmp_path):
     for seed in range(300):
         path.write_bytes(damaged(seed))
         try:
-            read_checkpoint(path)
+            load_checkpoint(path, fix=CHECKPOINT_FIX)
             loaded += 1  # overwritten bytes inside a tensor's data still load
         except CheckpointError as err:
-            assert str(err).startswith(f"{path}: cannot load this checkpoint with weights_only=True (")
+            assert str(err).startswith(f"{path}: cannot be read with weights_only=True (")
+            assert str(err).endswith(CHECKPOINT_FIX)
     assert loaded < 100
+
+
+class Pickled:
+    """A Python object in a checkpoint: weights_only loading must refuse it, naming the class."""
+
+
+def test_a_checkpoint_holding_python_objects_is_refused_by_name(tmp_path):
+    path = tmp_path / "foreign.pt"
+    torch.save({"model": {"w": torch.ones(2)}, "extra": Pickled()}, path)
+    with pytest.raises(CheckpointError, match=r"foreign\.pt: cannot be read with weights_only=True \(it holds "
+                                              r"Python objects: .*Pickled\)"):
+        load_checkpoint(path, fix=CHECKPOINT_FIX)
+
+
+def test_a_checkpoint_that_is_not_a_dict_is_refused(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([torch.ones(2)], path)
+    with pytest.raises(CheckpointError, match=r"list\.pt: holds a list, not OpenGait's .*Pass a checkpoint saved"):
+        load_checkpoint(path, fix=CHECKPOINT_FIX)
+
+
+def test_a_missing_checkpoint_names_the_way_back(tmp_path):
+    """Without a fix the loader speaks to a training resume: the run's previous checkpoint and its --iter."""
+    torch.save({"iteration": 3}, tmp_path / "run-00003.pt")
+    with pytest.raises(CheckpointError, match=r"run-00006\.pt: checkpoint not found\. .*--iter 3"):
+        load_checkpoint(tmp_path / "run-00006.pt")
+    with pytest.raises(CheckpointError, match=r"x\.pt: checkpoint not found\. Pass a checkpoint saved"):
+        load_checkpoint(tmp_path / "x.pt", fix=CHECKPOINT_FIX)

@@ -10,14 +10,17 @@
 - :func:`gather_rng_states` collects every rank's states on every rank (a
   collective: all ranks call it); :func:`rank_rng_state` picks one rank's back
   out of a checkpoint and refuses a different world size, naming the file.
-- :func:`load_checkpoint` turns a truncated or corrupt file into a
-  :class:`CheckpointError` that names it and the previous usable checkpoint.
+- :func:`load_checkpoint` is the one weights-only loader (training, tools,
+  preflight): a missing, truncated, corrupt or foreign file is a
+  :class:`CheckpointError` that names it and the way back (by default the
+  previous usable checkpoint of the run).
 """
 from __future__ import annotations
 
 import errno
 import glob
 import os
+import pickle
 import random
 import re
 import tempfile
@@ -26,6 +29,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+from torch.serialization import get_unsafe_globals_in_checkpoint
 
 from .errors import CheckpointError
 
@@ -146,24 +150,43 @@ def errno_name(err: OSError) -> str:
     return errno.errorcode.get(err.errno, "") if err.errno else ""
 
 
-def load_checkpoint(path, map_location="cpu") -> Dict:
-    """``torch.load(weights_only=True)``, with a truncated or corrupt file named, and the way back.
+def load_checkpoint(path, map_location="cpu", fix: Optional[str] = None) -> Dict:
+    """``torch.load(weights_only=True)`` of an OpenGait checkpoint dict: the package's one loader.
 
-    The error names the file, what went wrong, and the newest earlier checkpoint
-    of the same run with the ``--iter`` that resumes from it.
+    Nothing in the file runs. A missing, truncated, corrupt or foreign file (one that
+    holds Python objects, or is not a dict) is a :class:`CheckpointError` naming the
+    file, what is wrong with it, and ``fix``. The default fix suits a training run:
+    the newest earlier checkpoint of the run and the ``--iter`` that resumes from it.
     """
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found. {fix or _way_back(path)}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
+        data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - weights_only runs nothing from the file, so whatever it raises
         # is the file's damage: truncation gives RuntimeError (zip central directory), garbage any of
         # UnpicklingError, EOFError, KeyError, IndexError, UnicodeDecodeError, ...
-        first_line = (str(err).strip().splitlines() or [""])[0]
-        raise CheckpointError(f"{path}: cannot be read ({type(err).__name__}: {first_line}); the file is "
-                              f"truncated or corrupt (or holds more than tensors and numbers, which "
-                              f"weights_only loading refuses). {_way_back(path)}") from err
+        raise CheckpointError(f"{path}: cannot be read with weights_only=True ({_load_reason(path, err)}); the "
+                              "file is truncated or corrupt, or holds more than the tensors, numbers, lists and "
+                              f"dicts that OpenGait's trainer saves. {fix or _way_back(path)}") from err
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: holds a {type(data).__name__}, not OpenGait's {{'model': state_dict, "
+                              f"...}} dict. {fix or _way_back(path)}")
+    return data
+
+
+def _load_reason(path: Path, err: Exception) -> str:
+    """Why ``torch.load`` refused ``path``: the Python objects it holds, as torch lists them
+    (``get_unsafe_globals_in_checkpoint``), else the kind of damage."""
+    try:
+        unsafe = get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # noqa: BLE001 - not even a readable torch archive: no globals to name
+        unsafe = []
+    if unsafe:
+        return f"it holds Python objects: {', '.join(unsafe)}"
+    if isinstance(err, pickle.UnpicklingError):  # torch's text would advise weights_only=False
+        return "UnpicklingError: not a torch checkpoint, or a damaged one"
+    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0] or 'the file ends early'}"
 
 
 def _way_back(path: Path) -> str:

@@ -122,58 +122,20 @@ def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
         CheckpointError: missing/unreadable checkpoint, or weights that do not fit ``model_cfg``.
     """
     from ..core.model import GaitBERTNet, NetworkConfig
+    from ..core.training_state import load_checkpoint
 
     cfg = read_config(cfgs_path)
     config = NetworkConfig.from_dict(cfg["model_cfg"], where=f"{cfgs_path}: model_cfg")
     net = GaitBERTNet(config)
     if ckpt_path is not None:
-        load_weights(net, network_state_dict(read_checkpoint(ckpt_path, device), ckpt_path),
+        load_weights(net, network_state_dict(load_checkpoint(ckpt_path, device, fix=CHECKPOINT_FIX), ckpt_path),
                      ckpt_path, cfgs_path)
     return net.to(device).eval(), cfg
 
 
-def read_checkpoint(ckpt_path: PathLike, device: str = "cpu") -> Mapping:
-    """``torch.load`` with ``weights_only=True`` (no code runs from the file).
-
-    Raises:
-        CheckpointError: missing file, or not a plain-tensor checkpoint.
-    """
-    import torch
-
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found. OpenGait writes checkpoints to "
-                              "output/<dataset>/<model>/<save_name>/checkpoints/<save_name>-<iter>.pt.")
-    try:
-        data = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - weights_only runs nothing from the file, so whatever a damaged
-        # file makes torch raise (UnpicklingError, EOFError, RuntimeError, KeyError, IndexError, ...) is its damage
-        raise CheckpointError(
-            f"{path}: cannot load this checkpoint with weights_only=True ({_load_reason(path, err)}). "
-            "Pass a checkpoint saved by OpenGait's trainer (tensors, numbers, lists and dicts); files "
-            "holding other Python objects are refused because loading them could run code.") from err
-    if not isinstance(data, Mapping):
-        raise CheckpointError(f"{path}: holds a {type(data).__name__}, expected OpenGait's "
-                              "{'model': state_dict, ...} dict.")
-    return data
-
-
-def _load_reason(path: Path, err: Exception) -> str:
-    """Why ``torch.load`` refused ``path``: the Python objects it holds, as torch lists them
-    (``get_unsafe_globals_in_checkpoint``), else the kind of damage."""
-    import pickle
-
-    from torch.serialization import get_unsafe_globals_in_checkpoint
-
-    try:
-        unsafe = get_unsafe_globals_in_checkpoint(path)
-    except Exception:  # noqa: BLE001 - not even a readable torch archive: no globals to name
-        unsafe = []
-    if unsafe:
-        return f"it holds Python objects: {', '.join(unsafe)}"
-    if isinstance(err, pickle.UnpicklingError):  # torch's text would advise weights_only=False
-        return "UnpicklingError: not a torch checkpoint, or a damaged one"
-    return f"{type(err).__name__}: {(str(err).splitlines() or [''])[0] or 'the file ends early'}"
+#: What to do about a checkpoint the tools cannot use (the loader's default fix is a training resume).
+CHECKPOINT_FIX = ("Pass a checkpoint saved by OpenGait's trainer: output/<dataset>/<model>/<save_name>/checkpoints/"
+                  "<save_name>-<iter>.pt.")
 
 
 def network_state_dict(data: Mapping, ckpt_path: PathLike = "the checkpoint") -> Dict[str, Any]:
@@ -332,5 +294,5 @@ def add_model_arguments(parser) -> None:
 
 __all__: List[str] = ["CheckpointError", "add_model_arguments", "cutting_options", "describe_model",
                       "infer_model_cfg", "load_model", "load_weights", "masking_policy",
-                      "network_state_dict", "preprocess", "read_aligned", "read_checkpoint",
+                      "network_state_dict", "preprocess", "read_aligned",
                       "read_config"]
