@@ -134,18 +134,38 @@ def test_checkpoint_with_code_is_refused_and_never_runs(trained, tmp_path):
 # export
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("torchscript", ".pt")])
-def test_cli_export_verifies_each_length(trained, tmp_path, capsys, fmt, suffix):
-    cfg, ckpt, net = trained
-    out = tmp_path / f"gaitbert{suffix}"
-    code = cli.main(["export", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--format", fmt,
-                     "--out", str(out), "--check-lengths", ",".join(map(str, LENGTHS))])
-    printed = capsys.readouterr().out
-    assert code == 0, printed
-    for s in LENGTHS:
-        assert f"s={s:<5d} max |exported - pytorch|" in printed
+@pytest.fixture(scope="module", params=FORMATS)
+def cli_export(request, trained, tmp_path_factory):
+    """(format, exported file, what ``export`` printed): one CLI export of the trained checkpoint per
+    format, with the default check lengths; ONNX exports cost seconds each, so the tests share them."""
+    fmt = request.param
+    cfg, ckpt, _ = trained
+    out = tmp_path_factory.mktemp(f"export-{fmt}") / f"m.{fmt}"
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = cli.main(["export", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--format", fmt, "--out", str(out)])
+    assert code == 0, printed.getvalue()
+    return fmt, out, printed.getvalue()
+
+
+def test_cli_default_lengths_cover_one_frame_and_partial_last_windows(cli_export):
+    """Without --check-lengths: 1 frame, 17 (< one 30-frame window), 47 and 95 (partial last
+    windows), each within the tolerance, from one export of the trained checkpoint."""
+    _, _, printed = cli_export
+    checked = [line.split() for line in printed.splitlines() if line.strip().startswith("s=")]
+    assert [int(words[0][2:]) for words in checked] == list(WINDOW_COUNTS)
+    assert all(words[-1] == "ok" for words in checked), printed
     assert "verified" in printed
-    # Independently: the file reproduces the loaded network on unseen lengths.
+
+
+def test_exported_file_reproduces_the_checkpoint_on_unseen_lengths(cli_export, trained):
+    """Independently of the CLI's own check: the file, run by onnxruntime or TorchScript, gives the
+    embedding of the network the checkpoint holds."""
+    fmt, out, _ = cli_export
+    net = trained[2]
     run = load_exported(fmt, out)
     for s in (3, 33):
         x = torch.rand(1, s, 64, 44)
@@ -156,25 +176,23 @@ def test_cli_export_verifies_each_length(trained, tmp_path, capsys, fmt, suffix)
         assert np.abs(got - expected).max() <= 1e-4
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_cli_default_lengths_cover_one_frame_and_partial_last_windows(trained, tmp_path, capsys, fmt):
-    """Without --check-lengths: 1 frame, 17 (< one 30-frame window), 47 and 95 (partial last
-    windows), each within the tolerance, from one export of the trained checkpoint."""
+def test_cli_check_lengths_verifies_each_length(trained, tmp_path, capsys):
+    """--check-lengths replaces the defaults (TorchScript: the option's path, cheaply)."""
     cfg, ckpt, _ = trained
-    code = cli.main(["export", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--format", fmt,
-                     "--out", str(tmp_path / f"m.{fmt}")])
+    code = cli.main(["export", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--format", "torchscript",
+                     "--out", str(tmp_path / "m.pt"), "--check-lengths", ",".join(map(str, LENGTHS))])
     printed = capsys.readouterr().out
     assert code == 0, printed
-    checked = [line.split() for line in printed.splitlines() if line.strip().startswith("s=")]
-    assert [int(words[0][2:]) for words in checked] == list(WINDOW_COUNTS)
-    assert all(words[-1] == "ok" for words in checked), printed
+    checked = [int(line.split()[0][2:]) for line in printed.splitlines() if line.strip().startswith("s=")]
+    assert checked == list(LENGTHS)
 
 
-def test_onnx_has_dynamic_length_and_no_decoder(trained, tmp_path):
+@pytest.mark.parametrize("cli_export", ["onnx"], indirect=True)
+def test_onnx_has_dynamic_length_and_no_decoder(cli_export, trained):
     import onnx
 
+    _, out, _ = cli_export
     net = trained[2]
-    out = export(net, "onnx", tmp_path / "m.onnx")
     model = onnx.load(str(out))
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == [1, "s", 64, 44]
@@ -207,23 +225,13 @@ def test_head_without_identities_exports(tmp_path):
         assert max(diffs.values()) <= 1e-4, (fmt, diffs)
 
 
-def test_strided_frame_embedding_exports(tmp_path):
-    """``embed_stride: 2`` (4x4 patch embedding, as in gaitbert_demo.yaml) exports too."""
+def test_strided_embedding_with_spatial_context_exports(tmp_path):
+    """``embed_stride: 2`` (4x4 patch embedding, as in the shipped configs) with ``spatial_layers``
+    (attention over each frame's locations) is in the exported graph."""
     cfg = write_cfg(tmp_path, channels=(16, 32))
-    cfg.write_text(cfg.read_text().replace("embed_stride: 1", "embed_stride: 2"))
+    cfg.write_text(cfg.read_text().replace("embed_stride: 1", "embed_stride: 2\n  spatial_layers: 1"))
     net = perturbed(load_model(cfg)[0])
-    assert net.config.embed_stride == 2
-    for fmt in FORMATS:
-        diffs = verify(net, fmt, export(net, fmt, tmp_path / f"m.{fmt}"), (4, 31))
-        assert max(diffs.values()) <= 1e-4, (fmt, diffs)
-
-
-def test_spatial_context_exports(tmp_path):
-    """``spatial_layers`` (attention over each frame's locations) is in the exported graph."""
-    cfg = write_cfg(tmp_path)
-    cfg.write_text(cfg.read_text().replace("embed_stride: 1", "embed_stride: 1\n  spatial_layers: 1"))
-    net = perturbed(load_model(cfg)[0])
-    assert net.config.spatial_layers == 1
+    assert net.config.embed_stride == 2 and net.config.spatial_layers == 1
     torch.nn.init.normal_(net.spatial.proj_out.weight, std=0.1)  # not the identity it starts as
     for fmt in FORMATS:
         diffs = verify(net, fmt, export(net, fmt, tmp_path / f"m.{fmt}"), (4, 31))
@@ -243,26 +251,30 @@ def test_cli_rejects_bad_lengths(trained, tmp_path, capsys):
     assert code == 2 and "--check-lengths" in capsys.readouterr().err
 
 
-def test_tools_run_without_opengait(trained, tmp_path):
-    """Loading a checkpoint, exporting, verifying and embedding work through the pure core: in a
+@pytest.mark.parametrize("cli_export", ["onnx"], indirect=True)
+def test_tools_run_without_opengait(trained, cli_export, tmp_path):
+    """Loading a checkpoint, exporting, verifying and running exports work through the pure core: in a
     fresh interpreter they run end to end and OpenGait's top-level packages are never imported
-    (the tools import torch and onnx lazily, so importing the modules alone would prove little)."""
+    (the tools import torch and onnxruntime lazily, so importing the modules alone would prove little).
+    The subprocess exports TorchScript and runs the shared ONNX file (an ONNX export costs seconds)."""
     import subprocess
     import sys
 
+    _, exported, _ = cli_export
     cfg, ckpt, _ = trained
     code = f"""
 import sys
 from opengait_gaitbert.tools import checkpoint, export, identify, visualize
 net, _ = checkpoint.load_model({str(cfg)!r}, {str(ckpt)!r}, "cpu")
-out = export.export(net, "onnx", {str(tmp_path / "m.onnx")!r})
-assert max(export.verify(net, "onnx", out, (3, 33)).values()) <= 1e-4
+out = export.export(net, "torchscript", {str(tmp_path / "m.pt")!r})
+assert max(export.verify(net, "torchscript", out, (3, 33)).values()) <= 1e-4
+assert max(export.verify(net, "onnx", {str(exported)!r}, (3, 33)).values()) <= 1e-4
 bad = {{'modeling', 'data', 'utils', 'evaluation'}} & set(sys.modules)
 assert not bad, bad
-print("RAN", sorted(m for m in ("torch", "onnx", "onnxruntime") if m in sys.modules))
+print("RAN", sorted(m for m in ("torch", "onnxruntime") if m in sys.modules))
 """
     root = str(Path(__file__).resolve().parents[1])
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                           env={"PYTHONPATH": root, "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "RAN ['onnx', 'onnxruntime', 'torch']" in done.stdout  # the work really happened in there
+    assert "RAN ['onnxruntime', 'torch']" in done.stdout  # the work really happened in there
