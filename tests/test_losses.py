@@ -77,3 +77,20 @@ def test_bad_options():
         check_reconstruction_options("mes", "hidden", "x.yaml: loss_cfg")
     with pytest.raises(ConfigError, match="`positions`"):
         check_reconstruction_options("mse", "visible", "x.yaml: loss_cfg")
+
+
+def test_seen_positions_leave_out_places_no_frame_shows():
+    """``positions: seen``: a place hidden in every frame of a clip (a whole-clip static occluder) is
+    not a reconstruction target; a place hidden in some frames only still is, in every clip."""
+    target = torch.zeros(2, 3, 4, 4)
+    logits = torch.full((2, 3, 4, 4), 20.0)  # sigmoid ~ 1: error 1 on every pixel
+    mask = torch.zeros(2, 3, 4, 4)
+    mask[:, :, 0, :] = 1  # row 0 hidden in every frame: no frame shows it
+    mask[:, 1, 3, 0] = 1  # one pixel hidden in frame 1 only
+    logits[:, :, 0, :] = 0.0  # error 0.25 on the never-shown row, so it would change the mean
+    assert masked_reconstruction_loss(logits, target, mask, "mse", "seen").item() == pytest.approx(1.0, abs=1e-6)
+    assert masked_reconstruction_loss(logits, target, mask, "mse", "hidden").item() == pytest.approx(
+        (24 * 0.25 + 2 * 1.0) / 26, abs=1e-6)
+    mask[1, 2, 0, 2] = 0  # clip 1 shows one place of row 0 in its last frame: it counts again, there only
+    seen = masked_reconstruction_loss(logits, target, mask, "mse", "seen").item()
+    assert seen == pytest.approx((2 * 1.0 + 2 * 0.25) / 4, abs=1e-6)

@@ -8,7 +8,7 @@ Registered into ``modeling.losses``; ``loss_cfg`` entry (``log_prefix: gaitbert`
       triplet_weight: 1.0          # 0 turns the triplet term off (self-supervised pretraining)
       margin: 0.2                  # OpenGait TripletLoss margin
       reconstruction: mse          # mse | l1 | bce
-      positions: hidden            # hidden | all
+      positions: hidden            # hidden | seen (hidden but shown by some frame) | all
 
 Cross-entropy stays OpenGait's ``CrossEntropyLoss`` under ``log_prefix: softmax``.
 """

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from .errors import ConfigError, close_match_hint
 
 RECONSTRUCTION_KINDS = ("mse", "l1", "bce")
-POSITION_CHOICES = ("hidden", "all")
+POSITION_CHOICES = ("hidden", "seen", "all")
 
 
 def check_reconstruction_options(kind: str, positions: str, where: str) -> None:
@@ -34,7 +34,10 @@ def masked_reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, mask:
         target: clean silhouettes ``[n, s, h, w]`` in [0, 1].
         mask: ``[n, s, h, w]``, 1 where the content was hidden.
         kind: ``mse`` | ``l1`` on the sigmoid output, or ``bce`` on the logits.
-        positions: ``hidden`` (default) or ``all`` pixels, including visible ones.
+        positions: ``hidden`` (default); ``seen``: hidden pixels that at least one frame of the
+            same clip shows, so a static occluder over the whole clip (a place no frame shows)
+            trains the identity losses without asking the decoder to invent what it hides;
+            or ``all`` pixels, including visible ones.
     Returns:
         scalar loss, fp32 (OpenGait calls losses outside autocast with fp16 inputs).
     """
@@ -46,6 +49,8 @@ def masked_reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, mask:
     else:
         per_pixel = (torch.sigmoid(logits) - target) ** 2
     weight = torch.ones_like(mask) if positions == "all" else mask
+    if positions == "seen":  # [n, 1, h, w]: places visible in some frame of the clip
+        weight = weight * (mask < 1).any(dim=1, keepdim=True).to(weight.dtype)
     return (per_pixel * weight).sum() / weight.sum().clamp_min(1.0)
 
 
