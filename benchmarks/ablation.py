@@ -63,6 +63,8 @@ VARIANTS: Dict[str, List[str]] = {
     "conv-context": ["model_cfg.temporal=conv"],
     "band-full": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],  # band and bar over the whole clip
     "band-clip": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 0.5, 0.5]")],  # the band only
+    # ... reconstructing only what some frame of the clip shows (not the whole-clip band's content)
+    "band-clip-seen": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 0.5, 0.5]"), "loss_cfg.0.positions=seen"],
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
