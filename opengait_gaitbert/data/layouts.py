@@ -55,26 +55,16 @@ OUMVLP_VIEWS = tuple(f"{deg:03d}" for deg in list(range(0, 91, 15)) + list(range
 SUSTECH1K_TYPES = ("00-nm", "01-nm", "01-bg", "01-cl", "01-cr", "01-ub", "01-uf", "01-oc", "01-nt")
 SUSTECH1K_VIEWS = tuple(f"{deg:03d}" for deg in range(0, 360, 30))
 # The 16 files of a SUSTech1K sequence, in the order OpenGait's data_in_use indexes them
-# (datasets/SUSTech1K/README.md); LiDAR runs at 10 Hz, the camera at 30 Hz; "sync" files
-# are resampled to the LiDAR's 10 Hz.
-SUSTECH1K_FILES: Tuple[FileSpec, ...] = (
-    ("00-{view}-LiDAR-PCDs.pkl", "points", 3),
-    ("01-{view}-LiDAR-PCDs_depths.pkl", "depths", 3),
-    ("02-{view}-LiDAR-PCDs_sils.pkl", "raw_silhouettes", 3),
-    ("03-{view}-Camera-Pose.pkl", "pose", 1),
-    ("04-{view}-Camera-Ratios-HW.pkl", "ratios", 1),
-    ("05-{view}-Camera-RGB_raw.pkl", "rgb", 1),
-    ("06-{view}-Camera-Sils_aligned.pkl", SILHOUETTES, 1),
-    ("07-{view}-Camera-Sils_raw.pkl", "raw_silhouettes", 1),
-    ("08-sync-{view}-LiDAR-PCDs.pkl", "points", 3),
-    ("09-sync-{view}-LiDAR-PCDs_depths.pkl", "depths", 3),
-    ("10-sync-{view}-LiDAR-PCDs_sils.pkl", "raw_silhouettes", 3),
-    ("11-sync-{view}-Camera-Pose.pkl", "pose", 3),
-    ("12-sync-{view}-Camera-Ratios-HW.pkl", "ratios", 3),
-    ("13-sync-{view}-Camera-RGB_raw.pkl", "rgb", 3),
-    ("14-sync-{view}-Camera-Sils_aligned.pkl", SILHOUETTES, 3),
-    ("15-sync-{view}-Camera-Sils_raw.pkl", "raw_silhouettes", 3),
-)
+# (datasets/SUSTech1K/README.md): eight kinds as recorded (LiDAR at 10 Hz, every 3rd camera
+# frame; the camera at 30 Hz), then the same eight as "sync" files, all resampled to 10 Hz.
+_SUSTECH1K_KINDS = (("LiDAR-PCDs", "points", 3), ("LiDAR-PCDs_depths", "depths", 3),
+                    ("LiDAR-PCDs_sils", "raw_silhouettes", 3), ("Camera-Pose", "pose", 1),
+                    ("Camera-Ratios-HW", "ratios", 1), ("Camera-RGB_raw", "rgb", 1),
+                    ("Camera-Sils_aligned", SILHOUETTES, 1), ("Camera-Sils_raw", "raw_silhouettes", 1))
+SUSTECH1K_FILES: Tuple[FileSpec, ...] = tuple(
+    (f"{index:02d}-{prefix}{{view}}-{name}.pkl", kind, 3 if prefix else every)
+    for index, (prefix, (name, kind, every)) in enumerate(
+        [("", k) for k in _SUSTECH1K_KINDS] + [("sync-", k) for k in _SUSTECH1K_KINDS]))
 SUSTECH1K_SILHOUETTES = 6  # data_in_use position of 06-<view>-Camera-Sils_aligned.pkl (30 Hz)
 
 GREW_TRAIN_VIDEOS = 4   # training sequences per id, all of type 00
@@ -184,14 +174,21 @@ class DatasetLayout:
         """The folder of id ``number`` (1-based), e.g. ``00001`` (OUMVLP) or ``0000`` (Gait3D)."""
         return f"{number - 1 + self.first_id:0{self.id_digits}d}"
 
+    def _requested(self, option: str, given, known, why_fixed: str) -> Optional[List[str]]:
+        """``--views``/``--types`` as given, split into names; None when not given. ConfigError when
+        this layout draws those folders itself (``known`` is None), saying ``why_fixed``."""
+        if given is None:
+            return None
+        if known is None:
+            raise ConfigError(f"--{option}: the {self.name} layout's {option[:-1]} folders {why_fixed} "
+                              f"({self.drawn_names}); leave --{option} out.")
+        return _split(given)
+
     def select_views(self, views) -> List[str]:
         """None / "000,090" / [...] -> this layout's view names; ConfigError naming the allowed ones."""
-        if views is None:
+        names = self._requested("views", views, self.views, "are not camera angles")
+        if names is None:
             return list(self.views or ())
-        if self.views is None:
-            raise ConfigError(f"--views: the {self.name} layout's view folders are not camera angles "
-                              f"({self.drawn_names}); leave --views out.")
-        names = _split(views)
         out = []
         for v in names:
             try:
@@ -218,12 +215,9 @@ class DatasetLayout:
 
     def select_types(self, types) -> List[str]:
         """None / "nm-01,bg-01" / [...] -> validated type names of this layout."""
+        types = self._requested("types", types, self.types, "are fixed by its protocol")
         if types is None:
             return list(self.types or ())
-        if self.types is None:
-            raise ConfigError(f"--types: the {self.name} layout's type folders are fixed by its protocol "
-                              f"({self.drawn_names}); leave --types out.")
-        types = _split(types)
         for t in types:
             if t not in self.types:
                 match = close_match_hint(str(t), self.types).replace("`", "'")

@@ -15,21 +15,24 @@ import importlib
 import sys
 from typing import List, Optional
 
-# command -> (module, one-line help)
-COMMANDS = {
-    "train": ("opengait_gaitbert.launcher.run", "train with OpenGait's own main flow (CUDA or CPU)"),
-    "test": ("opengait_gaitbert.launcher.run", "test with OpenGait's evaluator (CUDA or CPU)"),
-    "demo": ("opengait_gaitbert.launcher.demo", "synthetic data -> train -> test -> rank-1 table, in minutes"),
-    "synth": ("opengait_gaitbert.data.synth", "synthetic data: CASIA-B, OU-MVLP, GREW, Gait3D or SUSTech1K layout"),
-    "pretreat": ("opengait_gaitbert.data.pretreat", "convert PNG silhouettes to OpenGait pkl"),
-    "partition": ("opengait_gaitbert.data.partition", "write the partition JSON of a pkl folder (e.g. unlabelled)"),
-    "check-data": ("opengait_gaitbert.launcher.checkdata", "list unreadable or malformed pkl and empty ids"),
-    "visualize": ("opengait_gaitbert.tools.visualize", "picture/GIF of what GaitBERT fills in"),
-    "embed": ("opengait_gaitbert.tools.identify", "embeddings of a folder of sequences to .npz"),
-    "identify": ("opengait_gaitbert.tools.identify", "rank gallery identities for each probe"),
-    "export": ("opengait_gaitbert.tools.export", "export the encoder to ONNX or TorchScript"),
-    "video": ("opengait_gaitbert.video.command", "static-camera video -> tracked people -> pkl per person"),
-}
+# command, its module under opengait_gaitbert, its one-line help: a table, read once into COMMANDS.
+_COMMAND_TABLE = """
+train       launcher.run        train with OpenGait's own main flow (CUDA or CPU)
+test        launcher.run        test with OpenGait's evaluator (CUDA or CPU)
+demo        launcher.demo       synthetic data -> train -> test -> rank-1 table, in minutes
+synth       data.synth          synthetic data: CASIA-B, OU-MVLP, GREW, Gait3D or SUSTech1K layout
+pretreat    data.pretreat       convert PNG silhouettes to OpenGait pkl
+partition   data.partition      write the partition JSON of a pkl folder (e.g. unlabelled)
+check-data  launcher.checkdata  list unreadable or malformed pkl and empty ids
+visualize   tools.visualize     picture/GIF of what GaitBERT fills in
+embed       tools.identify      embeddings of a folder of sequences to .npz
+identify    tools.identify      rank gallery identities for each probe
+export      tools.export        export the encoder to ONNX or TorchScript
+video       video.command       static-camera video -> tracked people -> pkl per person
+"""
+#: command -> (module, one-line help); only the chosen command's module is ever imported.
+COMMANDS = {name: (f"opengait_gaitbert.{module}", help_text)
+            for name, module, help_text in (row.split(None, 2) for row in _COMMAND_TABLE.strip().splitlines())}
 
 EPILOG = """examples:
   opengait-gaitbert demo --opengait ~/OpenGait
