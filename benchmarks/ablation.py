@@ -65,6 +65,8 @@ VARIANTS: Dict[str, List[str]] = {
     "band-clip": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 0.5, 0.5]")],  # the band only
     # ... reconstructing only what some frame of the clip shows (not the whole-clip band's content)
     "band-clip-seen": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 0.5, 0.5]"), "loss_cfg.0.positions=seen"],
+    # ... thin, like GaitBase's RandomErasing (5-20 % of the frame); the moving bar is thinner too
+    "band-clip-thin": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 0.5, 0.5]", band_size="[0.05, 0.2]")],
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
