@@ -267,8 +267,8 @@ class GaitBERT(BaseModel):
             raise CheckpointError(f"{source}: {engine}.restore_hint = {path!r} does not exist (relative paths "
                                   f"are read from {os.getcwd()}). Point it at the pretraining run's checkpoint, "
                                   "output/<dataset>/GaitBERT/<save_name>/checkpoints/<save_name>-<iter>.pt.")
-        checkpoint = load_checkpoint(path)
-        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        checkpoint = load_checkpoint(path)  # a dict: anything else is refused there
+        if not isinstance(checkpoint.get("model"), dict):
             raise CheckpointError(f"{source}: {engine}.restore_hint {path} is not an OpenGait checkpoint "
                                   "(a dict with a `model` state dict).")
         model_state, fresh = restorable_state(self.state_dict(), checkpoint["model"], path, source, ("net.head.",),

@@ -140,7 +140,7 @@ def _check_evaluator_partition(fixed: Path, test_ids: set, eval_func: str, ours:
 def check_checkpoint(path: Path, training: bool, world_size: int, allow_world_size_change: bool) -> None:
     """Load ``path`` as the workers will (weights_only): a corrupt file or another world size fails now."""
     state = load_checkpoint(path)  # CheckpointError naming the file and the previous checkpoint
-    if training and isinstance(state, Mapping) and isinstance(state.get("rng"), Mapping):
+    if training and isinstance(state.get("rng"), Mapping):
         rank_rng_state(state["rng"], 0, world_size, path, allow_change=allow_world_size_change)
 
 
