@@ -16,7 +16,7 @@ import argparse
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 if __package__ in (None, ""):  # python benchmarks/ablation.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -56,8 +56,10 @@ VARIANTS: Dict[str, List[str]] = {
     "band": [_sampler(mode="band", ratio=1.0)],
     "mix-da": [_da(**_MIXTURE, ratio=0.5)],
     "mask-channel": ["model_cfg.mask_channel=true"],
-    "clean-view": ["model_cfg.clean_view=true"],
-    "clean-view-adamw": ["model_cfg.clean_view=true", _ADAMW],
+    "clean-view": ["model_cfg.identity_view=both"],
+    "clean-view-adamw": ["model_cfg.identity_view=both", _ADAMW],
+    # identity losses on the unmasked clip only; the decoder still reconstructs from the masked one
+    "identity-clean": ["model_cfg.identity_view=clean"],
     "no-recon": ["loss_cfg.0.reconstruction_weight=0.0"],
     "recon-x3": ["loss_cfg.0.reconstruction_weight=3.0"],
     "conv-context": ["model_cfg.temporal=conv"],
@@ -67,16 +69,24 @@ VARIANTS: Dict[str, List[str]] = {
     "band-clip-seen": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 0.5, 0.5]"), "loss_cfg.0.positions=seen"],
     # ... thin, like GaitBase's RandomErasing (5-20 % of the frame); the moving bar is thinner too
     "band-clip-thin": [_sampler(**_MIXTURE, ratio="[0.5, 1.0, 0.5, 0.5]", band_size="[0.05, 0.2]")],
+    # Next to nothing hidden (one 4x4 patch in one frame): what the masking costs the identity losses
+    "near-clean": [_sampler(mode="patch", ratio=0.0, patch_size=4, patches_per_frame=1)],
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
     # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well
-    "clean-view-band": ["model_cfg.clean_view=true", _sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],
+    "clean-view-band": ["model_cfg.identity_view=both", _sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],
     "spatial": ["model_cfg.spatial_layers=2"],
     "spatial-band": ["model_cfg.spatial_layers=2", _sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],
     "wide": ["model_cfg.channels=[64, 512]"],
     "wide-spatial": ["model_cfg.channels=[64, 512]", "model_cfg.spatial_layers=2"],
     "deeper": ["model_cfg.channels=[64, 128, 256]", "model_cfg.embed_stride=1", "model_cfg.bin_num=[16]"],
+}
+
+#: name -> (OpenGait model, overrides of its own config): where a reference model's behaviour comes from.
+REFERENCE_VARIANTS: Dict[str, Tuple[str, List[str]]] = {
+    # GaitBase without its DA (RandomRotate, RandomErasing): is its occluder robustness learned from erasing?
+    "GaitBase-no-da": ("GaitBase", [f"{SAMPLER}=[{{type: BaseSilCuttingTransform}}]"]),
 }
 
 
@@ -97,7 +107,7 @@ def run_variant(name: str, seed: int, cfg: dict, overrides: List[str], root: Pat
                 device: str, reuse: bool) -> dict:
     """One train+test. The shipped config and OpenGait's models run where the accuracy
     benchmark keeps its runs, so ``run_all --reuse`` on the same work dir reuses them."""
-    model = name if name in MODELS else "GaitBERT"
+    model = name if name in MODELS else REFERENCE_VARIANTS[name][0] if name in REFERENCE_VARIANTS else "GaitBERT"
     where = work if name in MODELS + ("shipped",) else work / "ablation" / name
     result = accuracy.train_and_test(model, seed, cfg, overrides, root, where, device, reuse)
     result["variant"] = name
@@ -114,6 +124,9 @@ def measure(root: Path, size, work: Path, names: List[str], device: str, reuse: 
         for name in names:
             if name in MODELS:
                 cfg, overrides = common.build_config(name, root, size, data, class_num, device)
+            elif name in REFERENCE_VARIANTS:
+                model, extra = REFERENCE_VARIANTS[name]
+                cfg, overrides = common.build_config(model, root, size, data, class_num, device, extra=extra)
             else:
                 cfg, overrides = gaitbert_config(root, size, data, class_num, device, VARIANTS[name])
             plans.append((name, seed))
@@ -147,7 +160,8 @@ def report(data: dict, size, names: List[str], results: Path, work: Path) -> str
         runs = data["runs"][name]
         cells = [common.mean_std([r["rank1"][c] for r in runs.values()]) for c in PROTOCOL_TYPES]
         mean = common.mean_std([sum(r["rank1"][c] for c in PROTOCOL_TYPES) / 3 for r in runs.values()])
-        change = "" if name in MODELS else "; ".join(f"`{o}`" for o in VARIANTS[name]) or "(the shipped config)"
+        own = REFERENCE_VARIANTS[name][1] if name in REFERENCE_VARIANTS else [] if name in MODELS else VARIANTS[name]
+        change = "; ".join(f"`{o}`" for o in own) or ("" if name in MODELS else "(the shipped config)")
         rows.append([name] + [f"{m:.1f} ± {s:.1f}" for m, s in cells + [mean]] + [change])
     lines += [md_table(["variant", "NM", "BG", "CL", "mean", "overrides"], rows), ""]
     if data.get("conditions"):
@@ -165,15 +179,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_arguments(parser)
     parser.add_argument("--variants", default="shipped," + REFERENCE,
-                        help=f"comma list of {', '.join(VARIANTS)} and OpenGait's {', '.join(MODELS[1:])}")
+                        help=f"comma list of {', '.join(VARIANTS)}, OpenGait's {', '.join(MODELS[1:])} "
+                             f"and their variants {', '.join(REFERENCE_VARIANTS)}")
     parser.add_argument("--reuse", action="store_true", help="reuse checkpoints whose config is identical")
     parser.add_argument("--robust", action="store_true",
                         help="also evaluate every run on corrupted probes (see --robust-levels)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
-    unknown = [n for n in names if n not in VARIANTS and n not in MODELS]
+    known = list(VARIANTS) + list(MODELS[1:]) + list(REFERENCE_VARIANTS)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        parser.error(f"--variants: unknown {unknown}; choose from {', '.join(VARIANTS)}, {', '.join(MODELS[1:])}")
+        parser.error(f"--variants: unknown {unknown}; choose from {', '.join(known)}")
     size = common.size_from_args(args)
     root = common.opengait_root(args.opengait)
     work = Path(args.workdir).resolve()

@@ -176,22 +176,56 @@ def test_per_sequence_transforms_see_each_packed_sequence_alone():
             trfs[0](packed)
 
 
-def test_clean_view_appends_the_unmasked_clips_embeddings():
-    """With a clean view the identity rows are [masked..., clean...]; the decoder sees the masked view only."""
-    net = small_net(clean_view=True).eval()
+@pytest.mark.parametrize("view", ["clean", "both"])
+def test_identity_view_picks_the_clip_the_identity_losses_see(view):
+    """``clean``: identity rows come from the unmasked clip; ``both``: [masked..., clean...].
+    Either way the decoder reconstructs from the masked clip only."""
+    net = small_net(identity_view=view).eval()
     masked, clean = torch.rand(1, 12, 64, 44), torch.rand(1, 12, 64, 44)
     seqL = [[5, 7]]
     with torch.no_grad():
         out = net(masked, seqL, reconstruct=True, clean=clean)
-        torch.testing.assert_close(out["embeddings"], torch.cat([net.embed(masked, seqL), net.embed(clean, seqL)]))
+        expected = net.embed(clean, seqL)
+        if view == "both":
+            expected = torch.cat([net.embed(masked, seqL), expected])
+        torch.testing.assert_close(out["embeddings"], expected)
         torch.testing.assert_close(out["reconstruction"], net(masked, seqL, reconstruct=True)["reconstruction"])
-    assert out["logits"].shape[0] == 4
+    assert out["logits"].shape[0] == expected.shape[0]
 
 
-@pytest.mark.parametrize("key", ["mask_channel", "clean_view"])
-def test_boolean_switches_reject_other_values(key):
-    with pytest.raises(ConfigError, match=f"`{key}` = 'yes' is invalid; allowed: true or false"):
-        NetworkConfig(**{**SMALL, key: "yes"})
+def test_identity_view_clean_trains_the_encoder_from_both_clips():
+    """The identity loss reaches the encoder through the clean clip, the reconstruction
+    through the masked one: each alone gives the shared encoder a gradient."""
+    net = small_net(identity_view="clean").train()
+    masked, clean = torch.rand(2, 6, 64, 44), torch.rand(2, 6, 64, 44)
+    weight = net.encoder.levels[0][0].weight
+    out = net(masked, reconstruct=True, clean=clean)
+    identity_grad = torch.autograd.grad(out["embeddings"].square().sum(), weight, retain_graph=True)[0]
+    recon_grad = torch.autograd.grad(out["reconstruction"].square().sum(), weight)[0]
+    assert identity_grad.abs().sum() > 0 and recon_grad.abs().sum() > 0
+    with torch.no_grad():  # and the identity rows are the clean clip's alone
+        net.eval()
+        torch.testing.assert_close(net(masked, reconstruct=True, clean=clean)["embeddings"], net.embed(clean))
+
+
+def test_pretraining_encodes_no_clean_view():
+    """Without identities (class_num 0) there is no identity loss to feed: one encoder pass."""
+    assert small_net(identity_view="clean").config.encodes_clean_view
+    assert not small_net(identity_view="clean", class_num=0).config.encodes_clean_view
+    assert not small_net(identity_view="masked").config.encodes_clean_view
+
+
+def test_boolean_switch_rejects_other_values():
+    with pytest.raises(ConfigError, match="`mask_channel` = 'yes' is invalid; allowed: true or false"):
+        NetworkConfig(**{**SMALL, "mask_channel": "yes"})
+
+
+def test_identity_view_rejects_other_values_and_the_old_key():
+    with pytest.raises(ConfigError, match=r"`identity_view` = 'claen' is invalid; allowed: clean \| masked \| both"):
+        NetworkConfig(**{**SMALL, "identity_view": "claen"})
+    with pytest.raises(ConfigError, match=r"model_cfg: `clean_view` was replaced by `identity_view`.*"
+                                          r"`clean_view: true` is `identity_view: both`"):
+        NetworkConfig.from_dict({**SMALL, "clean_view": True})
 
 
 def test_mask_channel_tells_hidden_from_background():

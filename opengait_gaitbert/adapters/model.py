@@ -76,9 +76,9 @@ class GaitBERT(BaseModel):
         masked = sils[:, :, INPUT] if sils.dim() == 5 else sils  # [n, s, h, w]
         reconstruct = self.training and sils.dim() == 5
         hidden = sils[:, :, MASK] if sils.dim() == 5 else None  # read only with model_cfg.mask_channel
-        clean = sils[:, :, TARGET] if reconstruct and self.net.config.clean_view else None
+        clean = sils[:, :, TARGET] if reconstruct and self.net.config.encodes_clean_view else None
         out = self.net(masked, seqL, reconstruct=reconstruct, hidden=hidden, clean=clean)
-        if clean is not None:  # identity losses see both views: masked rows, then clean rows
+        if clean is not None and self.net.config.identity_view == "both":  # masked rows, then clean rows
             labs = torch.cat([labs, labs])
         embed, logits = out["embeddings"], out["logits"]  # [n, c, p], [n, classes, p]
 

@@ -25,6 +25,8 @@ from .network import (FrameEmbedding, NoTemporalContext, SpatialTransformer, Tem
 from .sequences import SeqL, SequenceLayout
 
 TEMPORAL_KINDS = ("transformer", "conv", "none")
+#: which clip the identity losses (triplet, cross-entropy) see in training
+IDENTITY_VIEWS = ("clean", "masked", "both")
 
 
 @dataclass
@@ -54,9 +56,12 @@ class NetworkConfig:
             bottleneck ``[b, channels[-1], p]`` and there are no logits.
         mask_channel: give the frame embedding the hidden-content mask as a second
             input plane, so hidden is not read as background (all zeros at test time).
-        clean_view: in training, also embed the unmasked clip and train the identity
-            losses on both views (batch of 2b), so a walk's masked and clean embeddings
-            are pulled together; the decoder still reconstructs from the masked view.
+        identity_view: which clip the identity losses see in training. ``clean``: the
+            unmasked clip, encoded a second time, while the decoder reconstructs the hidden
+            content from the masked clip (both share the encoder). ``masked``: the masked
+            clip only (one encoder pass). ``both``: masked and clean rows (batch of 2b).
+            ``clean`` is the default because identity losses on masked clips cost 20+
+            rank-1 points at the benchmark's budget (README, ablations).
         part_lr: fine-tuning, as GaitSSB's ``backbone_lr``: a learning rate per part of
             :attr:`GaitBERTNet.PARTS` (e.g. ``{encoder: 0.01}``); 0 freezes a part (no
             gradient, BatchNorm statistics kept as restored). Parts not named train at
@@ -76,7 +81,7 @@ class NetworkConfig:
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
     mask_channel: bool = False
-    clean_view: bool = False
+    identity_view: str = "masked"
     part_lr: Dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +94,9 @@ class NetworkConfig:
         """
         names = [f.name for f in fields(cls)]
         own = {k: v for k, v in cfg.items() if k not in ("model",)}
+        if "clean_view" in own:  # replaced by identity_view; say how to write it now
+            raise ConfigError(f"{where}: `clean_view` was replaced by `identity_view` ({' | '.join(IDENTITY_VIEWS)}); "
+                              "`clean_view: true` is `identity_view: both`, `false` is `identity_view: masked`.")
         reject_unknown_keys(where, own, names + ["model"])
         try:
             return cls(**own)
@@ -97,6 +105,12 @@ class NetworkConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @property
+    def encodes_clean_view(self) -> bool:
+        """Whether training encodes the unmasked clip too: for identity losses that read it
+        (none in pretraining without identities, ``class_num`` 0)."""
+        return self.identity_view != "masked" and self.class_num > 0
 
     @property
     def halvings(self) -> int:
@@ -141,9 +155,10 @@ class NetworkConfig:
         if not isinstance(self.spatial_layers, int) or isinstance(self.spatial_layers, bool) \
                 or self.spatial_layers < 0:
             bad("spatial_layers", "an int >= 0 (0 = no spatial context)")
-        for key in ("mask_channel", "clean_view"):
-            if not isinstance(getattr(self, key), bool):
-                bad(key, "true or false")
+        if not isinstance(self.mask_channel, bool):
+            bad("mask_channel", "true or false")
+        if self.identity_view not in IDENTITY_VIEWS:
+            bad("identity_view", " | ".join(IDENTITY_VIEWS), close_match_hint(str(self.identity_view), IDENTITY_VIEWS))
         if not isinstance(self.part_lr, Mapping) or any(
                 part not in GaitBERTNet.PARTS or isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0
                 for part, lr in self.part_lr.items()):
@@ -280,22 +295,26 @@ class GaitBERTNet(nn.Module):
             reconstruct: run the decoder; defaults to ``self.training``.
             hidden: ``[n, s, h, w]`` mask of the hidden content (1 = hidden), read
                 only with ``mask_channel``; None = nothing hidden.
-            clean: ``[n, s, h, w]`` unmasked clips (the clean view); when given, their
-                embeddings and logits follow the masked view's rows.
+            clean: ``[n, s, h, w]`` unmasked clips (the clean view), read when
+                ``identity_view`` is ``clean`` or ``both``; None = identities from ``sils``.
         Returns:
-            ``embeddings [b, e, p]`` (``[2b, e, p]`` with ``clean``: masked rows first),
-            ``logits [b or 2b, classes, p]`` (None with ``class_num`` 0) and, when reconstructing,
-            ``reconstruction`` logits ``[n, s, h, w]`` of the masked view.
+            ``embeddings [b, e, p]`` and ``logits [b, classes, p]`` (None with ``class_num`` 0)
+            of the view ``identity_view`` names (``both``: ``[2b, ...]``, masked rows first)
+            and, when reconstructing, ``reconstruction`` logits ``[n, s, h, w]`` of the masked view.
         """
+        view = self.config.identity_view if clean is not None else "masked"
         encoded = self.forward_encoder(sils, seqL, hidden)
-        embeddings, logits = self.forward_embedding(encoded)
-        out = {"embeddings": embeddings, "logits": logits}
+        out = {}
+        if view != "clean":
+            out["embeddings"], out["logits"] = self.forward_embedding(encoded)
         if self.training if reconstruct is None else reconstruct:
             out["reconstruction"] = self.forward_decoder(encoded)
-        if clean is not None:  # encoder + head only: the clean view is not reconstructed
-            clean_embeddings, clean_logits = self.forward_embedding(self.forward_encoder(clean, seqL))
-            out["embeddings"] = torch.cat([embeddings, clean_embeddings])
-            out["logits"] = None if logits is None else torch.cat([logits, clean_logits])
+        if view != "masked":  # encoder + head only: the clean view is not reconstructed
+            embeddings, logits = self.forward_embedding(self.forward_encoder(clean, seqL))
+            if view == "both":
+                embeddings = torch.cat([out["embeddings"], embeddings])
+                logits = None if logits is None else torch.cat([out["logits"], logits])
+            out["embeddings"], out["logits"] = embeddings, logits
         return out
 
     def embed(self, sils: torch.Tensor, seqL: SeqL = None) -> torch.Tensor:
