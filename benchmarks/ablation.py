@@ -60,6 +60,10 @@ VARIANTS: Dict[str, List[str]] = {
     "clean-view-adamw": ["model_cfg.identity_view=both", _ADAMW],
     # identity losses on the unmasked clip only; the decoder still reconstructs from the masked one
     "identity-clean": ["model_cfg.identity_view=clean"],
+    # ... and the reconstruction a tenth as strong (it shares the encoder with the identity)
+    "identity-clean-recon0.1": ["model_cfg.identity_view=clean", "loss_cfg.0.reconstruction_weight=0.1"],
+    # ... and none: the masked clip is still encoded and decoded, but nothing learns from it
+    "identity-clean-recon0": ["model_cfg.identity_view=clean", "loss_cfg.0.reconstruction_weight=0.0"],
     "no-recon": ["loss_cfg.0.reconstruction_weight=0.0"],
     "recon-x3": ["loss_cfg.0.reconstruction_weight=3.0"],
     "conv-context": ["model_cfg.temporal=conv"],

@@ -78,19 +78,24 @@ def test_register_is_idempotent_and_refuses_foreign_classes(opengait_root):
     assert "refused: OpenGait's `modeling.models` already has a `GaitBERT`" in result.stdout
 
 
-def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_data, tmp_path):
-    """GaitBERT(cfgs, training) from gaitbert_casiab.yaml, in a gloo process group on CPU."""
+def shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, **model_cfg):
+    """gaitbert_casiab.yaml on the generated data, 2x2 clips, CPU settings; returns its file."""
     import yaml
     cfg = yaml.safe_load(config_path("gaitbert_casiab.yaml").read_text())
-    small = demo_cfg(synth_data)
-    cfg["data_cfg"] = small["data_cfg"]
+    cfg["data_cfg"] = demo_cfg(synth_data)["data_cfg"]
     cfg["trainer_cfg"].update(sync_BN=False, enable_float16=False)
     cfg["trainer_cfg"]["sampler"]["batch_size"] = [2, 2]
-    cfg["model_cfg"]["class_num"] = 4  # the generated training ids
+    cfg["model_cfg"].update(class_num=4, **model_cfg)  # the generated training ids
     cfg_file = tmp_path / "casiab.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg))
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "default.yaml").symlink_to(opengait_root / "configs" / "default.yaml")
+    return cfg_file
+
+
+def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_data, tmp_path):
+    """GaitBERT(cfgs, training) from gaitbert_casiab.yaml, in a gloo process group on CPU."""
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path)
     result = python(built_model(opengait_root, cfg_file, 29533, training=True) + """
         inputs = model.inputs_pretreament(next(iter(model.train_loader)))
         out = model(inputs)
@@ -172,3 +177,21 @@ def test_resume_reads_the_checkpoint_file_once_and_restores_it(opengait_root, sy
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "READS 1 RESTORED True ITER 3" in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("view,rows", [("clean", 4), ("masked", 4), ("both", 8)])
+def test_identity_view_reaches_opengaits_losses_row_for_row(opengait_root, synth_data, tmp_path, view, rows):
+    """The identity losses get one embedding row per label (both views: 2 per clip), OpenGait's
+    loss aggregator takes them, and one training step leaves every loss finite."""
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, identity_view=view)
+    result = python(built_model(opengait_root, cfg_file, 29534, training=True) + """
+        inputs = model.inputs_pretreament(next(iter(model.train_loader)))
+        feat = model(inputs)['training_feat']
+        loss, info = model.loss_aggregator(feat)
+        ok = model.train_step(loss)
+        print('ROWS', tuple(feat['gaitbert']['embeddings'].shape)[0], tuple(feat['gaitbert']['labels'].shape)[0],
+              tuple(feat['softmax']['logits'].shape)[0], bool(torch.isfinite(loss)), ok)
+    """, opengait_root, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [line for line in result.stdout.splitlines() if line.startswith("ROWS")][0]
+    assert line == f"ROWS {rows} {rows} {rows} True True"
