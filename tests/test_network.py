@@ -215,9 +215,10 @@ def test_pretraining_encodes_no_clean_view():
     assert not small_net(identity_view="masked").config.encodes_clean_view
 
 
-def test_boolean_switch_rejects_other_values():
-    with pytest.raises(ConfigError, match="`mask_channel` = 'yes' is invalid; allowed: true or false"):
-        NetworkConfig(**{**SMALL, "mask_channel": "yes"})
+@pytest.mark.parametrize("key", ["mask_channel", "part_visibility"])
+def test_boolean_switch_rejects_other_values(key):
+    with pytest.raises(ConfigError, match=f"`{key}` = 'yes' is invalid; allowed: true or false"):
+        NetworkConfig(**{**SMALL, key: "yes"})
 
 
 def test_identity_view_rejects_other_values_and_the_old_key():
@@ -265,3 +266,61 @@ def test_spatial_context_crosses_locations_within_a_frame_only():
         change = (net.spatial(y) - net.spatial(x)).abs()
     assert change[1, :, -2:].max() > 1e-3  # the bottom of frame 1 sees it
     assert change[[0, 2]].max() == 0  # frames stay independent: time order is the temporal module's
+
+
+def test_part_visibility_zeroes_parts_blank_in_every_frame():
+    """A strip blank in every frame gives a zero part, a strip with foreground a unit one; a
+    strip with a sliver of foreground weighs what the sliver covers of VISIBLE_MASS."""
+    from opengait_gaitbert.core.model import VISIBLE_MASS
+    net = small_net(part_visibility=True, bin_num=[16, 4]).eval()  # 16 strips of 4 rows, 4 of 16
+    x = torch.zeros(2, 6, 64, 44)
+    x[:, :, :, 10:30] = 1.0  # a 20-column body over the whole height
+    x[1, :, :32] = 0  # sequence 1: the top half hidden in every frame
+    x[1, 2, 28:32, 10:12] = 1.0  # ... but for a sliver in one frame: 8 of 4 x 44 pixels
+    with torch.no_grad():
+        norms = net.embed(x).norm(dim=1)  # [2, 20]
+    torch.testing.assert_close(norms[0], torch.ones(20))
+    torch.testing.assert_close(norms[1, :7], torch.zeros(7))  # strips 0-6: blank in every frame
+    torch.testing.assert_close(norms[1, 7], torch.tensor(8 / (4 * 44) / VISIBLE_MASS))
+    torch.testing.assert_close(norms[1, 8:16], torch.ones(8))
+    # pyramid bins of 16 rows: rows 0-15 and 16-31 are blank, rows 16-31 but for the sliver
+    torch.testing.assert_close(norms[1, 16], torch.tensor(0.0))
+    torch.testing.assert_close(norms[1, 17], torch.tensor(8 / (16 * 44) / VISIBLE_MASS))
+    torch.testing.assert_close(norms[1, 18:], torch.ones(2))
+
+
+def test_part_visibility_leaves_training_and_default_embeddings_raw():
+    """Training (the identity losses) reads the raw embeddings; without the switch nothing changes."""
+    x = torch.rand(2, 5, 64, 44)
+    raw, visible = small_net(), small_net(part_visibility=True)
+    torch.testing.assert_close(visible(x)["embeddings"], raw(x)["embeddings"])
+    raw.eval(), visible.eval()
+    with torch.no_grad():
+        assert raw.forward_encoder(x).cell_mass is None  # the default path computes nothing more
+        # every strip of a noise clip is visible: the parts are the raw ones made unit length
+        torch.testing.assert_close(visible.embed(x), torch.nn.functional.normalize(raw.embed(x), dim=1))
+
+
+def test_part_visibility_packed_sequences_match_each_alone():
+    net = small_net(part_visibility=True).eval()
+    a, b = torch.rand(1, 7, 64, 44), torch.rand(1, 4, 64, 44)
+    b[:, :, 40:] = 0
+    with torch.no_grad():
+        packed = net.embed(torch.cat([a, b], dim=1), [[7, 4]])
+        torch.testing.assert_close(packed, torch.cat([net.embed(a), net.embed(b)]))
+
+
+def test_part_columns_split_strips_and_a_side_occluder_hides_whole_parts():
+    """With part_columns 2 every strip is a left and a right part; a body whose left half is
+    hidden in every frame keeps its right parts unit length and zeroes its left ones."""
+    net = small_net(part_columns=2, part_visibility=True).eval()
+    assert net.config.parts == 32 and net.head.fc.shape[0] == 32
+    x = torch.zeros(1, 6, 64, 44)
+    x[..., 12:32] = 1.0
+    x[..., :24] = 0  # the bottleneck's 11 columns split 6 | 5: input columns 0-23 are the left parts
+    with torch.no_grad():
+        norms = net.embed(x).norm(dim=1)[0].reshape(16, 2)  # [strip, left | right]
+    torch.testing.assert_close(norms[:, 0], torch.zeros(16))
+    torch.testing.assert_close(norms[:, 1], torch.ones(16))
+    with pytest.raises(ConfigError, match=r"`part_columns` = 3 is invalid; allowed: 1 or 2"):
+        NetworkConfig(**{**SMALL, "part_columns": 3})

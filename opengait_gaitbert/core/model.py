@@ -25,6 +25,10 @@ from .network import (FrameEmbedding, NoTemporalContext, SpatialTransformer, Tem
 from .sequences import SeqL, SequenceLayout
 
 TEMPORAL_KINDS = ("transformer", "conv", "none")
+#: Foreground fraction of a part's strip (in its fullest frame) from which the part counts as
+#: fully visible. Real CASIA-B strips hold at least 10 % foreground (the shared samples, the neck
+#: and the ankles the thinnest), so half of that: a sliver an occluder leaves weighs less.
+VISIBLE_MASS = 0.05
 #: which clip the identity losses (triplet, cross-entropy) see in training
 IDENTITY_VIEWS = ("clean", "masked", "both")
 
@@ -60,8 +64,17 @@ class NetworkConfig:
             unmasked clip, encoded a second time, while the decoder reconstructs the hidden
             content from the masked clip (both share the encoder). ``masked``: the masked
             clip only (one encoder pass). ``both``: masked and clean rows (batch of 2b).
-            ``clean`` is the default because identity losses on masked clips cost 20+
-            rank-1 points at the benchmark's budget (README, ablations).
+            The default is ``masked`` (README, ablations).
+        part_columns: 1, or 2 to split every horizontal strip into a left and a right part
+            (``p`` doubles): a side occluder then hides whole parts, which ``part_visibility``
+            can set aside, instead of half of every strip.
+        part_visibility: at inference, make each part's embedding unit length and scale it
+            by how much of its horizontal strip the silhouettes show (:meth:`GaitBERTNet.
+            part_visibility`: 1 once :data:`VISIBLE_MASS` of the strip is foreground in some
+            frame, 0 when it is blank in every frame). A part that a static occluder hides in
+            every frame then adds the same distance to every gallery sequence (``euc``: 1,
+            ``cos``: 0) instead of the distance from an all-blank strip's features, which
+            differs from one gallery sequence to the next. Training is unchanged.
         part_lr: fine-tuning, as GaitSSB's ``backbone_lr``: a learning rate per part of
             :attr:`GaitBERTNet.PARTS` (e.g. ``{encoder: 0.01}``); 0 freezes a part (no
             gradient, BatchNorm statistics kept as restored). Parts not named train at
@@ -82,6 +95,8 @@ class NetworkConfig:
     class_num: int = 74
     mask_channel: bool = False
     identity_view: str = "masked"
+    part_visibility: bool = False
+    part_columns: int = 1
     part_lr: Dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -111,6 +126,11 @@ class NetworkConfig:
         """Whether training encodes the unmasked clip too: for identity losses that read it
         (none in pretraining without identities, ``class_num`` 0)."""
         return self.identity_view != "masked" and self.class_num > 0
+
+    @property
+    def parts(self) -> int:
+        """``p`` of the embeddings ``[b, e, p]``."""
+        return sum(self.bin_num) * self.part_columns
 
     @property
     def halvings(self) -> int:
@@ -155,8 +175,9 @@ class NetworkConfig:
         if not isinstance(self.spatial_layers, int) or isinstance(self.spatial_layers, bool) \
                 or self.spatial_layers < 0:
             bad("spatial_layers", "an int >= 0 (0 = no spatial context)")
-        if not isinstance(self.mask_channel, bool):
-            bad("mask_channel", "true or false")
+        for key in ("mask_channel", "part_visibility"):
+            if not isinstance(getattr(self, key), bool):
+                bad(key, "true or false")
         if self.identity_view not in IDENTITY_VIEWS:
             bad("identity_view", " | ".join(IDENTITY_VIEWS), close_match_hint(str(self.identity_view), IDENTITY_VIEWS))
         if not isinstance(self.part_lr, Mapping) or any(
@@ -169,6 +190,8 @@ class NetworkConfig:
                 f"0 freezes a part; e.g. {{frame_embedding: 0.0, encoder: 0.01}}.{hint}")
         if self.temporal_dim % self.temporal_heads:
             bad("temporal_heads", f"a divisor of temporal_dim ({self.temporal_dim})")
+        if self.part_columns not in (1, 2):
+            bad("part_columns", "1 or 2 (each horizontal strip whole, or split into left and right halves)")
         if not int_list(self.bin_num):
             bad("bin_num", "a list of positive ints, e.g. [16]")
         bottleneck_h = self.padded_size[0] // self.downsampling
@@ -184,6 +207,7 @@ class EncoderOutput(NamedTuple):
     bottleneck: torch.Tensor  # [F, cK, h', w'] with temporal context
     skips: List[torch.Tensor]  # finest first, [F, c_i, h_i, w_i]
     layout: SequenceLayout  # the sequences (pooling, output layout)
+    cell_mass: Optional[torch.Tensor] = None  # [F, 1, h', w'] foreground fraction per bottleneck cell
 
 
 class GaitBERTNet(nn.Module):
@@ -210,7 +234,8 @@ class GaitBERTNet(nn.Module):
             self.temporal = TemporalConv(c[-1], config.temporal_layers)
         else:
             self.temporal = NoTemporalContext()
-        self.head = VideoEmbeddingHead(c[-1], config.embed_dim, config.bin_num, config.class_num)
+        self.head = VideoEmbeddingHead(c[-1], config.embed_dim, config.bin_num, config.class_num,
+                                       config.part_columns)
         self.decoder = UNetDecoder(c, config.embed_stride)
         self.frozen: Tuple[str, ...] = ()
 
@@ -272,12 +297,29 @@ class GaitBERTNet(nn.Module):
         x = self.spatial(x)  # [F, cK, h', w'], each location seeing its frame's other locations
         # Attention works per window; the local temporal convs see the whole sequence.
         x = self.temporal(x, windows if self.config.temporal == "transformer" else layout)
-        return EncoderOutput(x, skips, layout)
+        cell_mass = None
+        if self.config.part_visibility:  # foreground fraction of the input under each bottleneck cell
+            cell_mass = F.avg_pool2d(frames[:, None], self.config.downsampling)  # [F, 1, h', w']
+        return EncoderOutput(x, skips, layout, cell_mass)
 
     def forward_embedding(self, encoded: EncoderOutput) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """-> embeddings ``[b, e, p]`` and logits ``[b, classes, p]`` (None without identities),
-        one row per sequence."""
-        return self.head(encoded.bottleneck, encoded.layout)
+        one row per sequence. With ``part_visibility``, at inference each part is unit length
+        times its visibility (training reads the raw embeddings)."""
+        embeddings, logits = self.head(encoded.bottleneck, encoded.layout)
+        if self.config.part_visibility and not self.training:
+            embeddings = F.normalize(embeddings, dim=1) * self.part_visibility(encoded)[:, None, :]
+        return embeddings, logits
+
+    def part_visibility(self, encoded: EncoderOutput) -> torch.Tensor:
+        """-> ``[b, p]`` in [0, 1]: how visible each part's region is over the sequence.
+
+        A bottleneck cell's mass is the foreground fraction of the input pixels under it in
+        the sequence's fullest frame; a part's is the mean over its cells (the head's own
+        split), divided by :data:`VISIBLE_MASS` and clipped to 1.
+        """
+        fullest = self.head.temporal_pool(encoded.cell_mass, encoded.layout)  # [b, 1, h', w']
+        return (self.head.pool_parts(fullest, lambda z: z.mean(-1))[:, 0] / VISIBLE_MASS).clamp(max=1.0)
 
     def forward_decoder(self, encoded: EncoderOutput) -> torch.Tensor:
         """-> reconstruction logits in the input's layout ``[n, s, h, w]``."""

@@ -221,12 +221,14 @@ class VideoEmbeddingHead(nn.Module):
     parameters, and a pretrained encoder can be tested as it is (zero-shot).
     """
 
-    def __init__(self, in_channels: int, embed_dim: int, bin_num: Sequence[int], class_num: int):
+    def __init__(self, in_channels: int, embed_dim: int, bin_num: Sequence[int], class_num: int,
+                 columns: int = 1):
         super().__init__()
         self.bin_num = list(bin_num)
+        self.columns = columns
         self.identity = class_num > 0
         if self.identity:
-            parts = sum(self.bin_num)
+            parts = sum(self.bin_num) * columns
             self.fc = nn.Parameter(nn.init.xavier_uniform_(torch.empty(parts, in_channels, embed_dim)))
             self.bnneck = nn.BatchNorm1d(embed_dim * parts)
             self.classifier = nn.Parameter(nn.init.xavier_uniform_(torch.empty(parts, embed_dim, class_num)))
@@ -240,13 +242,21 @@ class VideoEmbeddingHead(nn.Module):
             padded = padded.masked_fill(~valid[:, :, None, None, None], torch.finfo(padded.dtype).min)
         return padded.max(dim=1).values
 
-    def horizontal_pyramid(self, x: torch.Tensor) -> torch.Tensor:
-        """``[b, c, h, w]`` -> ``[b, c, p]``: mean + max over each horizontal strip."""
+    def pool_parts(self, x: torch.Tensor, reduce) -> torch.Tensor:
+        """``[b, c, h, w]`` -> ``[b, c, p]``: ``reduce`` (``[b, c, k, cells]`` -> ``[b, c, k]``) over
+        each part's cells. A part is one of ``bins`` horizontal strips, or with ``columns`` 2 the
+        left or right half of one (the middle column goes left when the width is odd); parts are
+        ordered by bin count, then strip, then column."""
         feats = []
         for bins in self.bin_num:
-            z = rearrange(x, "b c (k r) w -> b c k (r w)", k=bins)
-            feats.append(z.mean(-1) + z.max(-1).values)
+            strips = rearrange(x, "b c (k r) w -> b c k r w", k=bins)
+            halves = [reduce(z.flatten(-2)) for z in strips.tensor_split(self.columns, dim=-1)]
+            feats.append(torch.stack(halves, dim=-1).flatten(-2))  # [b, c, k * columns]
         return torch.cat(feats, dim=-1)
+
+    def horizontal_pyramid(self, x: torch.Tensor) -> torch.Tensor:
+        """``[b, c, h, w]`` -> ``[b, c, p]``: mean + max over each part (a strip, or half of one)."""
+        return self.pool_parts(x, lambda z: z.mean(-1) + z.max(-1).values)
 
     def project(self, parts: torch.Tensor) -> torch.Tensor:
         """``[b, c, p]`` pooled parts -> embeddings ``[b, e, p]`` (the parts themselves without identities)."""

@@ -281,7 +281,7 @@ def describe_model(net) -> str:
     params = sum(p.numel() for p in net.parameters())
     c = net.config
     return (f"GaitBERT channels={c.channels} temporal={c.temporal} embed_dim={c.embed_dim} "
-            f"parts={sum(c.bin_num)} ({params / 1e6:.2f}M parameters)")
+            f"parts={c.parts} ({params / 1e6:.2f}M parameters)")
 
 
 def add_model_arguments(parser) -> None:

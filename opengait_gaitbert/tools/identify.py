@@ -175,7 +175,7 @@ def embeddings_of(net, source: str, flag: str, options: Dict) -> EmbeddingSet:
     if path.suffix.lower() != ".npz":
         return embed_source(net, path, **options)
     stored = EmbeddingSet.load(path)
-    expected = [net.config.embed_dim, sum(net.config.bin_num)]
+    expected = [net.config.embed_dim, net.config.parts]
     if list(stored.embeddings.shape[1:]) != expected:
         raise CheckpointError(f"{flag} {path}: embeddings {list(stored.embeddings.shape[1:])} do not match "
                               f"the model's [embed_dim, parts] = {expected}; re-run `embed` with this "
