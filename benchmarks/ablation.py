@@ -76,6 +76,8 @@ VARIANTS: Dict[str, List[str]] = {
     # Next to nothing hidden (one 4x4 patch in one frame): what the masking costs the identity losses
     "near-clean": [_sampler(mode="patch", ratio=0.0, patch_size=4, patches_per_frame=1)],
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
+    # every strip split into a left and a right part (32 parts)
+    "columns": ["model_cfg.part_columns=2"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
     # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well
@@ -85,6 +87,14 @@ VARIANTS: Dict[str, List[str]] = {
     "wide": ["model_cfg.channels=[64, 512]"],
     "wide-spatial": ["model_cfg.channels=[64, 512]", "model_cfg.spatial_layers=2"],
     "deeper": ["model_cfg.channels=[64, 128, 256]", "model_cfg.embed_stride=1", "model_cfg.bin_num=[16]"],
+}
+
+#: name -> (trained variant, its overrides plus some that change only what the trained network does
+#: at test time): these test that variant's checkpoint of the same seed instead of training their own.
+TEST_TIME_VARIANTS: Dict[str, Tuple[str, List[str]]] = {
+    # each part unit length times its strip's visibility: a part blank in every frame adds a constant
+    "visible-parts": ("shipped", ["model_cfg.part_visibility=true"]),
+    "columns-visible": ("columns", VARIANTS["columns"] + ["model_cfg.part_visibility=true"]),
 }
 
 #: name -> (OpenGait model, overrides of its own config): where a reference model's behaviour comes from.
@@ -107,13 +117,22 @@ def gaitbert_config(root: Path, size, data: Path, class_num: int, device: str, e
     return apply_overrides(cfg, rest), overrides + rest
 
 
+def _where(work: Path, name: str) -> Path:
+    """The work dir of a variant's runs. The shipped config and OpenGait's models run where the
+    accuracy benchmark keeps its runs, so ``run_all --reuse`` on the same work dir reuses them."""
+    return work if name in MODELS + ("shipped",) else work / "ablation" / name
+
+
 def run_variant(name: str, seed: int, cfg: dict, overrides: List[str], root: Path, work: Path,
                 device: str, reuse: bool) -> dict:
-    """One train+test. The shipped config and OpenGait's models run where the accuracy
-    benchmark keeps its runs, so ``run_all --reuse`` on the same work dir reuses them."""
+    """One train+test (a test of the trained variant's checkpoint for a test-time variant)."""
     model = name if name in MODELS else REFERENCE_VARIANTS[name][0] if name in REFERENCE_VARIANTS else "GaitBERT"
-    where = work if name in MODELS + ("shipped",) else work / "ablation" / name
-    result = accuracy.train_and_test(model, seed, cfg, overrides, root, where, device, reuse)
+    where = _where(work, name)
+    if name in TEST_TIME_VARIANTS:  # the trained variant's checkpoint, tested with this variant's config
+        trained = accuracy.checkpoint(cfg, accuracy.run_dir(_where(work, TEST_TIME_VARIANTS[name][0]), seed, model))
+        cfg = dict(cfg, evaluator_cfg=dict(cfg["evaluator_cfg"], restore_hint=str(trained)))
+    result = accuracy.train_and_test(model, seed, cfg, overrides, root, where, device, reuse,
+                                     train=name not in TEST_TIME_VARIANTS)
     result["variant"] = name
     say(f"[ablation] {name} seed {seed}: " + ", ".join(f"{k} {v:.2f}" for k, v in result["rank1"].items()))
     return result
@@ -132,12 +151,19 @@ def measure(root: Path, size, work: Path, names: List[str], device: str, reuse: 
                 model, extra = REFERENCE_VARIANTS[name]
                 cfg, overrides = common.build_config(model, root, size, data, class_num, device, extra=extra)
             else:
-                cfg, overrides = gaitbert_config(root, size, data, class_num, device, VARIANTS[name])
+                cfg, overrides = gaitbert_config(root, size, data, class_num, device,
+                                                 TEST_TIME_VARIANTS[name][1] if name in TEST_TIME_VARIANTS
+                                                 else VARIANTS[name])
             plans.append((name, seed))
             tasks.append(partial(run_variant, name, seed, cfg, overrides, root, work, device, reuse))
     say(f"[ablation] {len(tasks)} train+test runs ({len(size.seeds)} seeds x {len(names)} variants), "
         f"{size.jobs} at a time")
-    results = common.run_parallel(tasks, size.jobs)
+    # test-time variants read trained variants' checkpoints: they run once the training runs are done
+    later = [i for i, (name, _) in enumerate(plans) if name in TEST_TIME_VARIANTS]
+    first = [i for i in range(len(tasks)) if i not in later]
+    done = dict(zip(first, common.run_parallel([tasks[i] for i in first], size.jobs)))
+    done.update(zip(later, common.run_parallel([tasks[i] for i in later], size.jobs)))
+    results = [done[i] for i in range(len(tasks))]
     per: Dict[str, Dict[str, dict]] = {n: {} for n in names}
     for (name, seed), res in zip(plans, results):
         per[name][str(seed)] = res
@@ -164,7 +190,8 @@ def report(data: dict, size, names: List[str], results: Path, work: Path) -> str
         runs = data["runs"][name]
         cells = [common.mean_std([r["rank1"][c] for r in runs.values()]) for c in PROTOCOL_TYPES]
         mean = common.mean_std([sum(r["rank1"][c] for c in PROTOCOL_TYPES) / 3 for r in runs.values()])
-        own = REFERENCE_VARIANTS[name][1] if name in REFERENCE_VARIANTS else [] if name in MODELS else VARIANTS[name]
+        own = (REFERENCE_VARIANTS[name][1] if name in REFERENCE_VARIANTS else [] if name in MODELS
+               else TEST_TIME_VARIANTS[name][1] if name in TEST_TIME_VARIANTS else VARIANTS[name])
         change = "; ".join(f"`{o}`" for o in own) or ("" if name in MODELS else "(the shipped config)")
         rows.append([name] + [f"{m:.1f} ± {s:.1f}" for m, s in cells + [mean]] + [change])
     lines += [md_table(["variant", "NM", "BG", "CL", "mean", "overrides"], rows), ""]
@@ -183,17 +210,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_arguments(parser)
     parser.add_argument("--variants", default="shipped," + REFERENCE,
-                        help=f"comma list of {', '.join(VARIANTS)}, OpenGait's {', '.join(MODELS[1:])} "
+                        help=f"comma list of {', '.join(VARIANTS)}, test-time {', '.join(TEST_TIME_VARIANTS)} "
+                             f"(a trained variant's checkpoints, tested otherwise), OpenGait's {', '.join(MODELS[1:])} "
                              f"and their variants {', '.join(REFERENCE_VARIANTS)}")
     parser.add_argument("--reuse", action="store_true", help="reuse checkpoints whose config is identical")
     parser.add_argument("--robust", action="store_true",
                         help="also evaluate every run on corrupted probes (see --robust-levels)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
-    known = list(VARIANTS) + list(MODELS[1:]) + list(REFERENCE_VARIANTS)
+    known = list(VARIANTS) + list(TEST_TIME_VARIANTS) + list(MODELS[1:]) + list(REFERENCE_VARIANTS)
     unknown = [n for n in names if n not in known]
     if unknown:
         parser.error(f"--variants: unknown {unknown}; choose from {', '.join(known)}")
+    untrained = sorted({TEST_TIME_VARIANTS[n][0] for n in names if n in TEST_TIME_VARIANTS} - set(names))
+    if untrained:
+        parser.error(f"--variants: test-time variants test the checkpoints of {', '.join(untrained)}; add them")
     size = common.size_from_args(args)
     root = common.opengait_root(args.opengait)
     work = Path(args.workdir).resolve()

@@ -66,8 +66,14 @@ def train_and_test(model: str, seed: int, cfg: dict, overrides: List[str], root:
               "cfg_file": str(cfg_file), "checkpoint": str(ckpt), "overrides": overrides}
     if not test:
         return record
-    lines = common.launch_logged("test", cfg_file, root, workdir, logs / f"test-{tag}.log", device)
     from opengait_gaitbert.launcher.demo import parse_rank1
+    test_log = logs / f"test-{tag}.log"
+    if reuse and same and test_log.is_file() and test_log.stat().st_mtime > ckpt.stat().st_mtime \
+            and set(parse_rank1(test_log.read_text().splitlines())) == set(PROTOCOL_TYPES):
+        say(f"[accuracy] seed {seed} {model}: reusing the test of {test_log}")  # same config, same checkpoint
+        lines = test_log.read_text().splitlines()
+    else:
+        lines = common.launch_logged("test", cfg_file, root, workdir, test_log, device)
     rank1 = parse_rank1(lines)
     if set(rank1) != set(PROTOCOL_TYPES):
         raise common.LaunchFailed(f"{model} seed {seed}: no NM/BG/CL rank-1 in the test log")
