@@ -68,3 +68,24 @@ def test_corrupted_walk_stays_nearest_to_itself(walks, temporal, corruption):
         others = np.delete(dist.numpy(), row)
         assert dist[row] < others.min(), (
             f"id {i} {corruption}: distance to itself {dist[row]:.4f}, nearest other {others.min():.4f}")
+
+
+def test_parts_a_static_occluder_hides_do_not_change_the_ranking(walks):
+    """With part_visibility, the strips an occluder blanks in every frame add the same distance to
+    every gallery walk: the probe's ranking by OpenGait's distance (per-part Euclidean, mean over
+    parts) is its ranking by the visible parts alone. Without it their distance differs per walk."""
+    probe = walks[1].clone()
+    probe[:, :32] = 0  # the top half of the frame hidden in every frame: strips 0-7 blank
+
+    def ranking(net):
+        with torch.no_grad():
+            gallery = torch.stack([net.embed(walks[i][None])[0] for i in IDS[1:]])  # [ids, e, p]
+            parts = (gallery - net.embed(probe[None])[0]).norm(dim=1)  # [ids, p]
+        return parts.mean(1).argsort().tolist(), parts[:, 8:].mean(1).argsort().tolist(), parts[:, :8]
+
+    whole, visible, blank = ranking(untrained_net(part_visibility=True))
+    assert whole == visible
+    torch.testing.assert_close(blank, torch.ones_like(blank))  # unit gallery parts, zero probe parts
+    _, _, blank = ranking(untrained_net())  # raw: the blank parts' distance differs per gallery walk
+    spread = blank.mean(1)
+    assert (spread.max() - spread.min()) / spread.mean() > 0.01, spread
