@@ -8,6 +8,8 @@ Every variant and the GaitBase reference train through the launcher on the
 accuracy benchmark's data of each seed and are tested with OpenGait's evaluator;
 with ``--robust`` the robustness benchmark's in-process evaluation adds the
 points each variant loses under every corruption kind at its target severity.
+A test-time variant (``TEST_TIME_VARIANTS``) trains nothing: it tests the checkpoints of
+the trained variant it names, so its difference from that variant is paired, seed by seed.
 Shipped defaults are chosen from these tables (see the README's ablation section).
 """
 from __future__ import annotations
@@ -78,6 +80,8 @@ VARIANTS: Dict[str, List[str]] = {
     "multi-bin": ["model_cfg.bin_num=[16, 8, 4, 2, 1]"],
     # every strip split into a left and a right part (32 parts)
     "columns": ["model_cfg.part_columns=2"],
+    # ... and the wider bottleneck (GaitBase's last stage is 2x GaitBERT's bottleneck at every size)
+    "wide-columns": ["model_cfg.channels=[64, 512]", "model_cfg.part_columns=2"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
     # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well

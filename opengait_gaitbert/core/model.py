@@ -25,7 +25,7 @@ from .network import (FrameEmbedding, NoTemporalContext, SpatialTransformer, Tem
 from .sequences import SeqL, SequenceLayout
 
 TEMPORAL_KINDS = ("transformer", "conv", "none")
-#: Foreground fraction of a part's strip (in its fullest frame) from which the part counts as
+#: Foreground fraction of a part's region (in its fullest frame) from which the part counts as
 #: fully visible. Real CASIA-B strips hold at least 10 % foreground (the shared samples, the neck
 #: and the ankles the thinnest), so half of that: a sliver an occluder leaves weighs less.
 VISIBLE_MASS = 0.05
@@ -69,9 +69,9 @@ class NetworkConfig:
             (``p`` doubles): a side occluder then hides whole parts, which ``part_visibility``
             can set aside, instead of half of every strip.
         part_visibility: at inference, make each part's embedding unit length and scale it
-            by how much of its horizontal strip the silhouettes show (:meth:`GaitBERTNet.
-            part_visibility`: 1 once :data:`VISIBLE_MASS` of the strip is foreground in some
-            frame, 0 when it is blank in every frame). A part that a static occluder hides in
+            by how much of its region (a strip, or half of one) the silhouettes show
+            (:meth:`GaitBERTNet.part_visibility`: 1 once :data:`VISIBLE_MASS` of it is
+            foreground in some frame, 0 when it is blank in every frame). A part that a static occluder hides in
             every frame then adds the same distance to every gallery sequence (``euc``: 1,
             ``cos``: 0) instead of the distance from an all-blank strip's features, which
             differs from one gallery sequence to the next. Training is unchanged.
