@@ -109,7 +109,7 @@ def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_
     shapes = [line for line in result.stdout.splitlines() if line.startswith("SHAPES")][0]
     # unfixed_ordered packs the 2x2 clips of 10..40 frames: [1, sum(seqL), 3, 64, 44]
     recon, losses = re.match(
-        r"SHAPES \((1), (\d+), 3, 64, 44\) \(1, \2, 64, 44\) \(4, 256, 16\) (.*)", shapes).group(2, 3)
+        r"SHAPES \((1), (\d+), 3, 64, 44\) \(1, \2, 64, 44\) \(4, 256, 32\) (.*)", shapes).group(2, 3)
     assert 4 * 10 <= int(recon) <= 4 * 40 and losses == "['gaitbert', 'softmax']"
     params = int([line for line in result.stdout.splitlines() if line.startswith("PARAMS")][0].split()[1])
     assert 1e6 < params < 2e7
