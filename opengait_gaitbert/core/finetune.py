@@ -72,7 +72,7 @@ def restorable_state(expected: Mapping[str, torch.Tensor], state: Mapping[str, t
                "to test a checkpoint, use the model_cfg it was trained with." if strict else
                "The checkpoint was trained with another model_cfg (channels, embed_stride, temporal_dim, "
                "temporal_layers, bin_num, ...): copy those keys from the pretraining config; only class_num, "
-               "embed_dim and part_lr may differ.")
+               "embed_dim, part_columns and part_lr may differ (they shape the head only).")
         raise CheckpointError(f"{source}: restore_hint {path} does not fit the model built from model_cfg:\n  "
                               + "\n  ".join(problems) + "\n" + fix)
     keep = {k: v for k, v in state.items() if k in expected and k not in dropped_heads}

@@ -178,7 +178,7 @@ def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) 
         f"checkpoint {ckpt_path} does not fit the model built from {cfgs_path} (model_cfg):\n  "
         + "\n  ".join(problems)
         + "\nThe checkpoint was trained with a different model_cfg (e.g. channels, embed_stride, "
-          f"temporal, temporal_dim, temporal_layers, embed_dim, bin_num or class_num).{hint} Pass "
+          f"temporal, temporal_dim, temporal_layers, embed_dim, bin_num, part_columns or class_num).{hint} Pass "
           "--cfgs with the config it was trained with.")
 
 
