@@ -66,15 +66,16 @@ class NetworkConfig:
             clip only (one encoder pass). ``both``: masked and clean rows (batch of 2b).
             The default is ``masked`` (README, ablations).
         part_columns: 1, or 2 to split every horizontal strip into a left and a right part
-            (``p`` doubles): a side occluder then hides whole parts, which ``part_visibility``
-            can set aside, instead of half of every strip.
+            (``p`` doubles). With ``part_visibility`` it measured better than whole strips
+            (README, results); it did not make a side occluder recognisable.
         part_visibility: at inference, make each part's embedding unit length and scale it
             by how much of its region (a strip, or half of one) the silhouettes show
             (:meth:`GaitBERTNet.part_visibility`: 1 once :data:`VISIBLE_MASS` of it is
-            foreground in some frame, 0 when it is blank in every frame). A part that a static occluder hides in
-            every frame then adds the same distance to every gallery sequence (``euc``: 1,
-            ``cos``: 0) instead of the distance from an all-blank strip's features, which
-            differs from one gallery sequence to the next. Training is unchanged.
+            foreground in some frame, 0 when it is blank in every frame). A part that a
+            static occluder hides in every frame then adds the same distance to every gallery
+            sequence (``euc``: 1, ``cos``: 0) instead of the distance from an all-blank
+            strip's features, which differs from one gallery sequence to the next. Training
+            is unchanged.
         part_lr: fine-tuning, as GaitSSB's ``backbone_lr``: a learning rate per part of
             :attr:`GaitBERTNet.PARTS` (e.g. ``{encoder: 0.01}``); 0 freezes a part (no
             gradient, BatchNorm statistics kept as restored). Parts not named train at
@@ -298,7 +299,8 @@ class GaitBERTNet(nn.Module):
         # Attention works per window; the local temporal convs see the whole sequence.
         x = self.temporal(x, windows if self.config.temporal == "transformer" else layout)
         cell_mass = None
-        if self.config.part_visibility:  # foreground fraction of the input under each bottleneck cell
+        if self.config.part_visibility and not self.training:  # read at inference only
+            # foreground fraction of the input under each bottleneck cell
             cell_mass = F.avg_pool2d(frames[:, None], self.config.downsampling)  # [F, 1, h', w']
         return EncoderOutput(x, skips, layout, cell_mass)
 
