@@ -89,3 +89,28 @@ def test_parts_a_static_occluder_hides_do_not_change_the_ranking(walks):
     _, _, blank = ranking(untrained_net())  # raw: the blank parts' distance differs per gallery walk
     spread = blank.mean(1)
     assert (spread.max() - spread.min()) / spread.mean() > 0.01, spread
+
+
+def with_trained_batchnorm(net: GaitBERTNet) -> GaitBERTNet:
+    """BatchNorm statistics and shifts like a trained network's. Untrained, every layer has zero
+    bias, so an empty frame's features are exactly 0 and never win a max; trained, they are not."""
+    generator = torch.Generator().manual_seed(1)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            size = module.running_mean.shape
+            module.running_mean.copy_(torch.rand(size, generator=generator) - 0.5)
+            module.bias.data.copy_(torch.rand(size, generator=generator))
+    return net
+
+
+def test_empty_frames_are_left_out_of_the_temporal_max():
+    """A blanked run (frames with no foreground: an occluder over the whole frame, a detector's
+    miss) adds nothing: without temporal context the embedding equals the walk without those
+    frames, exactly. A clip that shows nothing at all still gets a finite embedding."""
+    net = with_trained_batchnorm(untrained_net(temporal="none"))
+    x = (torch.rand(20, 64, 44) > 0.5).float()
+    blanked = x.clone()
+    blanked[5:12] = 0
+    torch.testing.assert_close(embed(net, blanked), embed(net, torch.cat([x[:5], x[12:]])), rtol=0, atol=0)
+    assert torch.isfinite(embed(net, torch.zeros(20, 64, 44))).all()
+

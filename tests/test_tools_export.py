@@ -163,12 +163,13 @@ def test_cli_default_lengths_cover_one_frame_and_partial_last_windows(cli_export
 
 def test_exported_file_reproduces_the_checkpoint_on_unseen_lengths(cli_export, trained):
     """Independently of the CLI's own check: the file, run by onnxruntime or TorchScript, gives the
-    embedding of the network the checkpoint holds."""
+    embedding of the network the checkpoint holds, also where frames are empty (skipped by the max)."""
     fmt, out, _ = cli_export
     net = trained[2]
     run = load_exported(fmt, out)
-    for s in (3, 33):
-        x = torch.rand(1, s, 64, 44)
+    blanked = torch.rand(1, 33, 64, 44)
+    blanked[:, 5:20] = 0  # empty frames, which the temporal max skips
+    for x in (torch.rand(1, 3, 64, 44), torch.rand(1, 33, 64, 44), blanked, torch.zeros(1, 4, 64, 44)):
         with torch.no_grad():
             expected = net.eval().embed(x).numpy()
         got = run(x.numpy())

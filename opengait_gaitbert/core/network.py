@@ -162,8 +162,10 @@ class SpatialTransformer(nn.Module):
     static occluder: a wall, a car). Attention over the frame's own locations lets
     a hidden body part's features be inferred from the visible parts. Locations
     carry a learned absolute 2D position (space, not time: frames stay
-    interchangeable). The output projection starts at zero, so the block begins as
-    the identity and only adds context once training finds it useful.
+    interchangeable). The output projection starts at zero, so the block built here
+    begins as the identity. Under OpenGait, ``BaseModel.init_parameters`` then gives
+    every ``nn.Linear`` xavier weights, this one included (a zero start for the
+    temporal context's projection was measured worse: README, eighth session).
     """
 
     def __init__(self, channels: int, dim: int, layers: int, heads: int, size: Tuple[int, int]):
@@ -234,12 +236,23 @@ class VideoEmbeddingHead(nn.Module):
             self.classifier = nn.Parameter(nn.init.xavier_uniform_(torch.empty(parts, embed_dim, class_num)))
 
     @staticmethod
-    def temporal_pool(x: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
-        """``[F, c, h, w]`` -> ``[b, c, h, w]``: max over each sequence's own frames."""
+    def temporal_pool(x: torch.Tensor, layout: SequenceLayout, shown: Optional[torch.Tensor] = None
+                      ) -> torch.Tensor:
+        """``[F, c, h, w]`` -> ``[b, c, h, w]``: max over each sequence's own frames.
+
+        ``shown`` (``[F]`` bool, optional): the frames that show any foreground. The max then
+        skips the empty ones, unless a sequence has no other: an empty frame (blanked, or a
+        detector's miss) carries no gait, but its features are not zero and would win the max
+        in some channels, so a probe with a blanked run would differ from the same walk without it.
+        """
         padded = layout.pad(x)  # [b, L, c, h, w]
-        valid = layout.valid_mask(x.device)  # [b, L] or None
-        if valid is not None:
-            padded = padded.masked_fill(~valid[:, :, None, None, None], torch.finfo(padded.dtype).min)
+        keep = layout.valid_mask(x.device)  # [b, L] or None
+        if shown is not None:
+            real = keep if keep is not None else torch.ones(padded.shape[:2], dtype=torch.bool, device=x.device)
+            shown = layout.pad(shown[:, None].to(x.dtype))[:, :, 0] > 0  # [b, L]; padding: False
+            keep = shown | (real & ~shown.any(dim=1, keepdim=True))  # (ONNX Runtime has no bool Where)
+        if keep is not None:
+            padded = padded.masked_fill(~keep[:, :, None, None, None], torch.finfo(padded.dtype).min)
         return padded.max(dim=1).values
 
     def pool_parts(self, x: torch.Tensor, reduce) -> torch.Tensor:
@@ -264,12 +277,14 @@ class VideoEmbeddingHead(nn.Module):
             return parts
         return torch.einsum("bcp,pce->bep", parts, self.fc.to(parts.dtype))
 
-    def forward(self, x: torch.Tensor, layout: SequenceLayout) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def forward(self, x: torch.Tensor, layout: SequenceLayout, shown: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """``[F, c, h, w]`` -> embeddings ``[b, e, p]`` and logits ``[b, classes, p]``.
 
+        ``shown``: ``[F]`` bool, frames with foreground (see :meth:`temporal_pool`).
         Without identities (``class_num`` 0): embeddings ``[b, c, p]`` and logits None.
         """
-        embed = self.project(self.horizontal_pyramid(self.temporal_pool(x, layout)))  # [b, e, p]
+        embed = self.project(self.horizontal_pyramid(self.temporal_pool(x, layout, shown)))  # [b, e, p]
         if not self.identity:
             return embed, None
         b, e, p = embed.shape
