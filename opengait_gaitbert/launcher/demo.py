@@ -32,7 +32,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ids", type=int, default=16, help="synthetic identities (half train, half test)")
     parser.add_argument("--views", default="000,090,180", help="comma-separated CASIA-B views")
     parser.add_argument("--frames", type=int, default=40, help="frames per synthetic sequence")
-    parser.add_argument("--iters", type=int, default=300, help="training iterations")
+    parser.add_argument("--iters", type=int, default=200, help="training iterations")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
 
 
