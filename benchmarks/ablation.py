@@ -82,6 +82,10 @@ VARIANTS: Dict[str, List[str]] = {
     "columns": ["model_cfg.part_columns=2"],
     # ... and the wider bottleneck (GaitBase's last stage is 2x GaitBERT's bottleneck at every size)
     "wide-columns": ["model_cfg.channels=[64, 512]", "model_cfg.part_columns=2"],
+    # GaitBase's own clip range (20-40 frames): longer ordered clips, ~30 frames on average instead of ~25
+    "clips-20-40": ["trainer_cfg.sampler.frames_num_min=20"],
+    # half the shipped masking ratio: fewer frames touched per clip
+    "mask-0.25": ["trainer_cfg.transform.0.ratio=0.25"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
     # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well
@@ -99,6 +103,9 @@ TEST_TIME_VARIANTS: Dict[str, Tuple[str, List[str]]] = {
     # each part unit length times its strip's visibility: a part blank in every frame adds a constant
     "visible-parts": ("shipped", ["model_cfg.part_visibility=true"]),
     "columns-visible": ("columns", VARIANTS["columns"] + ["model_cfg.part_visibility=true"]),
+    # identity-clean's checkpoints tested by the code whose temporal max skips empty frames
+    # (eighth session; before it, empty frames took part in the max, as in identity-clean's tests)
+    "identity-clean-shown": ("identity-clean", VARIANTS["identity-clean"]),
 }
 
 #: name -> (OpenGait model, overrides of its own config): where a reference model's behaviour comes from.
