@@ -113,4 +113,3 @@ def test_empty_frames_are_left_out_of_the_temporal_max():
     blanked[5:12] = 0
     torch.testing.assert_close(embed(net, blanked), embed(net, torch.cat([x[:5], x[12:]])), rtol=0, atol=0)
     assert torch.isfinite(embed(net, torch.zeros(20, 64, 44))).all()
-
