@@ -247,10 +247,10 @@ class VideoEmbeddingHead(nn.Module):
         """
         padded = layout.pad(x)  # [b, L, c, h, w]
         keep = layout.valid_mask(x.device)  # [b, L] or None
-        if shown is not None:
-            real = keep if keep is not None else torch.ones(padded.shape[:2], dtype=torch.bool, device=x.device)
-            shown = layout.pad(shown[:, None].to(x.dtype))[:, :, 0] > 0  # [b, L]; padding: False
-            keep = shown | (real & ~shown.any(dim=1, keepdim=True))  # (ONNX Runtime has no bool Where)
+        if shown is not None:  # padded as numbers (padding: False); ONNX Runtime has no bool Where
+            shown = layout.pad(shown[:, None].to(x.dtype))[:, :, 0] > 0  # [b, L]
+            nothing_shown = ~shown.any(dim=1, keepdim=True)  # [b, 1]: keep every real frame
+            keep = shown | (nothing_shown if keep is None else nothing_shown & keep)
         if keep is not None:
             padded = padded.masked_fill(~keep[:, :, None, None, None], torch.finfo(padded.dtype).min)
         return padded.max(dim=1).values
