@@ -19,6 +19,19 @@ model_cfg:
 """
 
 
+def perturbed(net):
+    """Random weights *and* BN running statistics and shifts, like a trained network's: a wrong
+    load would show, and an empty frame's features are not 0 (untrained, every bias is 0)."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, tensor in net.state_dict().items():
+            if tensor.is_floating_point():
+                noise = torch.rand(tensor.shape, generator=g) if "running_var" in name \
+                    else 0.1 * torch.randn(tensor.shape, generator=g)
+                tensor.add_(noise)
+    return net
+
+
 def tiny_cfg(channels=(8, 16, 32), temporal="transformer", layers=1, extra="") -> str:
     """YAML of a narrow GaitBERT (fast on CPU), plus ``extra`` sections."""
     return TINY_MODEL_CFG.format(channels=list(channels), temporal=temporal, layers=layers) + extra

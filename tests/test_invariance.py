@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import perturbed
 from opengait_gaitbert.core import GaitBERTNet, NetworkConfig
 from opengait_gaitbert.data.synth import synth_sequence
 
@@ -91,23 +92,11 @@ def test_parts_a_static_occluder_hides_do_not_change_the_ranking(walks):
     assert (spread.max() - spread.min()) / spread.mean() > 0.01, spread
 
 
-def with_trained_batchnorm(net: GaitBERTNet) -> GaitBERTNet:
-    """BatchNorm statistics and shifts like a trained network's. Untrained, every layer has zero
-    bias, so an empty frame's features are exactly 0 and never win a max; trained, they are not."""
-    generator = torch.Generator().manual_seed(1)
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            size = module.running_mean.shape
-            module.running_mean.copy_(torch.rand(size, generator=generator) - 0.5)
-            module.bias.data.copy_(torch.rand(size, generator=generator))
-    return net
-
-
 def test_empty_frames_are_left_out_of_the_temporal_max():
     """A blanked run (frames with no foreground: an occluder over the whole frame, a detector's
     miss) adds nothing: without temporal context the embedding equals the walk without those
     frames, exactly. A clip that shows nothing at all still gets a finite embedding."""
-    net = with_trained_batchnorm(untrained_net(temporal="none"))
+    net = perturbed(untrained_net(temporal="none"))  # trained-like: empty frames' features are not 0
     x = (torch.rand(20, 64, 44) > 0.5).float()
     blanked = x.clone()
     blanked[5:12] = 0

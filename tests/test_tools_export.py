@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_cfg
+from conftest import perturbed, tiny_cfg
 from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.tools.checkpoint import CheckpointError, load_model
 from opengait_gaitbert.tools.export import FORMATS, export, load_exported, report, verify
@@ -24,18 +24,6 @@ def write_cfg(folder: Path, channels=(8, 16, 32), temporal="transformer", name="
     path = folder / name
     path.write_text(tiny_cfg(channels, temporal, layers=2))
     return path
-
-
-def perturbed(net):
-    """Random weights *and* BN running statistics, so that a wrong load would show."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, tensor in net.state_dict().items():
-            if tensor.is_floating_point():
-                noise = torch.rand(tensor.shape, generator=g) if "running_var" in name \
-                    else 0.1 * torch.randn(tensor.shape, generator=g)
-                tensor.add_(noise)
-    return net
 
 
 def opengait_checkpoint(net, path: Path, prefix: str = "net.") -> Path:
