@@ -247,8 +247,8 @@ class VideoEmbeddingHead(nn.Module):
         """
         padded = layout.pad(x)  # [b, L, c, h, w]
         keep = layout.valid_mask(x.device)  # [b, L] or None
-        if shown is not None:  # padded as numbers (padding: False); ONNX Runtime has no bool Where
-            shown = layout.pad(shown[:, None].to(x.dtype))[:, :, 0] > 0  # [b, L]
+        if shown is not None:  # bool logic below, not torch.where: ONNX Runtime has no bool Where
+            shown = layout.pad(shown[:, None].to(x.dtype))[:, :, 0] > 0  # [b, L]; padding: False
             nothing_shown = ~shown.any(dim=1, keepdim=True)  # [b, 1]: keep every real frame
             keep = shown | (nothing_shown if keep is None else nothing_shown & keep)
         if keep is not None:
