@@ -208,6 +208,48 @@ def test_identity_view_clean_trains_the_encoder_from_both_clips():
         torch.testing.assert_close(net(masked, reconstruct=True, clean=clean)["embeddings"], net.embed(clean))
 
 
+@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
+def test_reconstruct_fraction_reconstructs_the_first_sequences_and_identifies_all(seqL):
+    """``reconstruct_fraction: 0.5`` of 5 sequences: the decoder sees the first 3, exactly as a
+    batch of those 3 alone would give; the identity rows still cover all 5 clean clips."""
+    net = small_net(identity_view="clean", reconstruct_fraction=0.5).eval()
+    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
+    masked, clean = torch.rand(shape), torch.rand(shape)
+    first = masked[:3] if seqL is None else masked[:, :16]
+    with torch.no_grad():
+        out = net(masked, seqL, reconstruct=True, clean=clean)
+        alone = net(first, None if seqL is None else [[5, 7, 4]], reconstruct=True)["reconstruction"]
+        torch.testing.assert_close(out["reconstruction"], alone)
+        torch.testing.assert_close(out["embeddings"], net.embed(clean, seqL))
+    assert out["logits"].shape[0] == 5
+
+
+def test_reconstruct_fraction_keeps_both_gradients():
+    net = small_net(identity_view="clean", reconstruct_fraction=0.25).train()
+    masked, clean = torch.rand(4, 6, 64, 44), torch.rand(4, 6, 64, 44)
+    out = net(masked, reconstruct=True, clean=clean)
+    assert out["reconstruction"].shape == (1, 6, 64, 44) and out["embeddings"].shape[0] == 4
+    weight = net.encoder.levels[0][0].weight
+    identity_grad = torch.autograd.grad(out["embeddings"].square().sum(), weight, retain_graph=True)[0]
+    recon_grad = torch.autograd.grad(out["reconstruction"].square().sum(), weight)[0]
+    assert identity_grad.abs().sum() > 0 and recon_grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("value", [0, 1.5, -0.5, True, "half"])
+def test_reconstruct_fraction_rejects_values_outside_0_1(value):
+    with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = .* is invalid; allowed: a number in \(0, 1\]"):
+        NetworkConfig(**{**SMALL, "identity_view": "clean", "reconstruct_fraction": value})
+
+
+@pytest.mark.parametrize("overrides", [{"identity_view": "masked"}, {"identity_view": "both"},
+                                       {"identity_view": "clean", "class_num": 0}])
+def test_reconstruct_fraction_below_1_needs_the_clean_identity_view(overrides):
+    """Where the identity losses or pretraining read the masked pass, it must cover every sequence."""
+    with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = 0.5 is invalid; allowed: 1 here\. "
+                                          r"Below 1 needs identity_view: clean and class_num > 0"):
+        NetworkConfig(**{**SMALL, **overrides, "reconstruct_fraction": 0.5})
+
+
 def test_pretraining_encodes_no_clean_view():
     """Without identities (class_num 0) there is no identity loss to feed: one encoder pass."""
     assert small_net(identity_view="clean").config.encodes_clean_view

@@ -85,6 +85,9 @@ class GaitBERT(BaseModel):
         training_feat, visual_summary = {}, {}
         if reconstruct:
             target, mask = sils[:, :, TARGET], sils[:, :, MASK]  # [n, s, h, w]
+            if clean is not None and self.net.config.identity_view == "clean":  # what the decoder saw
+                target, _ = self.net.reconstructed_part(target, seqL)
+                mask, _ = self.net.reconstructed_part(mask, seqL)
             training_feat[LOSS_PREFIX] = {"embeddings": embed, "labels": labs,
                                           "reconstruction": out["reconstruction"],
                                           "target": target, "mask": mask}

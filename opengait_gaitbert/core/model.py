@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from .errors import ConfigError, DataError, close_match_hint, reject_unknown_keys
 from .network import (FrameEmbedding, NoTemporalContext, SpatialTransformer, TemporalConv,
                       TemporalTransformer, UNetDecoder, UNetEncoder, VideoEmbeddingHead)
-from .sequences import SeqL, SequenceLayout
+from .sequences import SeqL, SequenceLayout, first_sequences
 
 TEMPORAL_KINDS = ("transformer", "conv", "none")
 #: Foreground fraction of a part's region (in its fullest frame) from which the part counts as
@@ -67,6 +67,11 @@ class NetworkConfig:
             clip only (one encoder pass). ``both``: masked and clean rows (batch of 2b).
             The default here is ``masked`` (one encoder pass); the shipped configs set
             ``clean``, which measured 8 points higher clean rank-1 (README, ablations).
+        reconstruct_fraction: with ``identity_view: clean``, the share of a training batch's
+            sequences (the first ones) that the masked pass encodes and the decoder
+            reconstructs; every sequence's clean clip still feeds the identity losses. Below 1
+            it cuts the cost of the second encoder pass (0.5: 1.5 encoder passes, half the
+            decoder). Must stay 1 where the identity losses read the masked pass.
         part_columns: 1, or 2 to split every horizontal strip into a left and a right part
             (``p`` doubles). With ``part_visibility`` it measured better than whole strips
             (README, results); it did not make a side occluder recognisable.
@@ -98,6 +103,7 @@ class NetworkConfig:
     class_num: int = 74
     mask_channel: bool = False
     identity_view: str = "masked"
+    reconstruct_fraction: float = 1.0
     part_visibility: bool = False
     part_columns: int = 1
     part_lr: Dict[str, float] = field(default_factory=dict)
@@ -183,6 +189,12 @@ class NetworkConfig:
                 bad(key, "true or false")
         if self.identity_view not in IDENTITY_VIEWS:
             bad("identity_view", " | ".join(IDENTITY_VIEWS), close_match_hint(str(self.identity_view), IDENTITY_VIEWS))
+        fraction = self.reconstruct_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+            bad("reconstruct_fraction", "a number in (0, 1]", "1 reconstructs every sequence of a batch.")
+        if fraction < 1 and not (self.identity_view == "clean" and self.class_num > 0):
+            bad("reconstruct_fraction", "1 here", "Below 1 needs identity_view: clean and class_num > 0: "
+                "otherwise the identity losses (or pretraining) read every sequence's masked pass.")
         if not isinstance(self.part_lr, Mapping) or any(
                 part not in GaitBERTNet.PARTS or isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0
                 for part, lr in self.part_lr.items()):
@@ -347,10 +359,15 @@ class GaitBERTNet(nn.Module):
         Returns:
             ``embeddings [b, e, p]`` and ``logits [b, classes, p]`` (None with ``class_num`` 0)
             of the view ``identity_view`` names (``both``: ``[2b, ...]``, masked rows first)
-            and, when reconstructing, ``reconstruction`` logits ``[n, s, h, w]`` of the masked view.
+            and, when reconstructing, ``reconstruction`` logits ``[n, s, h, w]`` of the masked view
+            (with ``identity_view: clean``, of its :meth:`reconstructed_part` only).
         """
         view = self.config.identity_view if clean is not None else "masked"
-        encoded = self.forward_encoder(sils, seqL, hidden)
+        seqL_masked = seqL
+        if view == "clean":  # the masked pass serves the decoder alone: only its share of the batch
+            hidden = None if hidden is None else self.reconstructed_part(hidden, seqL)[0]
+            sils, seqL_masked = self.reconstructed_part(sils, seqL)
+        encoded = self.forward_encoder(sils, seqL_masked, hidden)
         out = {}
         if view != "clean":
             out["embeddings"], out["logits"] = self.forward_embedding(encoded)
@@ -363,6 +380,12 @@ class GaitBERTNet(nn.Module):
                 logits = None if logits is None else torch.cat([out["logits"], logits])
             out["embeddings"], out["logits"] = embeddings, logits
         return out
+
+    def reconstructed_part(self, x: torch.Tensor, seqL: SeqL = None):
+        """``[n, s, ...]`` training batch -> ``(x', seqL')``: the sequences that the masked pass
+        encodes and the decoder reconstructs under ``identity_view: clean``, the first
+        ``ceil(b * reconstruct_fraction)`` of the ``b`` (all of them at 1)."""
+        return first_sequences(x, seqL, self.config.reconstruct_fraction)
 
     def embed(self, sils: torch.Tensor, seqL: SeqL = None) -> torch.Tensor:
         """Inference: ``[n, s, h, w]`` -> embeddings ``[b, e, p]``, encoder path only."""
