@@ -86,6 +86,13 @@ VARIANTS: Dict[str, List[str]] = {
     "clips-20-40": ["trainer_cfg.sampler.frames_num_min=20"],
     # half the shipped masking ratio: fewer frames touched per clip
     "mask-0.25": ["trainer_cfg.transform.0.ratio=0.25"],
+    # the masked pass (and the decoder) on the first half / quarter of each batch's sequences only;
+    # every clean clip still feeds the identity losses: 1.5 / 1.25 encoder passes instead of 2
+    "recon-half": ["model_cfg.reconstruct_fraction=0.5"],
+    "recon-quarter": ["model_cfg.reconstruct_fraction=0.25"],
+    # GaitBase's DA before the sampler: the clean clip the identity losses see is rotated and erased
+    # like GaitBase's, with half of the batch reconstructed
+    "mix-da-recon-half": [_da(**_MIXTURE, ratio=0.5), "model_cfg.reconstruct_fraction=0.5"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
     # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well
