@@ -126,6 +126,8 @@ def worker_main(args) -> int:
         proto.write(json.dumps(payload) + "\n")
         proto.flush()
 
+    import random
+
     import numpy as np
     import torch
     common.join_opengait(Path(args.opengait), args.threads)  # gloo group of 1, cpu_compat, registered
@@ -143,7 +145,14 @@ def worker_main(args) -> int:
 
     if training:
         net = cpu_compat.cpu_get_ddp_module(model, cfgs["trainer_cfg"]["find_unused_parameters"])
+        # Seeded: each model's sampler draws its clip lengths (GaitBERT's 10-40 frames) and sequences
+        # at random, so an unseeded draw made the timed batch, hence the ratio, differ between runs.
+        random.seed(0)
+        np.random.seed(0)
+        torch.manual_seed(0)
         batch = next(iter(model.train_loader))
+        batch_frames = int(sum(np.asarray(batch[4]).reshape(-1))) if batch[4] is not None \
+            else int(sum(len(s) for s in batch[0][0]))
 
         def step():
             ipts = model.inputs_pretreament(batch)
@@ -172,7 +181,7 @@ def worker_main(args) -> int:
             return model.forward(ipts)["inference_feat"]["embeddings"]
 
     memory = PeakMemory()
-    reply(ready=True, params=params, pid=os.getpid())
+    reply(ready=True, params=params, pid=os.getpid(), frames=batch_frames if training else None)
     for line in sys.stdin:
         cmd = line.split()
         if not cmd:
@@ -299,7 +308,8 @@ def measure(root: Path, size: Size, work: Path, threads: int) -> dict:
                for m in MODELS}
     try:
         for m in MODELS:
-            out["train"][m] = {"params": workers[m].ready()["params"], "times": []}
+            out["train"][m] = {"params": workers[m].ready()["params"], "frames": workers[m].ready()["frames"],
+                               "times": []}
         for m in MODELS:
             workers[m].call("reset_peak")
         for r in range(size.warmup + size.train_rounds):
@@ -425,9 +435,10 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
     for m in MODELS:
         tr = data["train"][m]
         lo, hi = tr["iqr_s"]
-        rows.append([m, fmt_si(tr["params"]), fmt_si(tr["flops"], "FLOP"), f"{tr['median_s']:.3f} ({lo:.3f}-{hi:.3f})",
+        rows.append([m, fmt_si(tr["params"]), str(tr.get("frames", "")), fmt_si(tr["flops"], "FLOP"),
+                     f"{tr['median_s']:.3f} ({lo:.3f}-{hi:.3f})",
                      f"{tr['time_ratio']:.2f}x", f"{tr['peak_mb']:.0f}", f"{tr['memory_ratio']:.2f}x"])
-    lines += [md_table(["model", "params", "FLOPs / iteration", "s / iteration (IQR)", "time / GaitBase",
+    lines += [md_table(["model", "params", "frames / batch", "FLOPs / iteration", "s / iteration (IQR)", "time / GaitBase",
                         "peak MB", "memory / GaitBase"], rows), ""]
 
     lines += [f"## Inference: one sequence of s frames (OpenGait's test step, batch 1)", "",
