@@ -49,9 +49,10 @@ def train_and_test(model: str, seed: int, cfg: dict, overrides: List[str], root:
     workdir = run_dir(work, seed, model)
     tag = f"seed{seed}-{workdir.name}"
     cfg_file = workdir / f"{workdir.name}.yaml"
-    text = yaml.safe_dump(cfg, sort_keys=False)
     ckpt = checkpoint(cfg, workdir) if train else Path(str(cfg["evaluator_cfg"]["restore_hint"]))
-    same = cfg_file.is_file() and cfg_file.read_text() == text and ckpt.is_file()
+    # the same config as loaded, whatever its keys' order (an override adds a key at the end,
+    # the same key written in the YAML sits in its place)
+    same = cfg_file.is_file() and yaml.safe_load(cfg_file.read_text()) == cfg and ckpt.is_file()
     common.write_yaml(cfg, cfg_file)
     logs = work / "logs"
     started = time.time()
