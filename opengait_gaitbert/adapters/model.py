@@ -84,16 +84,15 @@ class GaitBERT(BaseModel):
 
         training_feat, visual_summary = {}, {}
         if reconstruct:
-            target, mask = sils[:, :, TARGET], sils[:, :, MASK]  # [n, s, h, w]
-            if clean is not None and self.net.config.identity_view == "clean":  # what the decoder saw
-                target, _ = self.net.reconstructed_part(target, seqL)
-                mask, _ = self.net.reconstructed_part(mask, seqL)
+            shown, target, mask = masked, sils[:, :, TARGET], sils[:, :, MASK]  # [n, s, h, w]
+            if clean is not None and self.net.config.identity_view == "clean":  # the decoder saw these only
+                shown, target, mask = (self.net.reconstructed_part(x, seqL)[0] for x in (masked, target, mask))
             training_feat[LOSS_PREFIX] = {"embeddings": embed, "labels": labs,
                                           "reconstruction": out["reconstruction"],
                                           "target": target, "mask": mask}
             # OpenGait writes the summary every log_iter iterations only; draw it only then.
             if (self.iteration + 1) % self.engine_cfg["log_iter"] == 0:
-                visual_summary = self.summary_images(masked, out["reconstruction"], target, mask)
+                visual_summary = self.summary_images(shown, out["reconstruction"], target, mask)
         if SOFTMAX_PREFIX in self.gaitbert_cfg.loss_prefixes:  # never without identities (validate_cfgs)
             training_feat[SOFTMAX_PREFIX] = {"logits": logits, "labels": labs}
         return {

@@ -1,4 +1,5 @@
 """After pip install, OpenGait's own imports see GaitBERT's names; the model builds from the shipped config."""
+import json
 import re
 import subprocess
 import sys
@@ -103,14 +104,19 @@ def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_
         feat = out['training_feat']
         print('PARAMS', n_params)
         print('SHAPES', tuple(inputs[0][0].shape), tuple(feat['gaitbert']['reconstruction'].shape),
-              tuple(out['inference_feat']['embeddings'].shape), sorted(feat))
+              tuple(feat['gaitbert']['target'].shape), tuple(out['inference_feat']['embeddings'].shape),
+              sorted(feat))
+        print('SEQL', inputs[4].reshape(-1).tolist())
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     shapes = [line for line in result.stdout.splitlines() if line.startswith("SHAPES")][0]
-    # unfixed_ordered packs the 2x2 clips of 10..40 frames: [1, sum(seqL), 3, 64, 44]
-    recon, losses = re.match(
-        r"SHAPES \((1), (\d+), 3, 64, 44\) \(1, \2, 64, 44\) \(4, 256, 32\) (.*)", shapes).group(2, 3)
-    assert 4 * 10 <= int(recon) <= 4 * 40 and losses == "['gaitbert', 'softmax']"
+    seqL = json.loads([line for line in result.stdout.splitlines() if line.startswith("SEQL")][0].split(" ", 1)[1])
+    # unfixed_ordered packs the 2x2 clips of 10..40 frames: [1, sum(seqL), 3, 64, 44]; the decoder
+    # reconstructs the first quarter of them (reconstruct_fraction: 0.25), and the loss's target matches
+    packed, recon, losses = re.match(r"SHAPES \(1, (\d+), 3, 64, 44\) \(1, (\d+), 64, 44\) \(1, \2, 64, 44\) "
+                                     r"\(4, 256, 32\) (.*)", shapes).group(1, 2, 3)
+    assert len(seqL) == 4 and all(10 <= n <= 40 for n in seqL) and int(packed) == sum(seqL)
+    assert int(recon) == seqL[0] and losses == "['gaitbert', 'softmax']"
     params = int([line for line in result.stdout.splitlines() if line.startswith("PARAMS")][0].split()[1])
     assert 1e6 < params < 2e7
 
@@ -184,7 +190,9 @@ def test_resume_reads_the_checkpoint_file_once_and_restores_it(opengait_root, sy
 def test_identity_view_reaches_opengaits_losses_row_for_row(opengait_root, synth_data, tmp_path, view, rows):
     """The identity losses get one embedding row per label (both views: 2 per clip), OpenGait's
     loss aggregator takes them, and one training step leaves every loss finite."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, identity_view=view)
+    # reconstruct_fraction < 1 needs the clean view (the masked pass feeds no identity loss)
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, identity_view=view,
+                                            **({} if view == "clean" else {"reconstruct_fraction": 1.0}))
     result = python(built_model(opengait_root, cfg_file, 29534, training=True) + """
         inputs = model.inputs_pretreament(next(iter(model.train_loader)))
         feat = model(inputs)['training_feat']
