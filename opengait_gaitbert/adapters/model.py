@@ -84,9 +84,10 @@ class GaitBERT(BaseModel):
 
         training_feat, visual_summary = {}, {}
         if reconstruct:
-            shown, target, mask = masked, sils[:, :, TARGET], sils[:, :, MASK]  # [n, s, h, w]
-            if clean is not None and self.net.config.identity_view == "clean":  # the decoder saw these only
-                shown, target, mask = (self.net.reconstructed_part(x, seqL)[0] for x in (masked, target, mask))
+            # what the decoder saw, [n', s, h, w]: the whole batch unless reconstruct_fraction < 1,
+            # which NetworkConfig allows only where the core reconstructs that share (identity_view clean)
+            shown, target, mask = (self.net.reconstructed_part(x, seqL)[0]
+                                   for x in (masked, sils[:, :, TARGET], sils[:, :, MASK]))
             training_feat[LOSS_PREFIX] = {"embeddings": embed, "labels": labs,
                                           "reconstruction": out["reconstruction"],
                                           "target": target, "mask": mask}
