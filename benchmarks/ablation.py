@@ -93,9 +93,6 @@ VARIANTS: Dict[str, List[str]] = {
     # GaitBase's DA before the sampler: the clean clip the identity losses see is rotated and erased
     # like GaitBase's, with half of the batch reconstructed
     "mix-da-recon-half": [_da(**_MIXTURE, ratio=0.5), "model_cfg.reconstruct_fraction=0.5"],
-    # the masked view's embeddings pulled towards the clean view's (whitened MSE, clean side fixed)
-    "consistency": ["loss_cfg.0.consistency_weight=1.0"],
-    "consistency-0.3": ["loss_cfg.0.consistency_weight=0.3"],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
     # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from opengait_gaitbert.core import ConfigError
-from opengait_gaitbert.core.losses import (check_reconstruction_options, consistency_loss, hidden_psnr,
+from opengait_gaitbert.core.losses import (check_reconstruction_options, hidden_psnr,
                                            masked_reconstruction_loss, nearest_visible_frame_baseline)
 
 
@@ -94,33 +94,3 @@ def test_seen_positions_leave_out_places_no_frame_shows():
     mask[1, 2, 0, 2] = 0  # clip 1 shows one place of row 0 in its last frame: it counts again, there only
     seen = masked_reconstruction_loss(logits, target, mask, "mse", "seen").item()
     assert seen == pytest.approx((2 * 1.0 + 2 * 0.25) / 4, abs=1e-6)
-
-
-def test_consistency_is_the_mean_per_part_distance_to_the_own_clean_view():
-    """2 masked sequences against the first 2 of 3 clean ones, 2 dims, 2 parts: the per-part
-    Euclidean distances are 5, 0 (sequence 0) and 0, 1 (sequence 1); the third clean row is unused."""
-    clean = torch.zeros(3, 2, 2)
-    clean[2] = 100.0
-    masked = torch.zeros(2, 2, 2)
-    masked[0, :, 0] = torch.tensor([3.0, 4.0])
-    masked[1, 1, 1] = 1.0
-    assert consistency_loss(masked, clean).item() == pytest.approx((5 + 0 + 0 + 1) / 4, rel=1e-5)
-    assert consistency_loss(clean[:2].clone(), clean).item() == pytest.approx(0.0, abs=1e-5)
-
-
-def test_consistency_moves_both_views_and_stays_finite_at_zero_gap():
-    """Both ends get a gradient, opposite and equal (a pair's distance); where the views agree
-    the gradient is 0, not NaN."""
-    masked = torch.tensor([[[1.0], [2.0]]], requires_grad=True)  # [1, 2, 1]
-    clean = torch.tensor([[[1.0], [0.0]]], requires_grad=True)
-    consistency_loss(masked, clean).backward()
-    torch.testing.assert_close(masked.grad, torch.tensor([[[0.0], [1.0]]]))
-    torch.testing.assert_close(clean.grad, -masked.grad)
-    same = torch.ones(1, 2, 1, requires_grad=True)
-    consistency_loss(same, same.detach()).backward()
-    assert torch.isfinite(same.grad).all() and same.grad.abs().max() == 0
-
-
-def test_consistency_rejects_mismatched_views():
-    with pytest.raises(ValueError, match=r"masked \(3, 2, 2\) needs clean \[>= 3, 2, 2\], got \(2, 2, 2\)"):
-        consistency_loss(torch.zeros(3, 2, 2), torch.zeros(2, 2, 2))

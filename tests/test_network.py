@@ -1,6 +1,4 @@
 """GaitBERTNet: shapes, sequence layouts, gradients, encoder-only inference."""
-import copy
-
 import numpy as np
 import pytest
 import torch
@@ -224,39 +222,6 @@ def test_reconstruct_fraction_reconstructs_the_first_sequences_and_identifies_al
         torch.testing.assert_close(out["reconstruction"], alone)
         torch.testing.assert_close(out["embeddings"], net.embed(clean, seqL))
     assert out["logits"].shape[0] == 5
-
-
-@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
-def test_masked_embeddings_are_the_heads_view_of_the_reconstructed_sequences(seqL):
-    """With ``identity_view: clean`` training also returns the masked part's embeddings (for the
-    consistency loss): the head's embeddings of exactly the sequences the decoder sees, from the
-    masked clips, and the BNNeck's statistics do not see them."""
-    net = small_net(identity_view="clean", reconstruct_fraction=0.5).train()
-    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
-    masked, clean = torch.rand(shape), torch.rand(shape)
-    first, first_seqL = (masked[:3], None) if seqL is None else (masked[:, :16], [[5, 7, 4]])
-    state = copy.deepcopy(net.state_dict())
-    with torch.no_grad():
-        net(masked, seqL, reconstruct=True, clean=clean)
-        after_training_pass = net.head.bnneck.running_mean.clone()
-        net.load_state_dict(state)
-        net.forward_embedding(net.forward_encoder(clean, seqL))  # the clean view's identity pass alone
-        torch.testing.assert_close(after_training_pass, net.head.bnneck.running_mean)
-        assert not torch.equal(after_training_pass, state["head.bnneck.running_mean"])
-        net.eval()  # BatchNorm from running statistics, so one batch's share matches it alone
-        out = net(masked, seqL, reconstruct=True, clean=clean)
-        encoded = net.forward_encoder(first, first_seqL)
-        alone = net.head.embed(encoded.bottleneck, encoded.layout, encoded.shown)
-    assert out["masked_embeddings"].shape == (3, 8, 16)
-    torch.testing.assert_close(out["masked_embeddings"], alone)
-
-
-@pytest.mark.parametrize("overrides", [dict(identity_view="masked"), dict(identity_view="both"),
-                                       dict(identity_view="clean", class_num=0)])
-def test_masked_embeddings_only_with_the_clean_identity_view(overrides):
-    net = small_net(**overrides).train()
-    x = torch.rand(2, 6, 64, 44)
-    assert "masked_embeddings" not in net(x, reconstruct=True, clean=x)
 
 
 def test_reconstruct_fraction_keeps_both_gradients():

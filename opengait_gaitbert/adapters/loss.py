@@ -9,7 +9,6 @@ Registered into ``modeling.losses``; ``loss_cfg`` entry (``log_prefix: gaitbert`
       margin: 0.2                  # OpenGait TripletLoss margin
       reconstruction: mse          # mse | l1 | bce
       positions: hidden            # hidden | seen (hidden but shown by some frame) | all
-      consistency_weight: 0.0      # masked-view embeddings towards the clean view's (identity_view: clean)
 
 Cross-entropy stays OpenGait's ``CrossEntropyLoss`` under ``log_prefix: softmax``.
 """
@@ -20,31 +19,26 @@ import torch.distributed as dist
 from modeling.losses.base import BaseLoss  # OpenGait
 from modeling.losses.triplet import TripletLoss  # OpenGait: batch-all, all-gathered across ranks
 
-from ..core.losses import (check_reconstruction_options, consistency_loss, masked_reconstruction_loss,
-                           psnr_from_mse)
+from ..core.losses import check_reconstruction_options, masked_reconstruction_loss, psnr_from_mse
 
 
 class GaitBERTLoss(BaseLoss):
-    """Reconstruction on hidden positions + triplet on the embeddings (+ the masked view's
-    consistency with the clean one), each weighted."""
+    """Reconstruction on hidden positions + triplet on the embeddings, each weighted."""
 
     def __init__(self, reconstruction_weight=1.0, triplet_weight=1.0, margin=0.2,
-                 reconstruction="mse", positions="hidden", consistency_weight=0.0, loss_term_weight=1.0):
+                 reconstruction="mse", positions="hidden", loss_term_weight=1.0):
         super().__init__(loss_term_weight)
         check_reconstruction_options(reconstruction, positions, "loss_cfg (GaitBERTLoss)")
         self.reconstruction_weight = float(reconstruction_weight)
         self.triplet_weight = float(triplet_weight)
-        self.consistency_weight = float(consistency_weight)
         self.kind, self.positions = reconstruction, positions
         self.triplet = TripletLoss(margin=margin)
 
-    def forward(self, embeddings, labels, reconstruction, target, mask, masked_embeddings=None):
+    def forward(self, embeddings, labels, reconstruction, target, mask):
         """
         Args:
             embeddings: ``[n, c, p]``; labels: ``[n]``.
-            reconstruction: logits ``[n', s, h, w]``; target, mask: ``[n', s, h, w]``.
-            masked_embeddings: ``[n', c, p]``, the masked view of the first ``n'`` sequences
-                (the model sends them with ``identity_view: clean``); read with ``consistency_weight``.
+            reconstruction: logits ``[n, s, h, w]``; target, mask: ``[n, s, h, w]``.
         Returns:
             (scalar loss, info) where info holds each term, the triplet's ``loss_num``
             and the PSNR of the hidden positions.
@@ -60,15 +54,6 @@ class GaitBERTLoss(BaseLoss):
         self.info.update({"reconstruction": logged_recon,
                           "hidden_psnr": psnr_from_mse(recon_mse),
                           "hidden_ratio": global_mean(mask.float().mean().detach())})
-        if self.consistency_weight > 0:
-            if masked_embeddings is None:  # validate_cfgs stops this config first; a direct caller gets this
-                raise ValueError("GaitBERTLoss: consistency_weight > 0 needs masked_embeddings, which the "
-                                 "model sends only with model_cfg.identity_view: clean")
-            consistency = consistency_loss(masked_embeddings, embeddings)
-            loss = loss + self.consistency_weight * consistency
-            logged_consistency = global_mean(consistency.detach())
-            logged = logged + self.consistency_weight * logged_consistency
-            self.info["consistency"] = logged_consistency
         if self.triplet_weight > 0:
             # OpenGait's wrapper returns the all-gathered loss times the world size, so that
             # DDP's gradient averaging yields the full-batch gradient; its info is unscaled.

@@ -91,8 +91,6 @@ class GaitBERT(BaseModel):
             training_feat[LOSS_PREFIX] = {"embeddings": embed, "labels": labs,
                                           "reconstruction": out["reconstruction"],
                                           "target": target, "mask": mask}
-            if "masked_embeddings" in out:  # identity_view clean: for GaitBERTLoss's consistency term
-                training_feat[LOSS_PREFIX]["masked_embeddings"] = out["masked_embeddings"]
             # OpenGait writes the summary every log_iter iterations only; draw it only then.
             if (self.iteration + 1) % self.engine_cfg["log_iter"] == 0:
                 visual_summary = self.summary_images(shown, out["reconstruction"], target, mask)

@@ -7,7 +7,6 @@ with the default. GaitBERT checks its own sections here instead and raises one
 """
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 from typing import Iterator, List, Mapping, Optional, Tuple
@@ -33,7 +32,7 @@ UNLABELLED_SAMPLER = "CommonSampler"
 # Steps that cut and/or scale (their output is floating point): after one, the sampler must not cut again.
 CUTTING_TRANSFORMS = ("BaseSilCuttingTransform", "BaseSilTransform", "BaseParsingCuttingTransform")
 LOSS_KEYS = ("type", "log_prefix", "loss_term_weight", "reconstruction_weight", "triplet_weight",
-             "margin", "reconstruction", "positions", "consistency_weight")
+             "margin", "reconstruction", "positions")
 
 
 def config_source(default: str = "the config") -> str:
@@ -193,7 +192,6 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
                 raise ConfigError(f"{where}: `log_prefix` must be `{LOSS_PREFIX}` for {LOSS_NAME}; "
                                   "the model reports its reconstruction and embeddings under that name.")
             check_reconstruction_options(entry.get("reconstruction", "mse"), entry.get("positions", "hidden"), where)
-            check_consistency(entry.get("consistency_weight", 0.0), network, where)
         elif entry.get("log_prefix") not in (LOSS_PREFIX, SOFTMAX_PREFIX):
             allowed = (LOSS_PREFIX, SOFTMAX_PREFIX)
             raise ConfigError(
@@ -212,23 +210,6 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
             "embedding head gets no gradient and DDP stops on unused parameters; set "
             "trainer_cfg.find_unused_parameters: true.")
     return GaitBERTConfig(network, masking, [p for p in prefixes if p])
-
-
-def check_consistency(weight, network: NetworkConfig, where: str) -> None:
-    """``consistency_weight``: a number >= 0, above 0 only where the model sends the masked view's
-    embeddings (``identity_view: clean`` with identities).
-
-    Raises:
-        ConfigError: naming ``where``, the key and the fix.
-    """
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-        raise ConfigError(f"{where}: `consistency_weight` = {weight!r} is invalid; allowed: a number >= 0 "
-                          "(0 turns the term off).")
-    if weight > 0 and (network.identity_view != "clean" or network.class_num == 0):
-        raise ConfigError(
-            f"{where}: `consistency_weight` = {weight!r} pulls the masked view's embeddings towards the "
-            f"clean view's, but model_cfg has identity_view = {network.identity_view!r} and class_num = "
-            f"{network.class_num}; it needs identity_view: clean and class_num > 0. Set it to 0, or change those.")
 
 
 def check_pretraining(trainer: Mapping, ours: Mapping, prefixes: List[str], source: str) -> None:

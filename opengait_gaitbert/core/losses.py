@@ -54,31 +54,6 @@ def masked_reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, mask:
     return (per_pixel * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def consistency_loss(masked: torch.Tensor, clean: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """How far the masked view's embeddings sit from the clean view's: occluded input should
-    embed where the clean walk does.
-
-    Measured as OpenGait's TripletLoss measures, the Euclidean distance per part, averaged: the
-    triplet's positive distance for the pair (masked view, its own clean view), without negatives.
-    Both views get the gradient, as both ends of a triplet pair do. The pooled features share a
-    large common component; in the gradient of a pair's distance it cancels, but with the clean
-    side held fixed it does not, and SGD at OpenGait's learning rate blew the embeddings up within
-    20 steps (also when the gap was divided by the clean batch's variance).
-
-    Args:
-        masked: ``[k, e, p]`` embeddings of the masked view of the first ``k`` sequences.
-        clean: ``[b, e, p]`` embeddings of the clean view, ``b >= k``, same sequence order.
-    Returns:
-        scalar, fp32: mean over the ``k`` sequences and ``p`` parts of ``||masked - clean[:k]||_2``.
-    """
-    k = masked.shape[0]
-    if clean.shape[0] < k or clean.shape[1:] != masked.shape[1:]:
-        raise ValueError(f"consistency_loss: masked {tuple(masked.shape)} needs clean [>= {k}, "
-                         f"{', '.join(map(str, masked.shape[1:]))}], got {tuple(clean.shape)}")
-    gap = masked.float() - clean[:k].float()  # [k, e, p]
-    return (gap.square().sum(dim=1) + eps).sqrt().mean()
-
-
 def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:
     """PSNR in dB for signals with peak 1.0."""
     return -10.0 * torch.log10(mse.clamp_min(1e-10))

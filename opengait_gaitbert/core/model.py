@@ -360,9 +360,7 @@ class GaitBERTNet(nn.Module):
             ``embeddings [b, e, p]`` and ``logits [b, classes, p]`` (None with ``class_num`` 0)
             of the view ``identity_view`` names (``both``: ``[2b, ...]``, masked rows first)
             and, when reconstructing, ``reconstruction`` logits ``[n, s, h, w]`` of the masked view
-            (with ``identity_view: clean``, of its :meth:`reconstructed_part` only). With
-            ``identity_view: clean`` and identities, also ``masked_embeddings [b', e, p]``: the
-            head's embeddings of that masked part (no BNNeck), for the consistency loss.
+            (with ``identity_view: clean``, of its :meth:`reconstructed_part` only).
         """
         view = self.config.identity_view if clean is not None else "masked"
         seqL_masked = seqL
@@ -375,8 +373,6 @@ class GaitBERTNet(nn.Module):
             out["embeddings"], out["logits"] = self.forward_embedding(encoded)
         if self.training if reconstruct is None else reconstruct:
             out["reconstruction"] = self.forward_decoder(encoded)
-            if view == "clean" and self.head.identity:  # what the identity would be, seen masked
-                out["masked_embeddings"] = self.head.embed(encoded.bottleneck, encoded.layout, encoded.shown)
         if view != "masked":  # encoder + head only: the clean view is not reconstructed
             embeddings, logits = self.forward_embedding(self.forward_encoder(clean, seqL))
             if view == "both":

@@ -277,11 +277,6 @@ class VideoEmbeddingHead(nn.Module):
             return parts
         return torch.einsum("bcp,pce->bep", parts, self.fc.to(parts.dtype))
 
-    def embed(self, x: torch.Tensor, layout: SequenceLayout, shown: Optional[torch.Tensor] = None
-              ) -> torch.Tensor:
-        """``[F, c, h, w]`` -> embeddings ``[b, e, p]`` alone: no BNNeck, so no BatchNorm statistics move."""
-        return self.project(self.horizontal_pyramid(self.temporal_pool(x, layout, shown)))
-
     def forward(self, x: torch.Tensor, layout: SequenceLayout, shown: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """``[F, c, h, w]`` -> embeddings ``[b, e, p]`` and logits ``[b, classes, p]``.
@@ -289,7 +284,7 @@ class VideoEmbeddingHead(nn.Module):
         ``shown``: ``[F]`` bool, frames with foreground (see :meth:`temporal_pool`).
         Without identities (``class_num`` 0): embeddings ``[b, c, p]`` and logits None.
         """
-        embed = self.embed(x, layout, shown)  # [b, e, p]
+        embed = self.project(self.horizontal_pyramid(self.temporal_pool(x, layout, shown)))  # [b, e, p]
         if not self.identity:
             return embed, None
         b, e, p = embed.shape
