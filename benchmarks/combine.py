@@ -1,0 +1,106 @@
+"""Issue 9's targets over the union of ablation runs: one model against a reference, seed by seed.
+
+    python -m benchmarks.combine --model benchmarks/results/ablation-fraction.json:recon-quarter \
+        --model /tmp/r345/ablation.json:shipped --reference benchmarks/results/ablation-fraction.json:GaitBase \
+        --reference /tmp/r345/ablation.json:GaitBase --name seeds0-5
+
+Each ``FILE:VARIANT`` names a variant's runs in an ``ablation.json`` (written by
+``benchmarks.ablation``, with ``--robust`` for the corruption rows); runs of several files
+join by seed (a seed given twice is an error). The table pairs the two sides on the seeds
+both have: clean rank-1 (the launcher's test, mean of NM/BG/CL) and, per corruption at its
+target severity, the points each loses from its own clean rank-1 (in-process evaluation).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+if __package__ in (None, ""):  # python benchmarks/combine.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    __package__ = "benchmarks"
+
+from benchmarks import common, robustness  # noqa: E402
+from benchmarks.common import md_table, say  # noqa: E402
+
+
+def load_runs(specs: List[str]) -> Dict[str, dict]:
+    """``FILE:VARIANT`` specs -> that variant's runs by seed, joined over the files."""
+    runs: Dict[str, dict] = {}
+    for spec in specs:
+        path, _, variant = spec.rpartition(":")
+        if not path:
+            raise SystemExit(f"combine: {spec!r} is not FILE:VARIANT (e.g. results/ablation.json:shipped)")
+        by_seed = json.loads(Path(path).read_text())["runs"].get(variant)
+        if by_seed is None:
+            raise SystemExit(f"combine: {path} has no variant {variant!r}")
+        twice = sorted(set(runs) & set(by_seed), key=int)
+        if twice:
+            raise SystemExit(f"combine: seed(s) {', '.join(twice)} given twice ({spec})")
+        runs.update(by_seed)
+    return runs
+
+
+def per_seed(runs: Dict[str, dict], seeds: List[str], conditions: List[str]) -> Dict[str, List[float]]:
+    """Clean rank-1 and each corruption's points lost, one value per seed (mean of NM/BG/CL)."""
+    out = {"clean": [robustness.mean3(runs[s]["rank1"]) for s in seeds]}
+    for cond in conditions:
+        out[cond] = [robustness.mean3(runs[s]["robust"]["clean"])
+                     - robustness.mean3(runs[s]["robust"]["conditions"][cond]) for s in seeds]
+    return out
+
+
+def pm(values: List[float]) -> str:
+    mean, std = common.mean_std(values)
+    return f"{mean:.1f} ± {std:.1f}"
+
+
+def report(model: Dict[str, List[float]], reference: Dict[str, List[float]], seeds: List[str],
+           labels: List[str]) -> str:
+    rows = []
+    for key in model:
+        # clean: the model should score at least the reference; corruptions: lose fewer points
+        gain = [m - r if key == "clean" else r - m for m, r in zip(model[key], reference[key])]
+        mean = common.mean_std(gain)[0]
+        verdict = "pass" if (mean >= 0 if key == "clean" else mean > 0) else f"**miss** by {-mean:.1f}"
+        rows.append([key if key == "clean" else f"{key} (points lost)", pm(model[key]), pm(reference[key]),
+                     pm(gain), verdict])
+    return "\n".join([
+        f"# {labels[0]} against {labels[1]}, seeds {', '.join(seeds)}", "",
+        "Clean: rank-1 % from the launcher's test (mean of NM/BG/CL). Corruptions: rank-1 points lost from the "
+        "model's own clean rank-1 at the kind's target severity (in-process evaluation; definitions in "
+        "robustness.md). Mean ± std over the seeds; `advantage` is paired seed by seed (clean: model − "
+        "reference; corruptions: reference's loss − model's), above 0 is better for the model.", "",
+        md_table(["probe", labels[0], labels[1], "advantage", "target"], rows), ""])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", required=True, help="FILE:VARIANT (repeat to join seeds)")
+    parser.add_argument("--reference", action="append", required=True, help="FILE:VARIANT (repeat to join seeds)")
+    parser.add_argument("--labels", default="GaitBERT,GaitBase", help="column names of the two sides")
+    parser.add_argument("--name", default="combined", help="result file name (NAME.md, NAME.json)")
+    parser.add_argument("--results", default=str(Path(__file__).parent / "results"), help="where NAME.md/.json go")
+    args = parser.parse_args(argv)
+    model_runs, reference_runs = load_runs(args.model), load_runs(args.reference)
+    seeds = sorted(set(model_runs) & set(reference_runs), key=int)
+    if not seeds:
+        parser.error("the two sides share no seed")
+    # corruption rows: the conditions every run of both sides was evaluated on, in the first run's order
+    evaluated = [list(r.get("robust", {}).get("conditions", {})) for runs in (model_runs, reference_runs)
+                 for s, r in runs.items() if s in seeds]
+    conditions = [c for c in evaluated[0] if all(c in e for e in evaluated)]
+    model, reference = per_seed(model_runs, seeds, conditions), per_seed(reference_runs, seeds, conditions)
+    labels = args.labels.split(",")
+    markdown = report(model, reference, seeds, labels)
+    data = {"seeds": seeds, "sources": {"model": args.model, "reference": args.reference},
+            labels[0]: model, labels[1]: reference}
+    common.write_result(Path(args.results), args.name, markdown, data)
+    say(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
