@@ -48,6 +48,14 @@ def _da(**fields) -> str:
             f"{{type: MaskedFrameSampler, {items}}}]}}]")
 
 
+def _erasing(**fields) -> str:
+    """GaitBase's RandomErasing alone (one static rectangle over the whole clip, in 30 % of clips),
+    then the sampler: the clean clip the identity losses see is erased like GaitBase's, not rotated."""
+    items = ", ".join(f"{k}: {v}" for k, v in fields.items())
+    return (f"{SAMPLER}=[{{type: Compose, trf_cfg: [{{type: BaseSilCuttingTransform}}, "
+            f"{{type: RandomErasing, prob: 0.3}}, {{type: MaskedFrameSampler, {items}}}]}}]")
+
+
 #: name -> overrides of the shipped GaitBERT config (at the benchmark's size).
 VARIANTS: Dict[str, List[str]] = {
     "shipped": [],
@@ -93,6 +101,8 @@ VARIANTS: Dict[str, List[str]] = {
     # GaitBase's DA before the sampler: the clean clip the identity losses see is rotated and erased
     # like GaitBase's, with half of the batch reconstructed
     "mix-da-recon-half": [_da(**_MIXTURE, ratio=0.5), "model_cfg.reconstruct_fraction=0.5"],
+    # GaitBase's static RandomErasing without its rotation, before the shipped sampler
+    "erasing": [_erasing(**_MIXTURE, ratio=0.5)],
     "adamw": [_ADAMW],
     "no-context": ["model_cfg.temporal=none"],
     # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well
