@@ -1,9 +1,14 @@
-"""benchmarks.combine: targets judged over runs joined from several ablation files, seed by seed."""
+"""benchmarks.combine: targets judged over runs joined from several ablation files, seed by seed.
+
+Run as the README runs it (``python -m benchmarks.combine`` from the repository root): the
+benchmarks are scripts beside the package, not part of the installed package.
+"""
 import json
+import pathlib
+import subprocess
+import sys
 
-import pytest
-
-from benchmarks import combine
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def run(clean, lost=None):
@@ -20,11 +25,17 @@ def write(path, runs):
     return str(path)
 
 
+def combine(*args):
+    return subprocess.run([sys.executable, "-m", "benchmarks.combine", *args], cwd=REPO,
+                          capture_output=True, text=True)
+
+
 def test_joins_seeds_over_files_and_pairs_them(tmp_path):
     first = write(tmp_path / "a.json", {"ours": {"0": run(50, 40)}, "base": {"0": run(60, 30)}})
     second = write(tmp_path / "b.json", {"shipped": {"3": run(58, 44)}, "base": {"3": run(54, 40)}})
-    combine.main(["--model", f"{first}:ours", "--model", f"{second}:shipped", "--reference", f"{first}:base",
-                  "--reference", f"{second}:base", "--name", "joined", "--results", str(tmp_path / "out")])
+    result = combine("--model", f"{first}:ours", "--model", f"{second}:shipped", "--reference", f"{first}:base",
+                     "--reference", f"{second}:base", "--name", "joined", "--results", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads((tmp_path / "out" / "joined.json").read_text())
     assert data["seeds"] == ["0", "3"]
     assert data["GaitBERT"] == {"clean": [50, 58], "side": [40, 44]}
@@ -34,9 +45,9 @@ def test_joins_seeds_over_files_and_pairs_them(tmp_path):
     assert "| side (points lost) | 42.0 ± 2.8 | 35.0 ± 7.1 | -7.0 ± 4.2 | **miss** by 7.0 |" in table
 
 
-def test_a_seed_given_twice_is_an_error(tmp_path):
+def test_a_seed_given_twice_or_a_missing_variant_is_an_error(tmp_path):
     first = write(tmp_path / "a.json", {"ours": {"0": run(50)}})
-    with pytest.raises(SystemExit, match=r"seed\(s\) 0 given twice"):
-        combine.load_runs([f"{first}:ours", f"{first}:ours"])
-    with pytest.raises(SystemExit, match="has no variant 'theirs'"):
-        combine.load_runs([f"{first}:theirs"])
+    twice = combine("--model", f"{first}:ours", "--model", f"{first}:ours", "--reference", f"{first}:ours")
+    assert twice.returncode != 0 and "seed(s) 0 given twice" in twice.stderr
+    missing = combine("--model", f"{first}:theirs", "--reference", f"{first}:ours")
+    assert missing.returncode != 0 and "has no variant 'theirs'" in missing.stderr
