@@ -203,11 +203,14 @@ def measure(root: Path, size, work: Path, names: List[str], device: str, reuse: 
     return data
 
 
+def run_points_lost(run: dict, condition: str) -> float:
+    """One run's clean minus corrupted rank-1, mean of NM/BG/CL, in-process evaluation."""
+    return robustness.mean3(run["robust"]["clean"]) - robustness.mean3(run["robust"]["conditions"][condition])
+
+
 def points_lost(runs: Dict[str, dict], condition: str) -> tuple:
-    """Mean ± std over seeds of (clean - corrupted) rank-1, mean of NM/BG/CL, in-process evaluation."""
-    return common.mean_std([robustness.mean3(r["robust"]["clean"]) - robustness.mean3(r["robust"]["conditions"]
-                                                                                     [condition])
-                            for r in runs.values()])
+    """Mean ± std over seeds of :func:`run_points_lost`."""
+    return common.mean_std([run_points_lost(r, condition) for r in runs.values()])
 
 
 def report(data: dict, size, names: List[str], results: Path, work: Path) -> str:

@@ -23,7 +23,9 @@ if __package__ in (None, ""):  # python benchmarks/combine.py
     __package__ = "benchmarks"
 
 from benchmarks import common, robustness  # noqa: E402
+from benchmarks.ablation import run_points_lost  # noqa: E402
 from benchmarks.common import md_table, say  # noqa: E402
+from benchmarks.robustness import plus_minus  # noqa: E402
 
 
 def load_runs(specs: List[str]) -> Dict[str, dict]:
@@ -47,14 +49,12 @@ def per_seed(runs: Dict[str, dict], seeds: List[str], conditions: List[str]) -> 
     """Clean rank-1 and each corruption's points lost, one value per seed (mean of NM/BG/CL)."""
     out = {"clean": [robustness.mean3(runs[s]["rank1"]) for s in seeds]}
     for cond in conditions:
-        out[cond] = [robustness.mean3(runs[s]["robust"]["clean"])
-                     - robustness.mean3(runs[s]["robust"]["conditions"][cond]) for s in seeds]
+        out[cond] = [run_points_lost(runs[s], cond) for s in seeds]
     return out
 
 
 def pm(values: List[float]) -> str:
-    mean, std = common.mean_std(values)
-    return f"{mean:.1f} ± {std:.1f}"
+    return plus_minus(common.mean_std(values))
 
 
 def report(model: Dict[str, List[float]], reference: Dict[str, List[float]], seeds: List[str],

@@ -525,7 +525,8 @@ def targets(data: dict) -> List[Target]:
     return out
 
 
-def _pm(value: tuple, digits: int = 1) -> str:
+def plus_minus(value: tuple, digits: int = 1) -> str:
+    """``(mean, std)`` -> ``"mean ± std"``."""
     return f"{value[0]:.{digits}f} ± {value[1]:.{digits}f}"
 
 
@@ -548,14 +549,14 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
         cells = [target_point(summary[m][kind.name], kind) for m in MODELS]
         if any(c is None for c in cells):
             continue
-        rows.append([kind.name, kind.label(kind.target)] + [_pm(c["lost"]) for c in cells]
+        rows.append([kind.name, kind.label(kind.target)] + [plus_minus(c["lost"]) for c in cells]
                     + [verdicts.get(kind.name, "")])
     lines += [md_table(["kind", "severity"] + [f"{m} lost" for m in MODELS] + ["GaitBERT <= GaitBase"], rows), ""]
     for kind in KINDS.values():
         target = Condition(kind.name, kind.target).name
         rows = []
         for m in MODELS:
-            cells = [_pm(p["rank1"]) + ("" if p["level"] is None else f" ({-p['lost'][0] + 0.0:+.1f})")
+            cells = [plus_minus(p["rank1"]) + ("" if p["level"] is None else f" ({-p['lost'][0] + 0.0:+.1f})")
                      for p in summary[m][kind.name]]
             runs = data["runs"][m].values()
             by_cond = [common.mean_std([r["conditions"][target][c] for r in runs])[0]

@@ -308,8 +308,8 @@ def measure(root: Path, size: Size, work: Path, threads: int) -> dict:
                for m in MODELS}
     try:
         for m in MODELS:
-            out["train"][m] = {"params": workers[m].ready()["params"], "frames": workers[m].ready()["frames"],
-                               "times": []}
+            info = workers[m].ready()
+            out["train"][m] = {"params": info["params"], "frames": info["frames"], "times": []}
         for m in MODELS:
             workers[m].call("reset_peak")
         for r in range(size.warmup + size.train_rounds):
