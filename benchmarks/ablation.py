@@ -56,6 +56,8 @@ def _erasing(**fields) -> str:
             f"{{type: RandomErasing, prob: 0.3}}, {{type: MaskedFrameSampler, {items}}}]}}]")
 
 
+_RESNET9 = ["model_cfg.encoder=resnet9", "model_cfg.channels=[64, 128, 256, 512]", "model_cfg.embed_stride=1"]
+
 #: name -> overrides of the shipped GaitBERT config (at the benchmark's size).
 VARIANTS: Dict[str, List[str]] = {
     "shipped": [],
@@ -112,6 +114,10 @@ VARIANTS: Dict[str, List[str]] = {
     "wide": ["model_cfg.channels=[64, 512]"],
     "wide-spatial": ["model_cfg.channels=[64, 512]", "model_cfg.spatial_layers=2"],
     "deeper": ["model_cfg.channels=[64, 128, 256]", "model_cfg.embed_stride=1", "model_cfg.bin_num=[16]"],
+    # GaitBase's backbone (OpenGait's ResNet9 layout, its widths) as the encoder
+    "resnet9": _RESNET9,
+    # ... with GaitBase's DA before the sampler: the identity losses see rotated and erased clips
+    "resnet9-da": _RESNET9 + [_da(**_MIXTURE, ratio=0.5)],
 }
 
 #: name -> (trained variant, its overrides plus some that change only what the trained network does

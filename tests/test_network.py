@@ -26,6 +26,23 @@ def test_clip_shapes(n, s, temporal):
     assert out["reconstruction"].shape == (n, s, 64, 44)
 
 
+def test_resnet9_encoder_has_gaitbase_layout_and_reconstructs_full_frames():
+    """GaitBase's backbone layout: full-resolution stage, two halvings, a last stage at the
+    bottleneck; the decoder mirrors the skips and restores 64x44; packed sequences stay apart."""
+    net = small_net(encoder="resnet9", channels=[4, 8, 16, 32]).eval()
+    assert [stage.conv1.stride for stage in net.encoder.stages] == [(1, 1), (2, 2), (2, 2), (1, 1)]
+    seqs = [torch.rand(1, length, 64, 44) for length in (5, 3)]
+    with torch.no_grad():
+        encoded = net.forward_encoder(torch.cat(seqs, dim=1), [[5, 3]])
+        recon = net.forward_decoder(encoded)
+        alone = torch.cat([net.embed(seq) for seq in seqs])
+        packed = net.forward_embedding(encoded)[0]
+    assert encoded.bottleneck.shape == (8, 32, 16, 11)
+    assert [tuple(skip.shape[1:]) for skip in encoded.skips] == [(4, 64, 44), (8, 32, 22)]
+    assert recon.shape == (1, 8, 64, 44)
+    torch.testing.assert_close(packed, alone, atol=1e-5, rtol=1e-4)
+
+
 def test_packed_seqL_shapes_and_padding_tail():
     net = small_net().train()
     x = torch.rand(1, 40, 64, 44)  # OpenGait may leave frames after sum(seqL)
@@ -55,9 +72,10 @@ def test_other_frame_sizes_are_padded_and_cropped():
     assert odd(torch.rand(2, 3, 64, 64), reconstruct=True)["reconstruction"].shape == (2, 3, 64, 64)
 
 
-@pytest.mark.parametrize("embed_stride,channels", [(1, [4, 8, 16]), (2, [4, 8])])
-def test_gradients_reach_every_parameter(embed_stride, channels):
-    net = small_net(embed_stride=embed_stride, channels=channels).train()
+@pytest.mark.parametrize("encoder,embed_stride,channels", [("unet", 1, [4, 8, 16]), ("unet", 2, [4, 8]),
+                                                           ("resnet9", 1, [4, 8, 16, 32])])
+def test_gradients_reach_every_parameter(encoder, embed_stride, channels):
+    net = small_net(encoder=encoder, embed_stride=embed_stride, channels=channels).train()
     out = net(torch.rand(2, 6, 64, 44))
     loss = out["reconstruction"].sigmoid().mean() + out["embeddings"].pow(2).mean() + out["logits"].mean()
     loss.backward()
@@ -105,6 +123,9 @@ def test_order_reaches_the_transformer_only_through_the_offset_bias():
 
 @pytest.mark.parametrize("bad,key", [
     (dict(channels=[8]), "channels"),
+    (dict(encoder="resnet"), "encoder"),
+    (dict(encoder="resnet9", channels=[4, 8, 16]), "channels"),
+    (dict(encoder="resnet9", channels=[4, 8, 16, 32], embed_stride=2), "embed_stride"),
     (dict(temporal="transformr"), "temporal"),
     (dict(temporal_dim=30, temporal_heads=4), "temporal_heads"),
     (dict(bin_num=[5]), "bin_num"),
@@ -366,3 +387,12 @@ def test_part_columns_split_strips_and_a_side_occluder_hides_whole_parts():
     torch.testing.assert_close(norms[:, 1], torch.ones(16))
     with pytest.raises(ConfigError, match=r"`part_columns` = 3 is invalid; allowed: 1 or 2"):
         NetworkConfig(**{**SMALL, "part_columns": 3})
+
+
+@pytest.mark.parametrize("encoder,channels,embed_stride", [("unet", [4, 8], 2), ("resnet9", [4, 8, 16, 32], 1)])
+def test_a_checkpoint_reveals_its_encoder_and_widths(encoder, channels, embed_stride):
+    """The tools' mismatch message reads the encoder kind and its widths back from the weights."""
+    from opengait_gaitbert.tools.checkpoint import infer_model_cfg
+    state = small_net(encoder=encoder, channels=channels, embed_stride=embed_stride).state_dict()
+    found = infer_model_cfg(state)
+    assert (found["encoder"], found["channels"], found["embed_stride"]) == (encoder, channels, embed_stride)

@@ -2,7 +2,8 @@
 
     silhouettes (masked) [n, s, h, w]
       -> frame embedding (no time information)   [F, c0, h, w]
-      -> U-Net encoder (conv, ReLU, pooling)     [F, cK, h/2^K, w/2^K] + skips
+      -> U-Net encoder (conv, ReLU, pooling; or  [F, cK, h/2^K, w/2^K] + skips
+         GaitBase's residual stages, resnet9)
       -> temporal context (transformer over time at each location; the only
          place that knows frame order: a learned bias per frame offset)
       -> video embedding head (max over the frames that show someone)
@@ -21,11 +22,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import ConfigError, DataError, close_match_hint, reject_unknown_keys
-from .network import (FrameEmbedding, NoTemporalContext, SpatialTransformer, TemporalConv,
+from .network import (FrameEmbedding, NoTemporalContext, ResidualEncoder, SpatialTransformer, TemporalConv,
                       TemporalTransformer, UNetDecoder, UNetEncoder, VideoEmbeddingHead)
 from .sequences import SeqL, SequenceLayout, first_sequences
 
 TEMPORAL_KINDS = ("transformer", "conv", "none")
+#: ``unet``: conv blocks with max pooling; ``resnet9``: GaitBase's backbone layout (:class:`ResidualEncoder`)
+ENCODER_KINDS = ("unet", "resnet9")
 #: Foreground fraction of a part's region (in its fullest frame) from which the part counts as
 #: fully visible. Real CASIA-B strips hold at least 10 % foreground (the shared samples, the neck
 #: and the ankles the thinnest), so half of that: a sliver an occluder leaves weighs less.
@@ -39,7 +42,11 @@ class NetworkConfig:
     """GaitBERT's ``model_cfg`` keys (besides OpenGait's ``model: GaitBERT``).
 
     Attributes:
-        channels: U-Net widths, finest level first; ``len(channels) - 1`` halvings.
+        encoder: ``unet`` (conv blocks, 2x2 max pooling between them) or ``resnet9``
+            (GaitBase's backbone: one residual block per stage at strides 1, 2, 2, 1; needs
+            4 ``channels`` and ``embed_stride`` 1). Both keep skips for the decoder.
+        channels: encoder widths, finest level first; ``unet``: ``len(channels) - 1`` halvings;
+            ``resnet9``: the 4 stages' widths (2 halvings).
         embed_stride: 1 or 2; 2 embeds frames at half resolution (4x4 patches), the
             decoder's last layer restores full resolution.
         frame_size: ``[h, w]`` of the frames the model receives (64x44 after OpenGait's
@@ -89,6 +96,7 @@ class NetworkConfig:
             ``optimizer_cfg.lr``.
     """
 
+    encoder: str = "unet"
     channels: List[int] = field(default_factory=lambda: [64, 256])
     embed_stride: int = 2
     frame_size: List[int] = field(default_factory=lambda: [64, 44])
@@ -143,7 +151,7 @@ class NetworkConfig:
 
     @property
     def halvings(self) -> int:
-        return len(self.channels) - 1
+        return 2 if self.encoder == "resnet9" else len(self.channels) - 1
 
     @property
     def downsampling(self) -> int:
@@ -166,7 +174,14 @@ class NetworkConfig:
                     and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
                     and (length is None or len(value) == length))
 
-        if not int_list(self.channels) or len(self.channels) < 2:
+        if self.encoder not in ENCODER_KINDS:
+            bad("encoder", " | ".join(ENCODER_KINDS), close_match_hint(str(self.encoder), ENCODER_KINDS))
+        if self.encoder == "resnet9":
+            if not int_list(self.channels, 4):
+                bad("channels", "4 positive ints with encoder: resnet9, one per stage, e.g. [64, 128, 256, 512]")
+            if self.embed_stride != 1:
+                bad("embed_stride", "1 with encoder: resnet9", "Its stages halve the resolution themselves.")
+        elif not int_list(self.channels) or len(self.channels) < 2:
             bad("channels", "a list of at least 2 positive ints, e.g. [64, 128, 256]")
         if not int_list(self.frame_size, 2):
             bad("frame_size", "[height, width] positive ints, e.g. [64, 44]")
@@ -237,7 +252,8 @@ class GaitBERTNet(nn.Module):
         self.config = config
         c = config.channels
         self.frame_embedding = FrameEmbedding(c[0], config.embed_stride, config.mask_channel)
-        self.encoder = UNetEncoder(c)
+        residual = config.encoder == "resnet9"
+        self.encoder = ResidualEncoder(c) if residual else UNetEncoder(c)
         ph, pw = config.padded_size
         self.spatial = (SpatialTransformer(c[-1], config.temporal_dim, config.spatial_layers,
                                            config.temporal_heads,
@@ -252,7 +268,7 @@ class GaitBERTNet(nn.Module):
             self.temporal = NoTemporalContext()
         self.head = VideoEmbeddingHead(c[-1], config.embed_dim, config.bin_num, config.class_num,
                                        config.part_columns)
-        self.decoder = UNetDecoder(c, config.embed_stride)
+        self.decoder = UNetDecoder(ResidualEncoder.decoder_channels(c) if residual else c, config.embed_stride)
         self.frozen: Tuple[str, ...] = ()
 
     # -- fine-tuning ---------------------------------------------------------------------

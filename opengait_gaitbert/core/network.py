@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
+from torchvision.models.resnet import BasicBlock
 
 from .sequences import SequenceLayout, Size
 
@@ -75,6 +76,45 @@ class UNetEncoder(nn.Module):
                 skips.append(x)
                 x = F.max_pool2d(x, 2)
             x = level(x)
+        return x, skips
+
+
+class ResidualEncoder(nn.Module):
+    """GaitBase's backbone layout (OpenGait's ``ResNet9``, no max pooling) as a U-Net encoder.
+
+    One torchvision ``BasicBlock`` per stage, at strides 1, 2, 2, 1: full resolution, then two
+    halvings, then a last stage at the bottleneck's size. Like :class:`UNetEncoder` it keeps the
+    input of each halving as a skip for the decoder. Measured on the benchmark, GaitBase's
+    backbone without its augmentation far out-recognises the plain conv blocks (README).
+    """
+
+    STRIDES = (1, 2, 2, 1)
+
+    def __init__(self, channels: Sequence[int]):
+        super().__init__()
+        stages, inplanes = [], channels[0]
+        for planes, stride in zip(channels, self.STRIDES):
+            shortcut = None
+            if stride != 1 or inplanes != planes:  # as torchvision's ResNet._make_layer
+                shortcut = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
+                                         nn.BatchNorm2d(planes))
+            stages.append(BasicBlock(inplanes, planes, stride, shortcut))
+            inplanes = planes
+        self.stages = nn.ModuleList(stages)
+
+    @staticmethod
+    def decoder_channels(channels: Sequence[int]) -> List[int]:
+        """The widths the decoder mirrors, finest first: the two skips' and the bottleneck's."""
+        return [channels[0], channels[1], channels[-1]]
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """``[F, c0, h, w]`` -> bottleneck ``[F, c3, h/4, w/4]`` and skips ``[F, c0, h, w]``,
+        ``[F, c1, h/2, w/2]``."""
+        skips = []
+        for stage, stride in zip(self.stages, self.STRIDES):
+            if stride == 2:
+                skips.append(x)
+            x = stage(x)
         return x, skips
 
 

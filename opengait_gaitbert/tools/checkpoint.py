@@ -177,7 +177,7 @@ def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) 
     raise CheckpointError(
         f"checkpoint {ckpt_path} does not fit the model built from {cfgs_path} (model_cfg):\n  "
         + "\n  ".join(problems)
-        + "\nThe checkpoint was trained with a different model_cfg (e.g. channels, embed_stride, "
+        + "\nThe checkpoint was trained with a different model_cfg (e.g. encoder, channels, embed_stride, "
           f"temporal, temporal_dim, temporal_layers, embed_dim, bin_num, part_columns or class_num).{hint} Pass "
           "--cfgs with the config it was trained with.")
 
@@ -185,7 +185,7 @@ def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) 
 def infer_model_cfg(state: Mapping) -> Dict[str, Any]:
     """The ``model_cfg`` values that a core state dict reveals by its keys and shapes.
 
-    Returns a subset of ``channels``, ``embed_stride``, ``temporal``, ``temporal_dim``,
+    Returns a subset of ``encoder``, ``channels``, ``embed_stride``, ``temporal``, ``temporal_dim``,
     ``temporal_layers``, ``embed_dim`` and ``class_num`` (what cannot be read is left out).
     """
     import re
@@ -197,6 +197,13 @@ def infer_model_cfg(state: Mapping) -> Dict[str, Any]:
         found["embed_stride"] = 1 if kernel == 3 else kernel // 2  # 3x3 at stride 1, else 2s x 2s
     levels = sorted((int(m.group(1)), v.shape[0]) for k, v in state.items()
                     if (m := re.fullmatch(r"encoder\.levels\.(\d+)\.0\.weight", k)) and v.dim() == 4)
+    stages = sorted((int(m.group(1)), v.shape[0]) for k, v in state.items()
+                    if (m := re.fullmatch(r"encoder\.stages\.(\d+)\.conv1\.weight", k)) and v.dim() == 4)
+    if stages:  # encoder: resnet9
+        found["encoder"] = "resnet9"
+        levels = stages
+    elif levels:
+        found["encoder"] = "unet"
     if levels:
         found["channels"] = [c for _, c in levels]
     layer_keys = {m.group(1) for k in state
