@@ -8,7 +8,9 @@ Each ``FILE:VARIANT`` names a variant's runs in an ``ablation.json`` (written by
 ``benchmarks.ablation``, with ``--robust`` for the corruption rows); runs of several files
 join by seed (a seed given twice is an error). The table pairs the two sides on the seeds
 both have: clean rank-1 (the launcher's test, mean of NM/BG/CL) and, per corruption at its
-target severity, the points each loses from its own clean rank-1 (in-process evaluation).
+target severity, the points each loses from its own clean rank-1 (in-process evaluation). A
+second table gives the rank-1 each side keeps under each corruption: points lost favour the
+side that starts lower, so the two tables can disagree.
 """
 from __future__ import annotations
 
@@ -53,12 +55,18 @@ def per_seed(runs: Dict[str, dict], seeds: List[str], conditions: List[str]) -> 
     return out
 
 
+def corrupted_rank1(runs: Dict[str, dict], seeds: List[str], conditions: List[str]) -> Dict[str, List[float]]:
+    """Each corruption's rank-1 (in-process evaluation), one value per seed (mean of NM/BG/CL)."""
+    return {cond: [robustness.mean3(runs[s]["robust"]["conditions"][cond]) for s in seeds] for cond in conditions}
+
+
 def pm(values: List[float]) -> str:
     return plus_minus(common.mean_std(values))
 
 
 def report(model: Dict[str, List[float]], reference: Dict[str, List[float]], seeds: List[str],
-           labels: List[str]) -> str:
+           labels: List[str], kept: Dict[str, Dict[str, List[float]]]) -> str:
+    """``model``/``reference``: :func:`per_seed` of each side; ``kept``: label -> :func:`corrupted_rank1`."""
     rows = []
     for key in model:
         # clean: the model should score at least the reference; corruptions: lose fewer points
@@ -73,7 +81,13 @@ def report(model: Dict[str, List[float]], reference: Dict[str, List[float]], see
         "model's own clean rank-1 at the kind's target severity (in-process evaluation; definitions in "
         "robustness.md). Mean ± std over the seeds; `advantage` is paired seed by seed (clean: model − "
         "reference; corruptions: reference's loss − model's), above 0 is better for the model.", "",
-        md_table(["probe", labels[0], labels[1], "advantage", "target"], rows), ""])
+        md_table(["probe", labels[0], labels[1], "advantage", "target"], rows), ""]
+        + ([] if not kept[labels[0]] else [
+            "Rank-1 % kept under each corruption (in-process evaluation), mean ± std over the seeds; "
+            "`advantage` is model − reference, paired seed by seed:", "",
+            md_table(["probe", labels[0], labels[1], "advantage"],
+                     [[cond, pm(m), pm(kept[labels[1]][cond]), pm([a - b for a, b in zip(m, kept[labels[1]][cond])])]
+                      for cond, m in kept[labels[0]].items()]), ""]))
 
 
 def main(argv=None) -> int:
@@ -94,9 +108,11 @@ def main(argv=None) -> int:
     conditions = [c for c in evaluated[0] if all(c in e for e in evaluated)]
     model, reference = per_seed(model_runs, seeds, conditions), per_seed(reference_runs, seeds, conditions)
     labels = args.labels.split(",")
-    markdown = report(model, reference, seeds, labels)
+    kept = {label: corrupted_rank1(runs, seeds, conditions)
+            for label, runs in zip(labels, (model_runs, reference_runs))}
+    markdown = report(model, reference, seeds, labels, kept)
     data = {"seeds": seeds, "sources": {"model": args.model, "reference": args.reference},
-            labels[0]: model, labels[1]: reference}
+            labels[0]: model, labels[1]: reference, "rank1_kept": kept}
     common.write_result(Path(args.results), args.name, markdown, data)
     say(markdown)
     return 0

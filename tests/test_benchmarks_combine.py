@@ -43,6 +43,9 @@ def test_joins_seeds_over_files_and_pairs_them(tmp_path):
     # clean: gains -10, +4 -> -3, a miss; side: GaitBase lost 30, 40 against 40, 44 -> gains -10, -4, miss by 7
     assert "| clean | 54.0 ± 5.7 | 57.0 ± 4.2 | -3.0 ± 9.9 | **miss** by 3.0 |" in table
     assert "| side (points lost) | 42.0 ± 2.8 | 35.0 ± 7.1 | -7.0 ± 4.2 | **miss** by 7.0 |" in table
+    # rank-1 kept under the side occluder: 10, 14 against 30, 14 -> model − reference -20, 0
+    assert data["rank1_kept"]["GaitBERT"] == {"side": [10, 14]}
+    assert "| side | 12.0 ± 2.8 | 22.0 ± 11.3 | -10.0 ± 14.1 |" in table
 
 
 def test_a_seed_given_twice_or_a_missing_variant_is_an_error(tmp_path):
