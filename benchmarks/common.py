@@ -251,11 +251,12 @@ def write_yaml(cfg: dict, path: Path) -> Path:
     return path
 
 
-def width_summary(root: Path, size: Size) -> str:
-    """One line per model naming the widths it runs at."""
+def width_summary(root: Path, size: Size, gaitbert_cfg: Optional[Path] = None) -> str:
+    """One line per model naming the widths it runs at (GaitBERT: ``gaitbert_cfg``, default the shipped recipe)."""
     parts = []
     for model in MODELS:
-        cfg = yaml.safe_load(base_config_path(model, root).read_text())
+        path = gaitbert_cfg if model == "GaitBERT" and gaitbert_cfg else base_config_path(model, root)
+        cfg = yaml.safe_load(path.read_text())
         sets = [s.split("model_cfg.", 1)[1] for s in width_overrides(model, cfg, size.width_divisor)]
         parts.append(f"{model}: " + ", ".join(sets))
     return "; ".join(parts)

@@ -49,7 +49,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 if __package__ in (None, ""):  # python benchmarks/speed.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -282,7 +282,7 @@ def _rotation(r: int) -> List[str]:
     return list(MODELS[k:] + MODELS[:k])
 
 
-def _setup(root: Path, size: Size, work: Path) -> Dict[str, Path]:
+def _setup(root: Path, size: Size, work: Path, gaitbert_cfg: Optional[Path] = None) -> Dict[str, Path]:
     speed_dir = work / "speed"
     data = common.synth_data(speed_dir / "data", size, seed=0, types=["nm-01", "nm-02", "nm-03", "nm-04"],
                              views=[size.views[0]])
@@ -291,16 +291,18 @@ def _setup(root: Path, size: Size, work: Path) -> Dict[str, Path]:
     ensure_default_config(speed_dir, root)  # OpenGait's config_loader reads ./configs/default.yaml
     cfgs = {}
     for model in MODELS:
-        cfg, _ = common.build_config(model, root, size, data, class_num, batch=size.speed_batch, iters=1000)
+        base = gaitbert_cfg if model == "GaitBERT" else None
+        cfg, _ = common.build_config(model, root, size, data, class_num, batch=size.speed_batch, iters=1000, base=base)
         cfg["evaluator_cfg"]["restore_hint"] = 0  # random weights: speed does not depend on them
         cfgs[model] = common.write_yaml(cfg, speed_dir / "configs" / f"{model}.yaml")
     return cfgs
 
 
-def measure(root: Path, size: Size, work: Path, threads: int) -> dict:
+def measure(root: Path, size: Size, work: Path, threads: int, gaitbert_cfg: Optional[Path] = None) -> dict:
     speed_dir = work / "speed"
-    cfgs = _setup(root, size, work)
-    out: dict = {"threads": threads, "train": {}, "infer": {}}
+    cfgs = _setup(root, size, work, gaitbert_cfg)
+    out: dict = {"threads": threads, "train": {}, "infer": {},
+                 "gaitbert_config": str(gaitbert_cfg) if gaitbert_cfg else None}  # None: the shipped recipe
 
     say(f"[speed] training: {size.warmup} warm-up + {size.train_rounds} timed iterations per model, "
         f"{size.speed_batch[0]}x{size.speed_batch[1]}x{size.clip}, interleaved")
@@ -420,10 +422,12 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
     analyse(data, size)
     p, k = size.speed_batch
     method = data["train"][REFERENCE]["memory_method"]
+    gaitbert_cfg = Path(data["gaitbert_config"]) if data.get("gaitbert_config") else None
     lines = [f"# Speed and memory ({size.name} size)", "",
              f"GaitBERT vs OpenGait's GaitBase (`Baseline`, ResNet9) and GaitSet, built by OpenGait's own "
-             f"constructors from their own configs; {size.describe()}.", "",
-             f"Widths: {common.width_summary(root, size)}.", "",
+             f"constructors from their own configs (GaitBERT: `{gaitbert_cfg.name if gaitbert_cfg else 'gaitbert_casiab.yaml'}`); "
+             f"{size.describe()}.", "",
+             f"Widths: {common.width_summary(root, size, gaitbert_cfg)}.", "",
              f"Machine: {common.environment_line()}; torch threads per model: {data['threads']}; fp32. "
              "Ratios are model / GaitBase, medians of per-round ratios (models interleaved in one run).", "",
              f"## Training iteration ({p}x{k} sequences x {size.clip} frames)", "",
@@ -509,8 +513,8 @@ def plot(data: dict, size: Size, path: Path) -> None:
     plt.close(fig)
 
 
-def run(root: Path, size: Size, work: Path, results: Path, threads: int = 1) -> dict:
-    data = measure(root, size, work, threads)
+def run(root: Path, size: Size, work: Path, results: Path, threads: int = 1, gaitbert_cfg: Optional[Path] = None) -> dict:
+    data = measure(root, size, work, threads, gaitbert_cfg)
     markdown = report(data, size, root, results, work)
     say(markdown)
     return data
@@ -524,13 +528,17 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per model (default 1: on a shared machine, 2 threads with one core "
                              "taken by another job ran up to 40x slower than 1)")
+    parser.add_argument("--gaitbert-config", type=Path,
+                        help="time this GaitBERT recipe instead of the shipped gaitbert_casiab.yaml "
+                             "(e.g. configs/gaitbert/gaitbert_casiab_resnet9.yaml)")
     common.add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(args)
     size = common.size_from_args(args)
     root = common.opengait_root(args.opengait)
-    run(root, size, Path(args.workdir).resolve(), common.results_dir(args, size), args.threads)
+    gaitbert_cfg = args.gaitbert_config.resolve() if args.gaitbert_config else None
+    run(root, size, Path(args.workdir).resolve(), common.results_dir(args, size), args.threads, gaitbert_cfg)
     return 0
 
 
