@@ -287,7 +287,7 @@ def describe_model(net) -> str:
     """One line: the network's size, for logs."""
     params = sum(p.numel() for p in net.parameters())
     c = net.config
-    return (f"GaitBERT channels={c.channels} temporal={c.temporal} embed_dim={c.embed_dim} "
+    return (f"GaitBERT encoder={c.encoder} channels={c.channels} temporal={c.temporal} embed_dim={c.embed_dim} "
             f"parts={c.parts} ({params / 1e6:.2f}M parameters)")
 
 
