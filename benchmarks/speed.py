@@ -298,11 +298,16 @@ def _setup(root: Path, size: Size, work: Path, gaitbert_cfg: Optional[Path] = No
     return cfgs
 
 
+def _repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when inside it (results must not name this machine's folders)."""
+    return str(path.relative_to(common.REPO)) if path.is_relative_to(common.REPO) else str(path)
+
+
 def measure(root: Path, size: Size, work: Path, threads: int, gaitbert_cfg: Optional[Path] = None) -> dict:
     speed_dir = work / "speed"
     cfgs = _setup(root, size, work, gaitbert_cfg)
     out: dict = {"threads": threads, "train": {}, "infer": {},
-                 "gaitbert_config": str(gaitbert_cfg) if gaitbert_cfg else None}  # None: the shipped recipe
+                 "gaitbert_config": _repo_relative(gaitbert_cfg) if gaitbert_cfg else None}  # None: the shipped recipe
 
     say(f"[speed] training: {size.warmup} warm-up + {size.train_rounds} timed iterations per model, "
         f"{size.speed_batch[0]}x{size.speed_batch[1]}x{size.clip}, interleaved")
@@ -422,7 +427,7 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
     analyse(data, size)
     p, k = size.speed_batch
     method = data["train"][REFERENCE]["memory_method"]
-    gaitbert_cfg = Path(data["gaitbert_config"]) if data.get("gaitbert_config") else None
+    gaitbert_cfg = common.REPO / data["gaitbert_config"] if data.get("gaitbert_config") else None
     lines = [f"# Speed and memory ({size.name} size)", "",
              f"GaitBERT vs OpenGait's GaitBase (`Baseline`, ResNet9) and GaitSet, built by OpenGait's own "
              f"constructors from their own configs (GaitBERT: `{gaitbert_cfg.name if gaitbert_cfg else 'gaitbert_casiab.yaml'}`); "

@@ -9,7 +9,7 @@ from opengait_gaitbert.core import ConfigError
 from opengait_gaitbert.core.config import validate_cfgs
 
 
-@pytest.fixture(params=["gaitbert_casiab.yaml", "gaitbert_demo.yaml"])
+@pytest.fixture(params=["gaitbert_casiab.yaml", "gaitbert_casiab_resnet9.yaml", "gaitbert_demo.yaml"])
 def cfgs(request):
     return yaml.safe_load(config_path(request.param).read_text())
 
@@ -65,3 +65,18 @@ def test_reconstruction_only_needs_find_unused_parameters(cfgs):
 def test_test_phase_needs_no_sampler_or_loss(cfgs):
     cfgs = edit(edit(cfgs, ["trainer_cfg", "transform"], []), ["loss_cfg"], [])
     assert validate_cfgs(cfgs, training=False, source="x.yaml").masking is None
+
+
+def test_resnet9_recipe_is_the_casiab_recipe_with_gaitbase_s_encoder():
+    """gaitbert_casiab_resnet9.yaml may differ from gaitbert_casiab.yaml only in the encoder keys
+    and the checkpoint name, so that the two cannot drift apart."""
+    casiab, resnet9 = (yaml.safe_load(config_path(name).read_text())
+                       for name in ("gaitbert_casiab.yaml", "gaitbert_casiab_resnet9.yaml"))
+    assert resnet9["model_cfg"].pop("encoder") == "resnet9"
+    assert resnet9["model_cfg"].pop("channels") == [64, 128, 256, 512]
+    assert (resnet9["model_cfg"].pop("embed_stride"), casiab["model_cfg"].pop("embed_stride")) == (1, 2)
+    casiab["model_cfg"].pop("channels")
+    for section in ("trainer_cfg", "evaluator_cfg"):
+        assert resnet9[section].pop("save_name") == "GaitBERT_resnet9"
+        casiab[section].pop("save_name")
+    assert resnet9 == casiab
