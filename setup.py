@@ -74,13 +74,12 @@ setup(
               "opengait_gaitbert.video", "opengait_gaitbert.configs"],
     package_dir={"opengait_gaitbert.configs": "configs/gaitbert"},
     package_data={"opengait_gaitbert.configs": ["*.yaml"]},
-    # torchvision: the resnet9 encoder is built from its BasicBlock (as OpenGait's ResNet9 is)
-    install_requires=["torch>=2.0", "torchvision", "numpy", "opencv-python-headless", "pyyaml", "kornia",
-                      "einops", "tqdm", "pillow", "scipy"],
+    install_requires=["torch>=2.0", "numpy", "opencv-python-headless", "pyyaml", "kornia", "einops",
+                      "tqdm", "pillow", "scipy"],
     extras_require={
         "test": ["pytest", "onnx", "onnxruntime", "onnxscript"],
         "export": ["onnx", "onnxruntime", "onnxscript"],  # onnxscript: torch's dynamo ONNX exporter
-        "opengait": ["lightly", "matplotlib", "tensorboard", "scikit-learn", "imageio"],
+        "opengait": ["torchvision", "lightly", "matplotlib", "tensorboard", "scikit-learn", "imageio"],
         "bench": ["matplotlib"],
     },
     entry_points={"console_scripts": ["opengait-gaitbert=opengait_gaitbert.launcher.cli:main"]},

@@ -396,3 +396,21 @@ def test_a_checkpoint_reveals_its_encoder_and_widths(encoder, channels, embed_st
     state = small_net(encoder=encoder, channels=channels, embed_stride=embed_stride).state_dict()
     found = infer_model_cfg(state)
     assert (found["encoder"], found["channels"], found["embed_stride"]) == (encoder, channels, embed_stride)
+
+
+def test_basic_block_matches_torchvisions():
+    """The resnet9 encoder's block computes what torchvision's BasicBlock (OpenGait's ResNet9's)
+    computes with the same weights, which load by the same names."""
+    resnet = pytest.importorskip("torchvision.models.resnet", reason="torchvision is not installed here; "
+                                 "the block is compared wherever it is (the first README command installs it)")
+    from opengait_gaitbert.core.network import BasicBlock
+    torch.manual_seed(0)
+    def shortcut():
+        return torch.nn.Sequential(torch.nn.Conv2d(4, 8, 1, stride=2, bias=False), torch.nn.BatchNorm2d(8))
+
+    ours, theirs = BasicBlock(4, 8, 2, shortcut()), resnet.BasicBlock(4, 8, 2, shortcut())
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(3, 4, 16, 12)
+    for mode in (True, False):
+        ours.train(mode), theirs.train(mode)
+        torch.testing.assert_close(ours(x), theirs(x))

@@ -11,7 +11,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
-from torchvision.models.resnet import BasicBlock
 
 from .sequences import SequenceLayout, Size
 
@@ -79,10 +78,36 @@ class UNetEncoder(nn.Module):
         return x, skips
 
 
+class BasicBlock(nn.Module):
+    """ResNet's basic block, as torchvision's ``BasicBlock`` (which OpenGait's ResNet9 uses), with
+    its parameter names, so that its weights load either way: 3x3 conv, BN, ReLU, 3x3 conv, BN,
+    plus the input (through ``downsample`` where the shape changes), then ReLU.
+
+    Restated because torchvision is no core requirement: the CPU wheel of torch that CI
+    installs has no matching torchvision build. ``tests/test_network.py`` checks it against
+    torchvision's block wherever torchvision imports.
+    """
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[F, inplanes, h, w]`` -> ``[F, planes, h / stride, w / stride]``."""
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
 class ResidualEncoder(nn.Module):
     """GaitBase's backbone layout (OpenGait's ``ResNet9``, no max pooling) as a U-Net encoder.
 
-    One torchvision ``BasicBlock`` per stage, at strides 1, 2, 2, 1: full resolution, then two
+    One :class:`BasicBlock` per stage, at strides 1, 2, 2, 1: full resolution, then two
     halvings, then a last stage at the bottleneck's size. Like :class:`UNetEncoder` it keeps the
     input of each halving as a skip for the decoder. Measured on the benchmark, GaitBase's
     backbone without its augmentation far out-recognises the plain conv blocks (README).

@@ -79,10 +79,10 @@ def test_register_is_idempotent_and_refuses_foreign_classes(opengait_root):
     assert "refused: OpenGait's `modeling.models` already has a `GaitBERT`" in result.stdout
 
 
-def shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, **model_cfg):
-    """gaitbert_casiab.yaml on the generated data, 2x2 clips, CPU settings; returns its file."""
+def shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name="gaitbert_casiab.yaml", **model_cfg):
+    """``name`` (a shipped CASIA-B recipe) on the generated data, 2x2 clips, CPU settings; returns its file."""
     import yaml
-    cfg = yaml.safe_load(config_path("gaitbert_casiab.yaml").read_text())
+    cfg = yaml.safe_load(config_path(name).read_text())
     cfg["data_cfg"] = demo_cfg(synth_data)["data_cfg"]
     cfg["trainer_cfg"].update(sync_BN=False, enable_float16=False)
     cfg["trainer_cfg"]["sampler"]["batch_size"] = [2, 2]
@@ -94,9 +94,10 @@ def shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, **model_cf
     return cfg_file
 
 
-def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_data, tmp_path):
-    """GaitBERT(cfgs, training) from gaitbert_casiab.yaml, in a gloo process group on CPU."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path)
+@pytest.mark.parametrize("name", ["gaitbert_casiab.yaml", "gaitbert_casiab_resnet9.yaml"])
+def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_data, tmp_path, name):
+    """GaitBERT(cfgs, training) from a shipped CASIA-B recipe, in a gloo process group on CPU."""
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name)
     result = python(built_model(opengait_root, cfg_file, 29533, training=True) + """
         inputs = model.inputs_pretreament(next(iter(model.train_loader)))
         out = model(inputs)
