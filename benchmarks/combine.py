@@ -1,8 +1,9 @@
 """Issue 9's targets over the union of ablation runs: one model against a reference, seed by seed.
 
     python -m benchmarks.combine --model benchmarks/results/ablation-fraction.json:recon-quarter \
-        --model /tmp/r345/ablation.json:shipped --reference benchmarks/results/ablation-fraction.json:GaitBase \
-        --reference /tmp/r345/ablation.json:GaitBase --name seeds0-5
+        --model benchmarks/results/ablation-seeds345.json:shipped \
+        --reference benchmarks/results/ablation-fraction.json:GaitBase \
+        --reference benchmarks/results/ablation-seeds345.json:GaitBase --name seeds0-5
 
 Each ``FILE:VARIANT`` names a variant's runs in an ``ablation.json`` (written by
 ``benchmarks.ablation``, with ``--robust`` for the corruption rows); runs of several files

@@ -292,7 +292,8 @@ def _setup(root: Path, size: Size, work: Path, gaitbert_cfg: Optional[Path] = No
     cfgs = {}
     for model in MODELS:
         base = gaitbert_cfg if model == "GaitBERT" else None
-        cfg, _ = common.build_config(model, root, size, data, class_num, batch=size.speed_batch, iters=1000, base=base)
+        cfg, _ = common.build_config(model, root, size, data, class_num, batch=size.speed_batch, iters=1000,
+                                     base=base)
         cfg["evaluator_cfg"]["restore_hint"] = 0  # random weights: speed does not depend on them
         cfgs[model] = common.write_yaml(cfg, speed_dir / "configs" / f"{model}.yaml")
     return cfgs
@@ -307,7 +308,8 @@ def measure(root: Path, size: Size, work: Path, threads: int, gaitbert_cfg: Opti
     speed_dir = work / "speed"
     cfgs = _setup(root, size, work, gaitbert_cfg)
     out: dict = {"threads": threads, "train": {}, "infer": {},
-                 "gaitbert_config": _repo_relative(gaitbert_cfg) if gaitbert_cfg else None}  # None: the shipped recipe
+                 # None: the shipped recipe
+                 "gaitbert_config": _repo_relative(gaitbert_cfg) if gaitbert_cfg else None}
 
     say(f"[speed] training: {size.warmup} warm-up + {size.train_rounds} timed iterations per model, "
         f"{size.speed_batch[0]}x{size.speed_batch[1]}x{size.clip}, interleaved")
@@ -427,11 +429,11 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
     analyse(data, size)
     p, k = size.speed_batch
     method = data["train"][REFERENCE]["memory_method"]
-    gaitbert_cfg = common.REPO / data["gaitbert_config"] if data.get("gaitbert_config") else None
+    gaitbert_cfg = (common.REPO / data["gaitbert_config"] if data.get("gaitbert_config")
+                    else common.base_config_path("GaitBERT", root))
     lines = [f"# Speed and memory ({size.name} size)", "",
              f"GaitBERT vs OpenGait's GaitBase (`Baseline`, ResNet9) and GaitSet, built by OpenGait's own "
-             f"constructors from their own configs (GaitBERT: `{gaitbert_cfg.name if gaitbert_cfg else 'gaitbert_casiab.yaml'}`); "
-             f"{size.describe()}.", "",
+             f"constructors from their own configs (GaitBERT: `{gaitbert_cfg.name}`); {size.describe()}.", "",
              f"Widths: {common.width_summary(root, size, gaitbert_cfg)}.", "",
              f"Machine: {common.environment_line()}; torch threads per model: {data['threads']}; fp32. "
              "Ratios are model / GaitBase, medians of per-round ratios (models interleaved in one run).", "",
@@ -518,7 +520,8 @@ def plot(data: dict, size: Size, path: Path) -> None:
     plt.close(fig)
 
 
-def run(root: Path, size: Size, work: Path, results: Path, threads: int = 1, gaitbert_cfg: Optional[Path] = None) -> dict:
+def run(root: Path, size: Size, work: Path, results: Path, threads: int = 1,
+        gaitbert_cfg: Optional[Path] = None) -> dict:
     data = measure(root, size, work, threads, gaitbert_cfg)
     markdown = report(data, size, root, results, work)
     say(markdown)

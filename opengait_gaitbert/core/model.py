@@ -151,7 +151,9 @@ class NetworkConfig:
 
     @property
     def halvings(self) -> int:
-        return 2 if self.encoder == "resnet9" else len(self.channels) - 1
+        if self.encoder == "resnet9":
+            return ResidualEncoder.STRIDES.count(2)
+        return len(self.channels) - 1
 
     @property
     def downsampling(self) -> int:
