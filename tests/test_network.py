@@ -414,3 +414,20 @@ def test_basic_block_matches_torchvisions():
     for mode in (True, False):
         ours.train(mode), theirs.train(mode)
         torch.testing.assert_close(ours(x), theirs(x))
+
+
+def test_temporal_conv_applies_its_conv3d_weights_over_each_sequence_alone():
+    """The conv2d form computes what the stored (3, 1, 1) Conv3d computes, each packed sequence
+    zero-padded at its own edges (checkpoints keep the Conv3d's weights)."""
+    from opengait_gaitbert.core.network import TemporalConv
+    torch.manual_seed(0)
+    context = TemporalConv(channels=5, layers=2)
+    lengths = [7, 3]
+    x = torch.randn(sum(lengths), 5, 4, 3)  # [F, c, h, w], two sequences packed
+    layout = SequenceLayout.from_input(1, sum(lengths), torch.tensor([lengths]))
+    out = context(x, layout)
+    for start, length in zip([0, lengths[0]], lengths):
+        y = x[start:start + length].transpose(0, 1)[None]  # [1, c, L, h, w]
+        for conv in context.layers:
+            y = y + torch.relu(conv(y))
+        torch.testing.assert_close(out[start:start + length], y[0].transpose(0, 1), rtol=1e-5, atol=1e-5)
