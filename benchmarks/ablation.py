@@ -2,8 +2,10 @@
 
     python -m benchmarks.ablation --opengait PATH --variants shipped,frame,patch [--seeds 0,1,2] [--robust]
 
-Each variant is the shipped ``gaitbert_casiab.yaml`` at the benchmark size plus a
-few launcher-style ``--set`` overrides (listed in ``VARIANTS`` and in the table).
+Each variant is a shipped CASIA-B recipe at the benchmark size plus a few launcher-style
+``--set`` overrides (listed in ``VARIANTS`` and in the table): ``shipped`` is
+``gaitbert_casiab.yaml`` itself; every other variant overrides ``gaitbert_casiab_unet.yaml``,
+the default until the twelfth session, against which they were measured (``recipe_of``).
 Every variant and the GaitBase reference train through the launcher on the
 accuracy benchmark's data of each seed and are tested with OpenGait's evaluator;
 with ``--robust`` the robustness benchmark's in-process evaluation adds the
@@ -58,7 +60,13 @@ def _erasing(**fields) -> str:
 
 _RESNET9 = ["model_cfg.encoder=resnet9", "model_cfg.channels=[64, 128, 256, 512]", "model_cfg.embed_stride=1"]
 
-#: name -> overrides of the shipped GaitBERT config (at the benchmark's size).
+#: The recipe the variants override: the U-Net recipe, the shipped default until the twelfth session.
+#: Every variant but those in ``ON_THE_DEFAULT`` was measured against it; its overrides stay valid there.
+UNET_RECIPE = "gaitbert_casiab_unet.yaml"
+#: variants built on the shipped ``gaitbert_casiab.yaml`` instead
+ON_THE_DEFAULT = ("shipped",)
+
+#: name -> overrides of :data:`UNET_RECIPE` (of the shipped config for ``ON_THE_DEFAULT``), at full width.
 VARIANTS: Dict[str, List[str]] = {
     "shipped": [],
     "fixed-clips": _FIXED,
@@ -119,7 +127,8 @@ VARIANTS: Dict[str, List[str]] = {
     # ... with GaitBase's DA before the sampler: the identity losses see rotated and erased clips
     "resnet9-da": _RESNET9 + [_da(**_MIXTURE, ratio=0.5)],
     # ... with a cheaper context and less reconstruction, to fit the speed targets: one 3-frame
-    # temporal conv layer, an eighth of each batch reconstructed (1.42x training, 1.26x inference)
+    # temporal conv layer, an eighth of each batch reconstructed (1.42x training, 1.26x inference):
+    # the shipped gaitbert_casiab.yaml since the twelfth session
     "resnet9-lite": _RESNET9 + ["model_cfg.temporal=conv", "model_cfg.temporal_layers=1",
                                 "model_cfg.reconstruct_fraction=0.125"],
 }
@@ -142,8 +151,17 @@ REFERENCE_VARIANTS: Dict[str, Tuple[str, List[str]]] = {
 }
 
 
-def gaitbert_config(root: Path, size, data: Path, class_num: int, device: str, extra: List[str]):
-    """The shipped GaitBERT config at ``size`` with the variant's ``extra`` overrides.
+def recipe_of(name: str) -> Path:
+    """The shipped recipe variant ``name`` (a test-time variant: the variant it tests) overrides."""
+    from opengait_gaitbert import config_path
+    trained = TEST_TIME_VARIANTS[name][0] if name in TEST_TIME_VARIANTS else name
+    return config_path("gaitbert_casiab.yaml" if trained in ON_THE_DEFAULT else UNET_RECIPE)
+
+
+def gaitbert_config(root: Path, size, data: Path, class_num: int, device: str, extra: List[str],
+                    base: Path = None):
+    """The shipped GaitBERT config (or the recipe ``base``) at ``size`` with the variant's ``extra``
+    overrides.
 
     Its ``model_cfg`` overrides are full-width values: they apply before the size divides
     the widths. The others apply last, over the size's budget and data overrides.
@@ -151,7 +169,7 @@ def gaitbert_config(root: Path, size, data: Path, class_num: int, device: str, e
     from opengait_gaitbert.launcher.run import apply_overrides
     shape = [o for o in extra if o.startswith("model_cfg.")]
     rest = [o for o in extra if o not in shape]
-    cfg, overrides = common.build_config("GaitBERT", root, size, data, class_num, device, shape=shape)
+    cfg, overrides = common.build_config("GaitBERT", root, size, data, class_num, device, shape=shape, base=base)
     return apply_overrides(cfg, rest), overrides + rest
 
 
@@ -191,7 +209,7 @@ def measure(root: Path, size, work: Path, names: List[str], device: str, reuse: 
             else:
                 cfg, overrides = gaitbert_config(root, size, data, class_num, device,
                                                  TEST_TIME_VARIANTS[name][1] if name in TEST_TIME_VARIANTS
-                                                 else VARIANTS[name])
+                                                 else VARIANTS[name], base=recipe_of(name))
             plans.append((name, seed))
             tasks.append(partial(run_variant, name, seed, cfg, overrides, root, work, device, reuse))
     say(f"[ablation] {len(tasks)} train+test runs ({len(size.seeds)} seeds x {len(names)} variants), "
@@ -233,7 +251,9 @@ def report(data: dict, size, names: List[str], results: Path, work: Path) -> str
         mean = common.mean_std([sum(r["rank1"][c] for c in PROTOCOL_TYPES) / 3 for r in runs.values()])
         own = (REFERENCE_VARIANTS[name][1] if name in REFERENCE_VARIANTS else [] if name in MODELS
                else TEST_TIME_VARIANTS[name][1] if name in TEST_TIME_VARIANTS else VARIANTS[name])
-        change = "; ".join(f"`{o}`" for o in own) or ("" if name in MODELS else "(the shipped config)")
+        change = "; ".join(f"`{o}`" for o in own) or ("" if name in MODELS else f"(`{recipe_of(name).name}`)")
+        if own and name not in MODELS + tuple(REFERENCE_VARIANTS):
+            change = f"`{recipe_of(name).name}` + {change}"
         rows.append([name] + [f"{m:.1f} ± {s:.1f}" for m, s in cells + [mean]] + [change])
     lines += [md_table(["variant", "NM", "BG", "CL", "mean", "overrides"], rows), ""]
     if data.get("conditions"):

@@ -173,13 +173,14 @@ def width_overrides(model: str, cfg: dict, divisor: int) -> List[str]:
     m = cfg["model_cfg"]
     d = lambda v, what: _div(int(v), divisor, what)  # noqa: E731
     if model == "GaitBERT":
-        dim = d(m["temporal_dim"], "temporal_dim")
-        heads = int(m.get("temporal_heads", 4))
-        while dim % heads:
-            heads //= 2
-        return [f"model_cfg.channels={[d(c, 'channels') for c in m['channels']]}",
-                f"model_cfg.temporal_dim={dim}", f"model_cfg.temporal_heads={heads}",
-                f"model_cfg.embed_dim={d(m['embed_dim'], 'embed_dim')}"]
+        sets = [f"model_cfg.channels={[d(c, 'channels') for c in m['channels']]}"]
+        if "temporal_dim" in m:  # a recipe with a transformer (a conv context has no width of its own)
+            dim = d(m["temporal_dim"], "temporal_dim")
+            heads = int(m.get("temporal_heads", 4))
+            while dim % heads:
+                heads //= 2
+            sets += [f"model_cfg.temporal_dim={dim}", f"model_cfg.temporal_heads={heads}"]
+        return sets + [f"model_cfg.embed_dim={d(m['embed_dim'], 'embed_dim')}"]
     if model == "GaitBase":
         return [f"model_cfg.backbone_cfg.channels={[d(c, 'channels') for c in m['backbone_cfg']['channels']]}",
                 f"model_cfg.SeparateFCs.in_channels={d(m['SeparateFCs']['in_channels'], 'in_channels')}",

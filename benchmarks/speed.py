@@ -538,7 +538,7 @@ def main(argv=None) -> int:
                              "taken by another job ran up to 40x slower than 1)")
     parser.add_argument("--gaitbert-config", type=Path,
                         help="time this GaitBERT recipe instead of the shipped gaitbert_casiab.yaml "
-                             "(e.g. configs/gaitbert/gaitbert_casiab_resnet9.yaml)")
+                             "(e.g. configs/gaitbert/gaitbert_casiab_transformer.yaml)")
     common.add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.worker:

@@ -9,7 +9,8 @@ from opengait_gaitbert.core import ConfigError
 from opengait_gaitbert.core.config import validate_cfgs
 
 
-@pytest.fixture(params=["gaitbert_casiab.yaml", "gaitbert_casiab_resnet9.yaml", "gaitbert_demo.yaml"])
+@pytest.fixture(params=["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml", "gaitbert_casiab_unet.yaml",
+                        "gaitbert_demo.yaml"])
 def cfgs(request):
     return yaml.safe_load(config_path(request.param).read_text())
 
@@ -67,16 +68,36 @@ def test_test_phase_needs_no_sampler_or_loss(cfgs):
     assert validate_cfgs(cfgs, training=False, source="x.yaml").masking is None
 
 
-def test_resnet9_recipe_is_the_casiab_recipe_with_gaitbase_s_encoder():
-    """gaitbert_casiab_resnet9.yaml may differ from gaitbert_casiab.yaml only in the encoder keys
-    and the checkpoint name, so that the two cannot drift apart."""
-    casiab, resnet9 = (yaml.safe_load(config_path(name).read_text())
-                       for name in ("gaitbert_casiab.yaml", "gaitbert_casiab_resnet9.yaml"))
-    assert resnet9["model_cfg"].pop("encoder") == "resnet9"
-    assert resnet9["model_cfg"].pop("channels") == [64, 128, 256, 512]
-    assert (resnet9["model_cfg"].pop("embed_stride"), casiab["model_cfg"].pop("embed_stride")) == (1, 2)
-    casiab["model_cfg"].pop("channels")
+TEMPORAL_KEYS = {"temporal", "temporal_dim", "temporal_layers", "temporal_heads", "temporal_window"}
+ENCODER_KEYS = {"encoder", "channels", "embed_stride"}
+
+
+@pytest.mark.parametrize("name,keys", [
+    ("gaitbert_casiab_transformer.yaml", TEMPORAL_KEYS | {"reconstruct_fraction"}),
+    ("gaitbert_casiab_unet.yaml", ENCODER_KEYS | TEMPORAL_KEYS | {"reconstruct_fraction"}),
+])
+def test_other_casiab_recipes_differ_from_the_default_in_their_model_keys_only(name, keys):
+    """The other CASIA-B recipes may differ from gaitbert_casiab.yaml only in the model keys that
+    make them what they are and in the checkpoint name, so that they cannot drift apart."""
+    default, other = (yaml.safe_load(config_path(n).read_text()) for n in ("gaitbert_casiab.yaml", name))
+    differing = {k for k in set(default["model_cfg"]) | set(other["model_cfg"])
+                 if default["model_cfg"].get(k) != other["model_cfg"].get(k)}
+    assert differing == keys
+    for cfg in (default, other):
+        for key in keys:
+            cfg["model_cfg"].pop(key, None)
     for section in ("trainer_cfg", "evaluator_cfg"):
-        assert resnet9[section].pop("save_name") == "GaitBERT_resnet9"
-        casiab[section].pop("save_name")
-    assert resnet9 == casiab
+        assert other[section].pop("save_name") == "GaitBERT_" + name[len("gaitbert_casiab_"):-len(".yaml")]
+        default[section].pop("save_name")
+    assert other == default
+
+
+def test_pretraining_configs_build_the_unet_recipe_s_network():
+    """Pretraining, fine-tuning and zero-shot configs restore each other's weights; they are the
+    U-Net recipe's network (the default's encoder is not measured as a pretraining model)."""
+    unet = yaml.safe_load(config_path("gaitbert_casiab_unet.yaml").read_text())["model_cfg"]
+    for name in ("gaitbert_pretrain_gaitlu1m.yaml", "gaitbert_pretrain_folder.yaml",
+                 "gaitbert_finetune_casiab.yaml", "gaitbert_zeroshot_casiab.yaml"):
+        model = yaml.safe_load(config_path(name).read_text())["model_cfg"]
+        for key in ENCODER_KEYS | TEMPORAL_KEYS | {"frame_size", "bin_num", "part_columns", "embed_dim"}:
+            assert model.get(key) == unet.get(key), (name, key)

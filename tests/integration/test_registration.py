@@ -94,7 +94,8 @@ def shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name="gait
     return cfg_file
 
 
-@pytest.mark.parametrize("name", ["gaitbert_casiab.yaml", "gaitbert_casiab_resnet9.yaml"])
+@pytest.mark.parametrize("name", ["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml",
+                                  "gaitbert_casiab_unet.yaml"])
 def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_data, tmp_path, name):
     """GaitBERT(cfgs, training) from a shipped CASIA-B recipe, in a gloo process group on CPU."""
     cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name)
@@ -113,7 +114,7 @@ def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_
     shapes = [line for line in result.stdout.splitlines() if line.startswith("SHAPES")][0]
     seqL = json.loads([line for line in result.stdout.splitlines() if line.startswith("SEQL")][0].split(" ", 1)[1])
     # unfixed_ordered packs the 2x2 clips of 10..40 frames: [1, sum(seqL), 3, 64, 44]; the decoder
-    # reconstructs the first quarter of them (reconstruct_fraction: 0.25), and the loss's target matches
+    # reconstructs the first of them (reconstruct_fraction: 0.125 or 0.25 of 4), and the loss's target matches
     packed, recon, losses = re.match(r"SHAPES \(1, (\d+), 3, 64, 44\) \(1, (\d+), 64, 44\) \(1, \2, 64, 44\) "
                                      r"\(4, 256, 32\) (.*)", shapes).group(1, 2, 3)
     assert len(seqL) == 4 and all(10 <= n <= 40 for n in seqL) and int(packed) == sum(seqL)
@@ -143,8 +144,10 @@ def test_fp16_inference_hands_float32_embeddings_to_opengaits_distance(opengait_
         from evaluation.metric import cuda_dist
         model.eval()
         with torch.no_grad():
-            model.net.head.fc.mul_(200.0)  # embeddings as large as a trained model's
             inputs = model.inputs_pretreament(next(iter(model.test_loader)))
+            # embeddings as large as a trained model's (~50 per dimension; linear in the part FCs)
+            rms = model(inputs)['inference_feat']['embeddings'].pow(2).mean().sqrt()
+            model.net.head.fc.mul_(50.0 / float(rms))
             with torch.autocast('cpu', dtype=torch.float16):
                 feat = model(inputs)['inference_feat']['embeddings']
         x = feat.cpu().numpy()
