@@ -35,7 +35,7 @@ SIZES = {
     "gait3d": dict(ids=7, train_ids=3),
     "sustech1k": dict(ids=8, train_ids=3, views=["000", "090"]),
 }
-TINY_MODEL = dict(channels=[8, 16], temporal_dim=16, temporal_heads=2, temporal_layers=1, embed_dim=16)
+TINY_MODEL = dict(channels=[4, 8, 8, 16], embed_dim=16)  # the shipped resnet9 encoder and conv context, narrow
 SUSTECH1K_GROUPS = ("Normal", "Bag", "Clothing", "Carrying", "Umberalla", "Uniform", "Occlusion", "Night",
                     "Overall")  # OpenGait's spelling
 

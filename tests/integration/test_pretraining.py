@@ -13,6 +13,9 @@ from .conftest import logged, run, write_cfg
 ITERS = 4
 
 
+DEMO_CHANNELS = yaml.safe_load(config_path("gaitbert_demo.yaml").read_text())["model_cfg"]["channels"]
+
+
 def shipped(name: str, data, model_cfg: dict, class_num: int) -> dict:
     """A shipped config on ``data``, at the demo's width, CPU switches and a tiny budget."""
     cfg = yaml.safe_load(config_path(name).read_text())
@@ -84,7 +87,8 @@ def test_fine_tuning_from_a_missing_or_mismatched_checkpoint_stops_before_traini
                                                                                    synth_data, tmp_path):
     _, ckpt, _ = pretrained
     cases = [("missing", {}, str(tmp_path / "nope.pt"), "trainer_cfg.restore_hint = .*nope.pt' does not exist"),
-             ("wider", {"channels": [16, 64]}, str(ckpt), "does not fit the model built from model_cfg"),
+             ("wider", {"channels": [2 * c for c in DEMO_CHANNELS]}, str(ckpt),
+              "does not fit the model built from model_cfg"),
              ("no-reset", {}, str(ckpt), "set trainer_cfg.optimizer_reset: true")]
     for name, model_cfg, hint, message in cases:
         cfg = shipped("gaitbert_finetune_casiab.yaml", synth_data, model_cfg, class_num=4)
