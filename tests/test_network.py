@@ -245,6 +245,21 @@ def test_reconstruct_fraction_reconstructs_the_first_sequences_and_identifies_al
     assert out["logits"].shape[0] == 5
 
 
+@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
+def test_both_views_with_a_fraction_add_masked_rows_for_the_reconstructed_share_only(seqL):
+    """``identity_view: both`` with ``reconstruct_fraction: 0.5`` of 5 sequences: identity rows are
+    the first 3 masked clips (the ones the decoder reconstructs), then all 5 clean clips."""
+    net = small_net(identity_view="both", reconstruct_fraction=0.5).eval()
+    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
+    masked, clean = torch.rand(shape), torch.rand(shape)
+    first, first_seqL = (masked[:3], None) if seqL is None else (masked[:, :16], [[5, 7, 4]])
+    with torch.no_grad():
+        out = net(masked, seqL, reconstruct=True, clean=clean)
+        torch.testing.assert_close(out["embeddings"], torch.cat([net.embed(first, first_seqL), net.embed(clean, seqL)]))
+        torch.testing.assert_close(out["reconstruction"], net(first, first_seqL, reconstruct=True)["reconstruction"])
+    assert out["logits"].shape[0] == 8
+
+
 def test_reconstruct_fraction_keeps_both_gradients():
     net = small_net(identity_view="clean", reconstruct_fraction=0.25).train()
     masked, clean = torch.rand(4, 6, 64, 44), torch.rand(4, 6, 64, 44)
@@ -262,12 +277,12 @@ def test_reconstruct_fraction_rejects_values_outside_0_1(value):
         NetworkConfig(**{**SMALL, "identity_view": "clean", "reconstruct_fraction": value})
 
 
-@pytest.mark.parametrize("overrides", [{"identity_view": "masked"}, {"identity_view": "both"},
-                                       {"identity_view": "clean", "class_num": 0}])
+@pytest.mark.parametrize("overrides", [{"identity_view": "masked"}, {"identity_view": "clean", "class_num": 0},
+                                       {"identity_view": "both", "class_num": 0}])
 def test_reconstruct_fraction_below_1_needs_the_clean_identity_view(overrides):
-    """Where the identity losses or pretraining read the masked pass, it must cover every sequence."""
+    """Where the identity losses or pretraining read the masked pass alone, it must cover every sequence."""
     with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = 0.5 is invalid; allowed: 1 here\. "
-                                          r"Below 1 needs identity_view: clean and class_num > 0"):
+                                          r"Below 1 needs identity_view: clean \(or both\) and class_num > 0"):
         NetworkConfig(**{**SMALL, **overrides, "reconstruct_fraction": 0.5})
 
 

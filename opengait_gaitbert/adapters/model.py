@@ -78,17 +78,24 @@ class GaitBERT(BaseModel):
         hidden = sils[:, :, MASK] if sils.dim() == 5 else None  # read only with model_cfg.mask_channel
         clean = sils[:, :, TARGET] if reconstruct and self.net.config.encodes_clean_view else None
         out = self.net(masked, seqL, reconstruct=reconstruct, hidden=hidden, clean=clean)
-        if clean is not None and self.net.config.identity_view == "both":  # masked rows, then clean rows
-            labs = torch.cat([labs, labs])
         embed, logits = out["embeddings"], out["logits"]  # [n, c, p], [n, classes, p]
+        triplet_rows = slice(None)
+        if clean is not None and self.net.config.identity_view == "both":  # masked rows, then clean rows
+            masked_rows = embed.shape[0] - labs.shape[0]  # the reconstructed share's
+            if masked_rows < labs.shape[0]:
+                # OpenGait's TripletLoss needs as many positives for every row (a P x K batch):
+                # masked rows of a share of the batch feed the cross-entropy only
+                triplet_rows = slice(masked_rows, None)
+            labs = torch.cat([labs[:masked_rows], labs])
 
         training_feat, visual_summary = {}, {}
         if reconstruct:
             # what the decoder saw, [n', s, h, w]: the whole batch unless reconstruct_fraction < 1,
-            # which NetworkConfig allows only where the core reconstructs that share (identity_view clean)
+            # which NetworkConfig allows only where the core reconstructs that share (identity_view
+            # clean or both)
             shown, target, mask = (self.net.reconstructed_part(x, seqL)[0]
                                    for x in (masked, sils[:, :, TARGET], sils[:, :, MASK]))
-            training_feat[LOSS_PREFIX] = {"embeddings": embed, "labels": labs,
+            training_feat[LOSS_PREFIX] = {"embeddings": embed[triplet_rows], "labels": labs[triplet_rows],
                                           "reconstruction": out["reconstruction"],
                                           "target": target, "mask": mask}
             # OpenGait writes the summary every log_iter iterations only; draw it only then.

@@ -71,14 +71,17 @@ class NetworkConfig:
         identity_view: which clip the identity losses see in training. ``clean``: the
             unmasked clip, encoded a second time, while the decoder reconstructs the hidden
             content from the masked clip (both share the encoder). ``masked``: the masked
-            clip only (one encoder pass). ``both``: masked and clean rows (batch of 2b).
+            clip only (one encoder pass). ``both``: masked and clean rows (``b' + b`` rows,
+            ``b'`` the sequences the masked pass encodes: all, or the share
+            ``reconstruct_fraction`` keeps).
             The default here is ``masked`` (one encoder pass); the shipped configs set
             ``clean``, which measured 8 points higher clean rank-1 (README, ablations).
-        reconstruct_fraction: with ``identity_view: clean``, the share of a training batch's
-            sequences (the first ones) that the masked pass encodes and the decoder
-            reconstructs; every sequence's clean clip still feeds the identity losses. Below 1
-            it cuts the cost of the second encoder pass (0.5: 1.5 encoder passes, half the
-            decoder). Must stay 1 where the identity losses read the masked pass.
+        reconstruct_fraction: with ``identity_view: clean`` or ``both``, the share of a
+            training batch's sequences (the first ones) that the masked pass encodes and the
+            decoder reconstructs (and, with ``both``, that add masked identity rows); every
+            sequence's clean clip still feeds the identity losses. Below 1 it cuts the cost of
+            the second encoder pass (0.5: 1.5 encoder passes, half the decoder). Must stay 1
+            where the identity losses read the masked pass alone, and in pretraining.
         part_columns: 1, or 2 to split every horizontal strip into a left and a right part
             (``p`` doubles). With ``part_visibility`` it measured better than whole strips
             (README, results); it did not make a side occluder recognisable.
@@ -209,9 +212,10 @@ class NetworkConfig:
         fraction = self.reconstruct_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
             bad("reconstruct_fraction", "a number in (0, 1]", "1 reconstructs every sequence of a batch.")
-        if fraction < 1 and not (self.identity_view == "clean" and self.class_num > 0):
-            bad("reconstruct_fraction", "1 here", "Below 1 needs identity_view: clean and class_num > 0: "
-                "otherwise the identity losses (or pretraining) read every sequence's masked pass.")
+        if fraction < 1 and not (self.identity_view in ("clean", "both") and self.class_num > 0):
+            bad("reconstruct_fraction", "1 here", "Below 1 needs identity_view: clean (or both) and "
+                "class_num > 0: otherwise the identity losses (or pretraining) read every sequence's "
+                "masked pass alone.")
         if not isinstance(self.part_lr, Mapping) or any(
                 part not in GaitBERTNet.PARTS or isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0
                 for part, lr in self.part_lr.items()):
@@ -376,13 +380,14 @@ class GaitBERTNet(nn.Module):
                 ``identity_view`` is ``clean`` or ``both``; None = identities from ``sils``.
         Returns:
             ``embeddings [b, e, p]`` and ``logits [b, classes, p]`` (None with ``class_num`` 0)
-            of the view ``identity_view`` names (``both``: ``[2b, ...]``, masked rows first)
-            and, when reconstructing, ``reconstruction`` logits ``[n, s, h, w]`` of the masked view
-            (with ``identity_view: clean``, of its :meth:`reconstructed_part` only).
+            of the view ``identity_view`` names (``both``: ``[b' + b, ...]``, the masked rows of
+            :meth:`reconstructed_part` first) and, when reconstructing, ``reconstruction`` logits
+            ``[n, s, h, w]`` of the masked view (with ``identity_view`` ``clean`` or ``both``, of
+            its :meth:`reconstructed_part` only).
         """
         view = self.config.identity_view if clean is not None else "masked"
         seqL_masked = seqL
-        if view == "clean":  # the masked pass serves the decoder alone: only its share of the batch
+        if view != "masked":  # the clean clips feed the identities: the masked pass encodes its share only
             hidden = None if hidden is None else self.reconstructed_part(hidden, seqL)[0]
             sils, seqL_masked = self.reconstructed_part(sils, seqL)
         encoded = self.forward_encoder(sils, seqL_masked, hidden)
@@ -401,8 +406,8 @@ class GaitBERTNet(nn.Module):
 
     def reconstructed_part(self, x: torch.Tensor, seqL: SeqL = None):
         """``[n, s, ...]`` training batch -> ``(x', seqL')``: the sequences that the masked pass
-        encodes and the decoder reconstructs under ``identity_view: clean``, the first
-        ``ceil(b * reconstruct_fraction)`` of the ``b`` (all of them at 1)."""
+        encodes and the decoder reconstructs under ``identity_view`` ``clean`` or ``both``, the
+        first ``ceil(b * reconstruct_fraction)`` of the ``b`` (all of them at 1)."""
         return first_sequences(x, seqL, self.config.reconstruct_fraction)
 
     def embed(self, sils: torch.Tensor, seqL: SeqL = None) -> torch.Tensor:

@@ -190,13 +190,16 @@ def test_resume_reads_the_checkpoint_file_once_and_restores_it(opengait_root, sy
     assert "READS 1 RESTORED True ITER 3" in result.stdout, result.stdout[-2000:]
 
 
-@pytest.mark.parametrize("view,rows", [("clean", 4), ("masked", 4), ("both", 8)])
-def test_identity_view_reaches_opengaits_losses_row_for_row(opengait_root, synth_data, tmp_path, view, rows):
-    """The identity losses get one embedding row per label (both views: 2 per clip), OpenGait's
-    loss aggregator takes them, and one training step leaves every loss finite."""
-    # reconstruct_fraction < 1 needs the clean view (the masked pass feeds no identity loss)
+@pytest.mark.parametrize("view,fraction,rows,ce_rows", [("clean", 0.125, 4, 4), ("masked", 1.0, 4, 4),
+                                                        ("both", 1.0, 8, 8), ("both", 0.5, 4, 6)])
+def test_identity_view_reaches_opengaits_losses_row_for_row(opengait_root, synth_data, tmp_path, view, fraction,
+                                                            rows, ce_rows):
+    """The identity losses get one embedding row per label (both views: 2 per clip the masked pass
+    encodes; with a share of the batch, its masked rows feed the cross-entropy only, since OpenGait's
+    TripletLoss needs a balanced P x K batch), OpenGait's loss aggregator takes them, and one training
+    step leaves every loss finite."""
     cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, identity_view=view,
-                                            **({} if view == "clean" else {"reconstruct_fraction": 1.0}))
+                                            reconstruct_fraction=fraction)
     result = python(built_model(opengait_root, cfg_file, 29534, training=True) + """
         inputs = model.inputs_pretreament(next(iter(model.train_loader)))
         feat = model(inputs)['training_feat']
@@ -207,4 +210,4 @@ def test_identity_view_reaches_opengaits_losses_row_for_row(opengait_root, synth
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     line = [line for line in result.stdout.splitlines() if line.startswith("ROWS")][0]
-    assert line == f"ROWS {rows} {rows} {rows} True True"
+    assert line == f"ROWS {rows} {rows} {ce_rows} True True"
