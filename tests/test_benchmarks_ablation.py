@@ -1,0 +1,44 @@
+"""benchmarks.ablation: which shipped recipe each variant overrides.
+
+Run in a subprocess from the repository root, as the README runs the benchmarks: they are
+scripts beside the package, not part of the installed package.
+"""
+import json
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+PROBE = """
+import json, yaml
+from benchmarks import ablation
+from opengait_gaitbert.core import NetworkConfig
+from opengait_gaitbert.launcher.run import apply_overrides
+
+def network(cfg):
+    return vars(NetworkConfig.from_dict(cfg["model_cfg"]))
+
+lite = apply_overrides(yaml.safe_load(ablation.recipe_of("resnet9-lite").read_text()), ablation.VARIANTS["resnet9-lite"])
+shipped = yaml.safe_load(ablation.recipe_of("shipped").read_text())
+transformer_only = ("temporal_dim", "temporal_heads", "temporal_window")
+print(json.dumps({
+    "recipes": {n: ablation.recipe_of(n).name for n in ("shipped", "both-views", "frame", "resnet9-lite",
+                                                        "columns-visible")},
+    "lite_is_shipped": {k: v for k, v in network(lite).items() if k not in transformer_only}
+                       == {k: v for k, v in network(shipped).items() if k not in transformer_only},
+}))
+"""
+
+
+def test_variants_name_their_recipe_and_resnet9_lite_builds_the_shipped_network():
+    """Earlier variants keep overriding the U-Net recipe they were measured against; ``shipped`` and
+    this session's variants the default. resnet9-lite over the U-Net recipe is the shipped network
+    (the transformer's keys aside, which a conv context does not read)."""
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert out["recipes"] == {"shipped": "gaitbert_casiab.yaml", "both-views": "gaitbert_casiab.yaml",
+                              "frame": "gaitbert_casiab_unet.yaml", "resnet9-lite": "gaitbert_casiab_unet.yaml",
+                              "columns-visible": "gaitbert_casiab_unet.yaml"}
+    assert out["lite_is_shipped"] is True
