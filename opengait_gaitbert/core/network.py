@@ -262,9 +262,7 @@ class TemporalConv(nn.Module):
 
     def forward(self, x: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
         """``[F, c, h, w]`` -> ``[F, c, h, w]``; padding frames are zeros, like a clip's edge."""
-        y = layout.pad(x).transpose(1, 2)  # [b, c, L, h, w]
-        b, c, length, h, w = y.shape
-        y = y.reshape(b, c, length, h * w)
+        y = rearrange(layout.pad(x), "b l c h w -> b c l (h w)")
         valid = layout.valid_mask(x.device)  # [b, L] or None
         for conv in self.layers:
             # The (3, 1, 1) Conv3d's weights applied as a (3, 1) conv2d over [b, c, L, h*w]: the same
@@ -272,7 +270,7 @@ class TemporalConv(nn.Module):
             y = y + F.relu(F.conv2d(y, conv.weight[..., 0], conv.bias, padding=(1, 0)))
             if valid is not None:  # re-zero the padding: a layer turns it into features the next would read
                 y = y * valid[:, None, :, None].to(y.dtype)
-        return layout.unpad(y.reshape(b, c, length, h, w).transpose(1, 2))
+        return layout.unpad(rearrange(y, "b c l (h w) -> b l c h w", h=x.shape[-2]))
 
 
 class NoTemporalContext(nn.Module):
