@@ -20,7 +20,7 @@ import argparse
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 if __package__ in (None, ""):  # python benchmarks/ablation.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -164,7 +164,7 @@ def recipe_of(name: str) -> Path:
 
 
 def gaitbert_config(root: Path, size, data: Path, class_num: int, device: str, extra: List[str],
-                    base: Path = None):
+                    base: Optional[Path] = None):
     """The shipped GaitBERT config (or the recipe ``base``) at ``size`` with the variant's ``extra``
     overrides.
 
