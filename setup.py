@@ -1,16 +1,16 @@
-"""opengait-gaitbert: GaitBERT as a pip-installable add-on to OpenGait.
+"""Build commands that install GaitBERT's startup hook; the metadata is in pyproject.toml.
 
-Besides the package, the install puts ``opengait_gaitbert.pth`` into
-site-packages (the way pytest-cov installs its hook), so that OpenGait's own,
-unchanged ``opengait/main.py`` finds GaitBERT's names. The YAML configs under
-``configs/gaitbert/`` ship as the package ``opengait_gaitbert.configs``.
+Besides the package, an install puts ``opengait_gaitbert.pth`` into site-packages
+(the way pytest-cov installs its hook), so that OpenGait's own, unchanged
+``opengait/main.py`` finds GaitBERT's names. ``pip install .`` writes it through
+``build_py``, ``pip install -e .`` through ``editable_wheel`` (PEP 660).
 """
 import os
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
+from setuptools.command.editable_wheel import editable_wheel
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PTH = "opengait_gaitbert.pth"
 PTH_LINE = "import opengait_gaitbert._autoregister\n"  # site.py runs import lines of .pth files
 
@@ -27,14 +27,12 @@ class BuildPyWithPth(build_py):
         return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]
 
 
-try:  # PEP 660 editable installs (pip install -e) build a wheel without build_py's extra files
-    from setuptools.command.editable_wheel import editable_wheel
-except ImportError:  # old setuptools: `develop` installs, no .pth; register() by hand then
-    editable_wheel = None
-
-
 class _StrategyWithPth:
-    """Wraps setuptools' editable strategy to add the .pth at the wheel root."""
+    """Wraps setuptools' editable strategy to add the .pth at the wheel root.
+
+    An editable wheel does not run build_py's copy into the build root, so the
+    .pth has to be written into the wheel itself.
+    """
 
     def __init__(self, inner):
         self.inner = inner
@@ -51,37 +49,15 @@ class _StrategyWithPth:
         return self.inner.__exit__(*exc)
 
 
-COMMANDS = {"build_py": BuildPyWithPth}
-if editable_wheel is not None:
-    class EditableWheelWithPth(editable_wheel):
-        def _select_strategy(self, *args, **kwargs):
-            return _StrategyWithPth(super()._select_strategy(*args, **kwargs))
+class EditableWheelWithPth(editable_wheel):
+    def _select_strategy(self, *args, **kwargs):
+        return _StrategyWithPth(super()._select_strategy(*args, **kwargs))
 
-    COMMANDS["editable_wheel"] = EditableWheelWithPth
-
-with open(os.path.join(HERE, "README.md"), encoding="utf-8") as readme:
-    long_description = readme.read()
 
 setup(
-    name="opengait-gaitbert",
-    version="0.1.0",
-    description="GaitBERT masked-frame gait recognition as an add-on to OpenGait",
-    long_description=long_description,
-    long_description_content_type="text/markdown",
-    python_requires=">=3.9",
-    packages=["opengait_gaitbert", "opengait_gaitbert.core", "opengait_gaitbert.adapters",
-              "opengait_gaitbert.launcher", "opengait_gaitbert.data", "opengait_gaitbert.tools",
-              "opengait_gaitbert.video", "opengait_gaitbert.configs"],
-    package_dir={"opengait_gaitbert.configs": "configs/gaitbert"},
-    package_data={"opengait_gaitbert.configs": ["*.yaml"]},
-    install_requires=["torch>=2.0", "numpy", "opencv-python-headless", "pyyaml", "kornia", "einops",
-                      "tqdm", "pillow", "scipy"],
-    extras_require={
-        "test": ["pytest", "onnx", "onnxruntime", "onnxscript"],
-        "export": ["onnx", "onnxruntime", "onnxscript"],  # onnxscript: torch's dynamo ONNX exporter
-        "opengait": ["torchvision", "lightly", "matplotlib", "tensorboard", "scikit-learn", "imageio"],
-        "bench": ["matplotlib"],
-    },
-    entry_points={"console_scripts": ["opengait-gaitbert=opengait_gaitbert.launcher.cli:main"]},
-    cmdclass=COMMANDS,
+    # The package list is here, not in pyproject.toml: the configs package is mapped
+    # from configs/gaitbert (pyproject's package-dir), outside the folder a find covers.
+    packages=find_packages(include=["opengait_gaitbert", "opengait_gaitbert.*"])
+    + ["opengait_gaitbert.configs"],
+    cmdclass={"build_py": BuildPyWithPth, "editable_wheel": EditableWheelWithPth},
 )
