@@ -35,17 +35,20 @@ def test_every_problem_is_listed(tmp_path, capsys):
     report = checkdata.check_dataset(root, partition)
     reasons = {str(path).split("data/")[-1]: reason for path, reason in report.problems}
     assert report.sequences == 8
-    assert reasons == {
-        "001/nm-02/000/000.pkl": "all frames are background (all zero)",
-        "002/nm-01/000/000.pkl": "dtype float32, expected uint8 (0..255)",
-        "002/nm-02/000/000.pkl": "frames are 64x44, expected 64x64",
-        "002/nm-03/000/000.pkl": "empty sequence (0 frames)",
+    expected = {
+        "001/nm-02/000/000.pkl": "all frames are background (all zero); remove it or re-create it",
+        "002/nm-01/000/000.pkl": "dtype float32, expected uint8 (0..255); re-create it",
+        "002/nm-02/000/000.pkl": "frames are 64x44, expected 64x64 (the config's frame size)",
+        "002/nm-03/000/000.pkl": "empty sequence (0 frames): a gait sequence needs frames over time",
         "002/nm-04/000/000.pkl": "shape (64, 64): expected [T, h, w]",
         "002/nm-05/000/000.pkl": "holds a list, not a numpy array",
-        "002/nm-06/000/000.pkl": reasons["002/nm-06/000/000.pkl"],
-        "id 003": f"in the partition but no pkl under {root / '003'}",
+        "002/nm-06/000/000.pkl": "unreadable (",
+        "id 003": f"in the partition but no such folder ({root / '003'}); add its data or remove the id",
     }
-    assert reasons["002/nm-06/000/000.pkl"].startswith("unreadable (UnpicklingError")
+    assert sorted(reasons) == sorted(expected)
+    for where, start in expected.items():
+        assert reasons[where].startswith(start), where
+    assert "pretreat" in reasons["002/nm-01/000/000.pkl"]  # each names the fix
 
     args = argparse.Namespace(cfgs=None, root=str(root), partition=str(partition))
     assert checkdata.main(args) == EXIT_USER_ERROR
@@ -99,17 +102,23 @@ def good_bytes():
     return pickle.dumps(np.full((10, 64, 64), 255, np.uint8))
 
 
-# Each kind of corrupt pkl, and the exception unpickling it raises.
+# Each kind of corrupt pkl, and how it is listed: unreadable (with the exception the opcode scan
+# or the safe loader met), or refused before loading (naming the global it would have called).
 CORRUPT = {
-    "not a pickle": (lambda: b"not a pickle", "UnpicklingError"),
-    "empty file": (lambda: b"", "EOFError"),
-    "truncated": (lambda: good_bytes()[:len(good_bytes()) // 2], "UnpicklingError"),
-    "damaged dtype": (lambda: good_bytes().replace(b"u1", b"zz"), "TypeError"),
-    "missing key": (lambda: pickle.dumps(Reduces(operator.getitem, {}, "frames")), "KeyError"),
-    "missing module": (lambda: b"cno_such_module_x\nthing\n.", "ModuleNotFoundError"),
-    "missing attribute": (lambda: b"cnumpy\nno_such_attr_x\n.", "AttributeError"),
-    "bad buffer": (lambda: pickle.dumps(Reduces(np.frombuffer, b"abc", np.uint16)), "ValueError"),
-    "any exception": (lambda: pickle.dumps(Reduces(operator.truediv, 1, 0)), "ZeroDivisionError"),
+    "not a pickle": (lambda: b"not a pickle", "unreadable (ValueError: unknown opcode"),
+    "empty file": (lambda: b"", "unreadable (ValueError: ends before its STOP opcode"),
+    "truncated": (lambda: good_bytes()[:len(good_bytes()) // 2], "unreadable (ValueError: truncated"),
+    "damaged dtype": (lambda: good_bytes().replace(b"u1", b"zz"), "unreadable (TypeError"),
+    "missing key": (lambda: pickle.dumps(Reduces(operator.getitem, {}, "frames")),
+                    "refused, not loaded: the pickle names `_operator.getitem`"),
+    "missing module": (lambda: b"cno_such_module_x\nthing\n.",
+                       "refused, not loaded: the pickle names `no_such_module_x.thing`"),
+    "missing attribute": (lambda: b"cnumpy\nno_such_attr_x\n.",
+                          "refused, not loaded: the pickle names `numpy.no_such_attr_x`"),
+    "bad buffer": (lambda: pickle.dumps(Reduces(np.frombuffer, b"abc", np.uint16)),
+                   "refused, not loaded: the pickle names `numpy.frombuffer`"),
+    "any exception": (lambda: pickle.dumps(Reduces(operator.truediv, 1, 0)),
+                      "refused, not loaded: the pickle names `_operator.truediv`"),
 }
 
 
@@ -128,7 +137,7 @@ def test_every_kind_of_corrupt_pkl_is_listed_without_a_traceback(tmp_path, capsy
     out = capsys.readouterr()
     assert code == EXIT_USER_ERROR and "Traceback" not in out.out + out.err
     assert "checked 2 pkl file(s): 1 problem(s)" in out.out
-    assert f"{bad}: unreadable ({error}" in out.out
+    assert f"{bad}: {error}" in out.out
 
 
 def test_a_folder_named_pkl_is_listed(tmp_path):

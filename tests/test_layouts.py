@@ -4,7 +4,6 @@ runs are in tests/integration/test_datasets.py."""
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from opengait_gaitbert.data.layouts import (GAIT3D_SEQUENCES, GREW_PROBES, GREW_
                                             SUSTECH1K_TYPES, covariate_of, get_layout)
 from opengait_gaitbert.launcher import checkdata, cli
 from opengait_gaitbert.launcher.preflight import preflight
+from opengait_gaitbert.data.safe_pickle import load_stream
 
 FRAMES = 6
 DATASETS = ["oumvlp", "grew", "gait3d", "sustech1k"]
@@ -32,7 +32,7 @@ SMALL = {"oumvlp": dict(ids=3, train_ids=1, views="000,180"),
 
 def load(path: Path):
     with open(path, "rb") as stream:
-        return pickle.load(stream)
+        return load_stream(stream, stream.name)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from opengait_gaitbert.data import pretreat as pt
 from opengait_gaitbert.data.pretreat import (
     PretreatReport, SequenceReadError, align_sequence, align_silhouette, read_sequence,
 )
+from opengait_gaitbert.data.safe_pickle import load_stream
 
 # The repo is checked out as <x>/main with shared/ beside it.
 _PARENTS = Path(__file__).resolve().parents
@@ -258,7 +259,7 @@ def test_pretreat_casiab_writes_good_and_reports_bad(casiab_tree, tmp_path):
     lengths = {}
     for path in expected:
         with open(path, "rb") as fh:
-            seq = pickle.load(fh)
+            seq = load_stream(fh, fh.name)
         assert seq.dtype == np.uint8 and seq.shape[1:] == (64, 64)
         lengths[path.parent.parent.name + "/" + path.parent.parent.parent.name] = seq.shape[0]
     assert lengths == {"nm-01/001": 8, "nm-02/001": 7, "bg-01/003": 6}
@@ -307,7 +308,7 @@ def test_pretreat_frames_layout_and_partition(tmp_path):
     assert report.sequences_written == 3
     for sid, n in (("alice", 6), ("bob", 5), ("carol", 7)):
         with open(out / sid / "nm-01" / "000" / "000.pkl", "rb") as fh:
-            assert pickle.load(fh).shape == (n, 64, 64)
+            assert load_stream(fh, fh.name).shape == (n, 64, 64)
     partition = json.loads((out / "partition.json").read_text())
     assert partition == {"TRAIN_SET": ["alice", "bob"], "TEST_SET": ["carol"]}
     assert report.partition_path == out / "partition.json"

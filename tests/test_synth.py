@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,14 @@ import pytest
 
 from opengait_gaitbert.data import synth
 from opengait_gaitbert.data.synth import CASIAB_TYPES, generate, synth_sequence
+from opengait_gaitbert.data.safe_pickle import load_stream
 
 IDS, FRAMES, VIEWS = 4, 12, ["000", "090"]
 
 
 def load(path: Path) -> np.ndarray:
     with open(path, "rb") as fh:
-        return pickle.load(fh)
+        return load_stream(fh, fh.name)
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

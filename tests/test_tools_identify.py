@@ -18,6 +18,7 @@ from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.tools.checkpoint import load_model, preprocess
 from opengait_gaitbert.tools.identify import (EmbeddingSet, distance, embed_folder, find_sequences,
                                               rank)
+from opengait_gaitbert.data.safe_pickle import load_stream
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -169,7 +170,7 @@ def test_embed_matches_the_network_on_the_pretreated_sequence(data, net):
     """The embedding of a pkl is net.embed of its 64x44 cut, scaled to [0, 1]."""
     entries = embed_folder(net, data / "gallery")
     with open(entries.paths[0], "rb") as fh:
-        seq = pickle.load(fh)
+        seq = load_stream(fh, fh.name)
     sils = torch.from_numpy(seq[:, :, 10:-10].astype(np.float32) / 255)[None]
     with torch.no_grad():
         expected = net.embed(sils)[0].numpy()

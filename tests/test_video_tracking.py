@@ -5,7 +5,6 @@ Three of synth's walkers are composited over a static, textured, noisy backgroun
 the comparison with ``pretreat`` is not blurred by a codec.
 """
 import json
-import pickle
 from pathlib import Path
 
 import cv2
@@ -15,6 +14,7 @@ from PIL import Image
 
 from opengait_gaitbert.data.pretreat import align_silhouette
 from opengait_gaitbert.launcher import cli
+from opengait_gaitbert.data.safe_pickle import load_stream
 from video_scene import SIZE, box_iou, gallery_walkers, match_tracks, render_scene
 
 FRAMES = 150
@@ -61,7 +61,7 @@ def test_silhouettes_are_pretreats_alignment_of_the_rendered_masks(scene, run):
     near = np.ones((3, 3), np.uint8)
     for k, track in tracks_by_walker(scene, summary).items():
         with open(track["pkl"], "rb") as fh:
-            sils = pickle.load(fh)
+            sils = load_stream(fh, fh.name)
         assert sils.dtype == np.uint8 and sils.shape == (track["silhouettes"], 64, 64)
         assert Path(track["pkl"]) == out / "silhouettes" / track["name"] / "nm-01" / "000" / "000.pkl"
         # Frames apart from the others (no blob of two) should all be there.

@@ -5,13 +5,13 @@ is not redistributable here, so the test runs where the package is installed
 (``apt-get install opencv-doc``) and skips, saying so, elsewhere.
 """
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from opengait_gaitbert.launcher import cli
+from opengait_gaitbert.data.safe_pickle import load_stream
 
 CANDIDATES = [Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"),
               Path("/usr/share/opencv4/samples/data/vtest.avi")]
@@ -47,7 +47,7 @@ def test_vtest_silhouettes_are_64x64_upright_people(run):
     assert len(list((out / "silhouettes").iterdir())) == len(kept)
     for track in kept:
         with open(track["pkl"], "rb") as fh:
-            sils = pickle.load(fh)
+            sils = load_stream(fh, fh.name)
         assert sils.dtype == np.uint8 and sils.shape == (track["silhouettes"], 64, 64)
         body = sils > 127
         # Height-normalised like pretreat: the body spans the rows, and is narrower than tall.

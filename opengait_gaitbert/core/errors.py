@@ -30,6 +30,22 @@ class SequenceReadError(DataError):
     """A frame or sequence file cannot be read; the message names the path."""
 
 
+class UnsafePickleError(SequenceReadError):
+    """A pkl file names a global (a function or class) that a silhouette sequence never needs.
+
+    Attributes:
+        path: the file.
+        global_name: the first refused ``module.name``.
+    """
+
+    def __init__(self, message: str, path: str = "", global_name: str = ""):
+        super().__init__(message)
+        self.path, self.global_name = path, global_name
+
+    def __reduce__(self):  # rebuilt with its attributes when re-raised from a DataLoader worker
+        return type(self), (str(self), self.path, self.global_name)
+
+
 class CheckpointError(GaitBERTError, RuntimeError):
     """A checkpoint is missing, cannot be written or read back, or does not fit this run or config."""
 

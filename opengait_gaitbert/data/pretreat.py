@@ -31,8 +31,8 @@ Two input layouts are understood by :func:`pretreat`:
     single-view data cannot be scored with that evaluator as it is.
 
 Frames inside a folder are taken in natural order (``frame2`` before
-``frame10``).  Pickles are read with :mod:`pickle`: only open ``.pkl`` files
-you trust.
+``frame10``).  Pickles are read with :func:`.safe_pickle.load_pickle`, which
+refuses a file that names anything but numpy arrays: a ``.pkl`` cannot run code.
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
+from .safe_pickle import load_pickle  # noqa: F401 - the one pkl reader; re-exported for callers
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 #: OpenGait drops a frame whose pixel sum (0/255 scale) is at most this.
@@ -280,25 +281,6 @@ def _read_gif(path: Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def load_pickle(path: Path):
-    """The object in a pickle file (OpenGait's pkl format).
-
-    Unpickling calls whatever callables the file names, with the file's arguments,
-    so a damaged or foreign file can raise any exception (``UnpicklingError``,
-    ``EOFError``, ``TypeError``, ``KeyError``, ``MemoryError``, ...). Every one of
-    them is the file's fault and becomes a SequenceReadError naming it. Loading a
-    pickle can run code: read only data you trust.
-
-    Raises:
-        SequenceReadError: the file cannot be opened or unpickled.
-    """
-    try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except Exception as exc:  # noqa: BLE001 - see the docstring: any exception is the file's
-        raise SequenceReadError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
-
-
 def _read_pkl(path: Path) -> np.ndarray:
     """OpenGait pickle -> validated [T, H, W] uint8."""
     data = load_pickle(path)
@@ -312,7 +294,10 @@ def _read_pkl(path: Path) -> np.ndarray:
     numeric = data.dtype == bool or np.issubdtype(data.dtype, np.number)
     if not numeric or np.issubdtype(data.dtype, np.complexfloating):
         raise SequenceReadError(f"{path}: dtype {data.dtype} is not a silhouette dtype (uint8)")
-    if data.dtype != bool and (not np.isfinite(data).all() or data.min() < 0 or data.max() > 255):
+    if data.dtype != bool and not np.isfinite(data).all():
+        raise SequenceReadError(f"{path}: holds NaN or infinite values ({data.dtype}): not a silhouette; "
+                                "re-create it from the source frames with `opengait-gaitbert pretreat`")
+    if data.dtype != bool and (data.min() < 0 or data.max() > 255):
         raise SequenceReadError(
             f"{path}: values in [{data.min()}, {data.max()}] do not fit uint8 (0..255)")
     return to_uint8(data)

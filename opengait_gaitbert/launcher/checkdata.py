@@ -1,61 +1,101 @@
 """``opengait-gaitbert check-data``: walk a dataset and partition, list every problem, exit.
 
-OpenGait's pkl files are Python pickles: loading one can run code. Only check
-data you trust; this command does not make untrusted files safe.
+OpenGait's pkl files are Python pickles, and unpickling can run code. This
+command checks each file before it loads it: the globals the pickle names are
+read from its opcodes (:func:`..data.safe_pickle.refused_globals`, nothing is
+run), a file that names anything but numpy arrays is listed and never loaded,
+and the rest are loaded with the safe loader and checked for dtype, shape,
+frame size, values and empty frames. One bad file never stops the walk.
 """
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+from tqdm import tqdm
 
 from ..compat import read_yaml
 from ..core.errors import EXIT_USER_ERROR, ConfigError, SequenceReadError
-from ..data.pretreat import load_pickle
+from ..data.safe_pickle import load_pickle, refused_globals
 
 EPILOG = """examples:
   opengait-gaitbert check-data --root datasets/CASIA-B-pkl --partition datasets/CASIA-B/CASIA-B.json
   opengait-gaitbert check-data --cfgs configs/gaitbert/gaitbert_casiab.yaml
   opengait-gaitbert check-data --cfgs my_sustech1k.yaml   # checks only the files data_cfg.data_in_use selects
+  opengait-gaitbert check-data --cfgs my.yaml --json > report.json   # a summary a script can read
 """
 RAW_FRAME_SIZE = (64, 64)  # OpenGait's pretreatment writes square frames, 64 pixels unless --img_size
+REMAKE = "re-create it from its frames with `opengait-gaitbert pretreat` (or OpenGait's datasets/pretreatment.py)"
 
 
 @dataclass
 class DataReport:
+    """Every problem found; ``problems`` holds ``(path or id, reason)``, ``kinds`` the kind of each."""
     sequences: int = 0
-    problems: List[Tuple[str, str]] = field(default_factory=list)  # (path or id, reason)
+    problems: List[Tuple[str, str]] = field(default_factory=list)
+    kinds: List[str] = field(default_factory=list)
+
+    def add(self, where, kind: str, reason: str) -> None:
+        self.problems.append((str(where), reason))
+        self.kinds.append(kind)
 
     def summary(self) -> str:
         lines = [f"checked {self.sequences} pkl file(s): {len(self.problems)} problem(s)"]
         lines += [f"  {where}: {reason}" for where, reason in self.problems]
         return "\n".join(lines)
 
+    def as_json(self, root, partition) -> dict:
+        """What ``--json`` prints: counts per kind, then each problem."""
+        return {"root": str(root), "partition": str(partition), "files_checked": self.sequences,
+                "problem_count": len(self.problems), "ok": not self.problems,
+                "kinds": dict(sorted(Counter(self.kinds).items())),
+                "problems": [{"where": where, "kind": kind, "reason": reason}
+                             for (where, reason), kind in zip(self.problems, self.kinds)]}
 
-def check_pkl(path: Path, frame_size=(64, 64)) -> Optional[str]:
-    """The problem with one OpenGait pkl, or None if it is a usable [T, 64, 64] uint8 sequence.
 
-    A file that cannot be unpickled, whatever it raises, is a problem to list, never a crash.
+def check_pkl(path: Path, frame_size=RAW_FRAME_SIZE) -> Optional[Tuple[str, str]]:
+    """``(kind, reason)`` of the problem with one OpenGait pkl, or None if it is a usable
+    ``[T, H, W]`` uint8 sequence with ``(H, W) == frame_size``, T >= 2 and foreground in every frame.
+
+    The pickle's globals are checked first; a file naming anything but numpy arrays
+    is never loaded. A file that cannot be read, whatever it raises, is a problem to
+    list, never a crash.
     """
     try:
+        refused = refused_globals(path)
+        if refused:
+            return "unsafe", (f"refused, not loaded: the pickle names `{refused[0]}`, which a silhouette pkl "
+                              f"never needs, and loading it could run code. Delete it and {REMAKE}")
         data = load_pickle(path)
     except SequenceReadError as err:
-        return f"unreadable ({err.__cause__.__class__.__name__}: {err.__cause__})"
+        cause = err.__cause__
+        detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(err)
+        return "unreadable", f"unreadable ({detail}): copy it again from its source, or {REMAKE}"
     if not isinstance(data, np.ndarray):
-        return f"holds a {type(data).__name__}, not a numpy array"
+        return "not-array", f"holds a {type(data).__name__}, not a numpy array; {REMAKE}"
     if data.ndim != 3:
-        return f"shape {data.shape}: expected [T, h, w]"
-    if data.shape[0] == 0:
-        return "empty sequence (0 frames)"
+        return "shape", f"shape {data.shape}: expected [T, h, w] (one sequence of 2-D frames); {REMAKE}"
+    if data.shape[0] < 2:
+        what = "empty sequence (0 frames)" if data.shape[0] == 0 else "a single frame (1 frame)"
+        return "frames", f"{what}: a gait sequence needs frames over time; remove it or {REMAKE}"
     if tuple(data.shape[1:]) != tuple(frame_size):
-        return f"frames are {data.shape[1]}x{data.shape[2]}, expected {frame_size[0]}x{frame_size[1]}"
+        return "frame-size", (f"frames are {data.shape[1]}x{data.shape[2]}, expected {frame_size[0]}x"
+                              f"{frame_size[1]} (the config's frame size); {REMAKE} at that size")
     if data.dtype != np.uint8:
-        return f"dtype {data.dtype}, expected uint8 (0..255)"
-    if not data.any():
-        return "all frames are background (all zero)"
+        nan = " and holds NaN or infinite values" if data.dtype.kind in "fc" and not np.isfinite(data).all() else ""
+        return "dtype", f"dtype {data.dtype}{nan}, expected uint8 (0..255); {REMAKE}"
+    # Foreground per frame: OpenGait's pretreatment drops empty frames, so one here is damage.
+    empty = int((data.reshape(len(data), -1).max(axis=1) == 0).sum())
+    if empty == len(data):
+        return "background", f"all frames are background (all zero); remove it or {REMAKE}"
+    if empty:
+        return "background", f"{empty} of {len(data)} frames are background (all zero); {REMAKE}"
     return None
 
 
@@ -70,44 +110,91 @@ def selected_files(names: List[str], data_in_use: Optional[Sequence] = None) -> 
     return [names[i] for i in data_in_use if i < len(names)]
 
 
+def _entries(folder: Path, report: DataReport) -> Iterator[os.DirEntry]:
+    """The entries of ``folder``, sorted; a symlink loop or an unreadable folder is listed, not raised."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda entry: entry.name)
+    except OSError as err:
+        report.add(folder, "unreadable-folder", f"cannot be listed ({err.strerror or err}); fix the permissions, "
+                   "or remove it if it is a symbolic link loop")
+        return
+    for entry in entries:
+        if entry.is_symlink():
+            try:
+                Path(entry.path).resolve(strict=True)
+            except (OSError, RuntimeError) as err:  # RuntimeError: a loop, before Python 3.13
+                report.add(entry.path, "link", f"a broken symbolic link or a symbolic link loop ({err}); "
+                           "remove it or point it at real data")
+                continue
+        yield entry
+
+
+def _sequence_folders(root: Path, report: DataReport) -> Iterator[Path]:
+    """``root/<id>/<type>/<view>`` folders, as OpenGait's DataSet lists them."""
+    for pid in _entries(root, report):
+        if not pid.is_dir():
+            continue
+        for typ in _entries(Path(pid.path), report):
+            if not typ.is_dir():
+                continue
+            for view in _entries(Path(typ.path), report):
+                if view.is_dir():
+                    yield Path(view.path)
+
+
+def read_partition(partition: Path, report: DataReport) -> List[str]:
+    """The ids of the partition JSON's TRAIN_SET and TEST_SET; each flaw is listed in ``report``."""
+    fix = 'expected {"TRAIN_SET": ["001", ...], "TEST_SET": [...]} (write one with `opengait-gaitbert partition`)'
+    try:
+        split = json.loads(Path(partition).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        report.add(partition, "partition", f"partition unreadable: {err}; {fix}")
+        return []
+    if not isinstance(split, dict):
+        report.add(partition, "partition", f"holds a {type(split).__name__}, {fix}")
+        return []
+    ids = []
+    for key in ("TRAIN_SET", "TEST_SET"):
+        if not isinstance(split.get(key), list):
+            found = "missing" if key not in split else f"a {type(split[key]).__name__}"
+            report.add(partition, "partition", f"no {key} list ({found}); {fix}")
+        else:
+            ids += [str(pid) for pid in split[key]]
+    return ids
+
+
 def check_dataset(root: Path, partition: Path, data_in_use: Optional[Sequence] = None,
-                  frame_size=RAW_FRAME_SIZE) -> DataReport:
+                  frame_size=RAW_FRAME_SIZE, progress: bool = False) -> DataReport:
     """Check every file OpenGait will read under ``root`` and that each partition id has data.
 
     Args:
         data_in_use: ``data_cfg.data_in_use``: only the files it selects in each sequence
             folder are read, as by OpenGait (SUSTech1K holds 16 modalities per folder).
         frame_size: the pkl frames' expected ``(H, W)``.
+        progress: show a tqdm bar over the files (on stderr).
     """
     report = DataReport()
-    try:
-        split = json.loads(Path(partition).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        report.problems.append((str(partition), f"partition unreadable: {err}"))
-        split = {}
-    if not isinstance(split, dict):
-        report.problems.append((str(partition), f"holds a {type(split).__name__}, expected "
-                                '{"TRAIN_SET": [...], "TEST_SET": [...]}'))
-        split = {}
-    ids = []
-    for key in ("TRAIN_SET", "TEST_SET"):
-        if not isinstance(split.get(key), list):
-            found = "missing" if key not in split else f"a {type(split[key]).__name__}"
-            report.problems.append((str(partition), f"no {key} list ({found})"))
-        else:
-            ids += split[key]
+    ids = read_partition(partition, report)
+    files, with_files = [], set()
+    for folder in _sequence_folders(root, report):
+        names = [entry.name for entry in _entries(folder, report)]
+        chosen = selected_files(names, data_in_use)
+        if chosen:
+            with_files.add(folder.relative_to(root).parts[0])
+        files += [folder / name for name in chosen]
     for pid in ids:
-        if not list((root / str(pid)).glob("*/*/*.pkl")):
-            report.problems.append((f"id {pid}", f"in the partition but no pkl under {root / str(pid)}"))
-    for folder in sorted(p for p in root.glob("*/*/*") if p.is_dir()):
-        for name in selected_files([entry.name for entry in folder.iterdir()], data_in_use):
-            report.sequences += 1
-            path = folder / name
-            problem = (check_pkl(path, frame_size) if name.endswith(".pkl") else
-                       "not a .pkl file: OpenGait's loader reads only .pkl (remove it, or leave it out "
-                       "with data_cfg.data_in_use)")
-            if problem:
-                report.problems.append((str(path), problem))
+        if pid not in with_files:
+            where = "no such folder" if not (root / pid).is_dir() else "no sequence files under it"
+            report.add(f"id {pid}", "missing-id", f"in the partition but {where} ({root / pid}); add its data "
+                       "or remove the id from the partition JSON")
+    for path in tqdm(files, desc="check-data", unit="file", disable=not progress, file=sys.stderr):
+        report.sequences += 1
+        problem = (check_pkl(path, frame_size) if path.name.endswith(".pkl") else
+                   ("not-pkl", "not a .pkl file: OpenGait's loader reads only .pkl (remove it, or leave it out "
+                               "with data_cfg.data_in_use)"))
+        if problem:
+            report.add(path, *problem)
     return report
 
 
@@ -119,6 +206,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data-in-use", help="positions of the files to check in each sequence folder, as "
                                               "data_cfg.data_in_use, e.g. 6 for SUSTech1K's silhouettes "
                                               "(default: every file, or the --cfgs value)")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON summary (counts per kind of problem, then each problem) instead of text")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def main(args) -> int:
@@ -153,6 +243,8 @@ def main(args) -> int:
     if not Path(root).is_dir():
         raise ConfigError(f"dataset root {root} is not a folder; pass --root (or data_cfg.dataset_root "
                           "in --cfgs) as the folder holding <id>/<type>/<view>/*.pkl.")
-    report = check_dataset(Path(root), Path(partition), data_in_use, frame_size)
-    print(report.summary())
+    report = check_dataset(Path(root), Path(partition), data_in_use, frame_size,
+                           progress=not getattr(args, "no_progress", False))
+    print(json.dumps(report.as_json(root, partition), indent=1) if getattr(args, "json", False)
+          else report.summary())
     return EXIT_USER_ERROR if report.problems else 0
