@@ -5,7 +5,7 @@
 Each variant is a shipped CASIA-B recipe at the benchmark size plus a few launcher-style
 ``--set`` overrides (listed in ``VARIANTS`` and in the table): ``shipped`` is
 ``gaitbert_casiab.yaml`` itself; every other variant overrides ``gaitbert_casiab_unet.yaml``,
-the default until the twelfth session, against which they were measured (``recipe_of``).
+the default until 2026-12-05, against which they were measured (``recipe_of``).
 Every variant and the GaitBase reference train through the launcher on the
 accuracy benchmark's data of each seed and are tested with OpenGait's evaluator;
 with ``--robust`` the robustness benchmark's in-process evaluation adds the
@@ -60,7 +60,7 @@ def _erasing(**fields) -> str:
 
 _RESNET9 = ["model_cfg.encoder=resnet9", "model_cfg.channels=[64, 128, 256, 512]", "model_cfg.embed_stride=1"]
 
-#: The recipe the variants override: the U-Net recipe, the shipped default until the twelfth session.
+#: The recipe the variants override: the U-Net recipe, the shipped default until 2026-12-05.
 #: Every variant but those in ``ON_THE_DEFAULT`` was measured against it; its overrides stay valid there.
 UNET_RECIPE = "gaitbert_casiab_unet.yaml"
 #: variants built on the shipped ``gaitbert_casiab.yaml`` instead
@@ -133,7 +133,7 @@ VARIANTS: Dict[str, List[str]] = {
     "resnet9-da": _RESNET9 + [_da(**_MIXTURE, ratio=0.5)],
     # ... with a cheaper context and less reconstruction, to fit the speed targets: one 3-frame
     # temporal conv layer, an eighth of each batch reconstructed (1.42x training, 1.26x inference):
-    # the shipped gaitbert_casiab.yaml since the twelfth session
+    # the shipped gaitbert_casiab.yaml since 2026-12-05
     "resnet9-lite": _RESNET9 + ["model_cfg.temporal=conv", "model_cfg.temporal_layers=1",
                                 "model_cfg.reconstruct_fraction=0.125"],
 }
@@ -145,7 +145,7 @@ TEST_TIME_VARIANTS: Dict[str, Tuple[str, List[str]]] = {
     "visible-parts": ("shipped", ["model_cfg.part_visibility=true"]),
     "columns-visible": ("columns", VARIANTS["columns"] + ["model_cfg.part_visibility=true"]),
     # identity-clean's checkpoints tested by the code whose temporal max skips empty frames
-    # (eighth session; before it, empty frames took part in the max, as in identity-clean's tests)
+    # (since 2026-12-04; before it, empty frames took part in the max, as in identity-clean's tests)
     "identity-clean-shown": ("identity-clean", VARIANTS["identity-clean"]),
 }
 

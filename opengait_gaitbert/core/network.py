@@ -230,7 +230,7 @@ class SpatialTransformer(nn.Module):
     interchangeable). The output projection starts at zero, so the block built here
     begins as the identity. Under OpenGait, ``BaseModel.init_parameters`` then gives
     every ``nn.Linear`` xavier weights, this one included (a zero start for the
-    temporal context's projection was measured worse: README, eighth session).
+    temporal context's projection was measured worse: benchmarks/results/history.md, 2026-12-04).
     """
 
     def __init__(self, channels: int, dim: int, layers: int, heads: int, size: Tuple[int, int]):
