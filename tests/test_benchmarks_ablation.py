@@ -33,7 +33,7 @@ print(json.dumps({
 
 def test_variants_name_their_recipe_and_resnet9_lite_builds_the_shipped_network():
     """Earlier variants keep overriding the U-Net recipe they were measured against; ``shipped`` and
-    this session's variants the default. resnet9-lite over the U-Net recipe is the shipped network
+    the variants in ``ON_THE_DEFAULT`` override the default. resnet9-lite over the U-Net recipe is the shipped network
     (the transformer's keys aside, which a conv context does not read)."""
     result = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
