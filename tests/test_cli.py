@@ -42,9 +42,26 @@ def test_a_command_imports_its_own_module_only():
     assert "torch" not in names
 
 
-def test_usage_error_exits_2():
-    assert imported_by("no-such-command")[1] == EXIT_USER_ERROR == 2
-    assert imported_by("check-data", "--no-such-option")[1] == EXIT_USER_ERROR
+def run_cli(*argv):
+    """``opengait-gaitbert ARGV`` in a fresh interpreter: its exit status and stderr."""
+    done = subprocess.run([sys.executable, "-m", "opengait_gaitbert.launcher.cli", *argv], cwd=ROOT,
+                          capture_output=True, text=True)
+    return done.returncode, done.stderr
+
+
+def test_usage_errors_name_the_command_the_word_and_the_choices():
+    """Commands' parsers are built lazily, one per run: a usage error must still say which
+    command's usage was wrong, with the word at fault, and exit with the user-error status."""
+    code, err = run_cli("chek-data")
+    assert code == EXIT_USER_ERROR and "invalid choice: 'chek-data'" in err
+    assert all(name in err for name in cli.COMMANDS)  # the valid commands are listed
+    # --ckpt is identify's option: check-data's parser, built alone, must not know it
+    code, err = run_cli("check-data", "--ckpt", "model.pt")
+    assert code == EXIT_USER_ERROR
+    assert "usage: opengait-gaitbert check-data" in err and "unrecognized arguments: --ckpt model.pt" in err
+    # and the command's own options are there: a missing value is named
+    code, err = run_cli("identify", "--ckpt")
+    assert code == EXIT_USER_ERROR and "usage: opengait-gaitbert identify" in err and "--ckpt" in err
 
 
 def test_user_error_exits_2_and_internal_error_is_raised(monkeypatch, capsys):

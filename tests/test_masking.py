@@ -380,13 +380,70 @@ def test_policy_errors_name_the_key_value_and_allowed(kwargs, key):
     assert f"`{key}` = {kwargs[key]!r}" in str(err.value) and "allowed" in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(ratio=0.0), dict(ratio=1.0), dict(ratio=1), dict(mode=["band"]), dict(mode=("span", "moving")),
-    dict(mode=["band", "moving"], mode_weights=[0.2, 3]), dict(band_sides=("left",)),
-    dict(band_size=[0.3, 0.3]), dict(band_size=(0.01, 0.99)),
-])
-def test_valid_policies_are_accepted(kwargs):
-    MaskingPolicy(**kwargs)
+def kind_of(mask):
+    """What a mask hides: ``frames`` (whole frames), ``band`` (one static region at an edge) or
+    ``moving`` (a full-height bar whose columns move), from the mask alone."""
+    hidden = frames_hidden(mask)
+    if np.all(mask[hidden] == 1):
+        return "frames"
+    boxes = {hidden_box(mask[t] > 0) for t in np.flatnonzero(hidden)}
+    if len(boxes) == 1:
+        (top, bottom), (left, right) = boxes.pop()
+        assert top == 0 or left == 0 or bottom == H or right == W, "a band touches an edge"
+        return "band"
+    assert all(rows == (0, H) for rows, _ in boxes), "a moving bar is full height"
+    return "moving"
+
+
+def masks_of(policy, draws=60, s=30):
+    return [mask_sequence(walker(s, seed=i), policy, np.random.default_rng(i))[1] for i in range(draws)]
+
+
+def test_ratio_zero_still_hides_one_frame():
+    assert all(frames_hidden(m).sum() == 1 for m in masks_of(MaskingPolicy(ratio=0.0)))
+
+
+@pytest.mark.parametrize("ratio", [1.0, 1])
+def test_ratio_one_hides_all_frames_but_one(ratio):
+    assert all(frames_hidden(m).sum() == 29 for m in masks_of(MaskingPolicy(ratio=ratio)))
+
+
+def test_a_one_mode_list_is_that_mode():
+    masks = masks_of(MaskingPolicy(mode=["band"], ratio=0.5))
+    assert {kind_of(m) for m in masks} == {"band"}
+    assert all(len(runs_of(frames_hidden(m))) == 1 and frames_hidden(m).sum() == 15 for m in masks)
+
+
+def test_a_mixture_draws_each_of_its_modes():
+    kinds = [kind_of(m) for m in masks_of(MaskingPolicy(mode=("span", "moving"), ratio=0.5))]
+    assert set(kinds) == {"frames", "moving"} and 15 <= kinds.count("moving") <= 45
+
+
+def test_mode_weights_set_how_often_each_mode_is_drawn():
+    kinds = [kind_of(m) for m in masks_of(MaskingPolicy(mode=["band", "moving"], mode_weights=[0.2, 3]), 200)]
+    # band is drawn with probability 0.2 / 3.2 = 1/16: about 12 of 200 (binomial std 3.4)
+    assert 2 <= kinds.count("band") <= 25
+
+
+def test_band_sides_limit_where_the_band_stands():
+    for mask in masks_of(MaskingPolicy(mode="band", band_sides=("left",))):
+        (rows, (left, right)), = {hidden_box(mask[t] > 0) for t in np.flatnonzero(frames_hidden(mask))}
+        assert rows == (0, H) and left == 0 and right < W
+
+
+def test_an_equal_band_size_range_is_one_thickness():
+    for mask in masks_of(MaskingPolicy(mode="band", band_sides=("top", "right"), band_size=[0.3, 0.3])):
+        (top, bottom), (left, right) = hidden_box(mask[np.flatnonzero(frames_hidden(mask))[0]] > 0)
+        assert (bottom - top, right - left) in {(round(0.3 * H), W), (H, round(0.3 * W))}
+
+
+def test_the_widest_band_size_range_never_covers_the_frame():
+    widths = set()
+    for mask in masks_of(MaskingPolicy(mode="moving", band_size=(0.01, 0.99), ratio=1.0), 100):
+        assert kind_of(mask) == "moving"
+        widths |= {right - left for _, (left, right) in
+                   (hidden_box(mask[t] > 0) for t in np.flatnonzero(frames_hidden(mask)))}
+    assert 1 <= min(widths) and max(widths) <= W - 1 and max(widths) - min(widths) > W // 2
 
 
 def test_mode_typo_suggests():

@@ -54,9 +54,11 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         prog="opengait-gaitbert", description=__doc__.splitlines()[0], epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.command_parsers = {}  # for main's usage errors about words the command does not know
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text,
                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.command_parsers[name] = command_parser
         if name != command:
             continue
         module = importlib.import_module(module_name)
@@ -79,7 +81,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Parse ``argv``, run the command, and return its exit status (see the module doc)."""
     from ..core.errors import EXIT_USER_ERROR, GaitBERTError
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(chosen_command(argv)).parse_args(argv)
+    parser = build_parser(chosen_command(argv))
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would print the top-level usage; the command's own says what it takes
+        parser.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.handler(args) or 0)
     except GaitBERTError as err:  # user-caused: the message names the file/key and the fix
