@@ -31,20 +31,36 @@ def damaged(seed):
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
-def test_every_damaged_checkpoint_is_named(tmp_path):
+def test_every_damaged_checkpoint_is_named_or_loads_unchanged(tmp_path):
     """300 seeded damages; on them torch.load raises UnpicklingError, RuntimeError, UnicodeDecodeError and
-    IndexError (torch 2.14), or loads (bytes overwritten inside a tensor)."""
+    IndexError (torch 2.14), or loads: bytes overwritten inside a tensor's data then load as wrong weights,
+    which only the zip records' CRC-32 reveals. A damaged file may load only when the bytes that changed
+    are ones nothing reads (the zip format's alignment padding), i.e. with exactly the saved content."""
     path = tmp_path / "GaitBERT-00003.pt"
-    loaded = 0
+    refused = 0
     for seed in range(300):
         path.write_bytes(damaged(seed))
         try:
-            load_checkpoint(path, fix=CHECKPOINT_FIX)
-            loaded += 1  # overwritten bytes inside a tensor's data still load
+            checkpoint = load_checkpoint(path, fix=CHECKPOINT_FIX)
         except CheckpointError as err:
             assert str(err).startswith(f"{path}: cannot be read with weights_only=True (")
             assert str(err).endswith(CHECKPOINT_FIX)
-    assert loaded < 100
+            refused += 1
+            continue
+        assert seed % 3 == 2, "random bytes and truncated files never load"
+        assert checkpoint["iteration"] == 3 and torch.equal(checkpoint["model"]["w"], torch.arange(100.0)), seed
+    assert refused >= 290  # as measured: 299 (one damage fell into padding only)
+
+
+def test_changed_tensor_bytes_are_refused_by_their_checksum(tmp_path):
+    path = tmp_path / "GaitBERT-00003.pt"
+    data = bytearray(saved_bytes())
+    weights = torch.arange(100.0).numpy().tobytes()
+    data[data.find(weights) + 50] ^= 0xFF  # one byte of one float: torch.load alone returns a wrong weight
+    path.write_bytes(bytes(data))
+    assert not torch.equal(torch.load(path, weights_only=True)["model"]["w"], torch.arange(100.0))
+    with pytest.raises(CheckpointError, match=r"the record .*data/0 fails its CRC-32 check.*bytes changed"):
+        load_checkpoint(path, fix=CHECKPOINT_FIX)
 
 
 class Pickled:

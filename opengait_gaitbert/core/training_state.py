@@ -24,6 +24,7 @@ import pickle
 import random
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -163,16 +164,37 @@ def load_checkpoint(path, map_location="cpu", fix: Optional[str] = None) -> Dict
         raise CheckpointError(f"{path}: checkpoint not found. {fix or _way_back(path)}")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
+        damage = _changed_record(path)
     except Exception as err:  # noqa: BLE001 - weights_only runs nothing from the file, so whatever it raises
         # is the file's damage: truncation gives RuntimeError (zip central directory), garbage any of
         # UnpicklingError, EOFError, KeyError, IndexError, UnicodeDecodeError, ...
         raise CheckpointError(f"{path}: cannot be read with weights_only=True ({_load_reason(path, err)}); the "
                               "file is truncated or corrupt, or holds more than the tensors, numbers, lists and "
                               f"dicts that OpenGait's trainer saves. {fix or _way_back(path)}") from err
+    if damage:
+        raise CheckpointError(f"{path}: cannot be read with weights_only=True ({damage}); the file is corrupt: "
+                              f"bytes changed after it was saved. {fix or _way_back(path)}")
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: holds a {type(data).__name__}, not OpenGait's {{'model': state_dict, "
                               f"...}} dict. {fix or _way_back(path)}")
     return data
+
+
+def _changed_record(path: Path) -> Optional[str]:
+    """Which record of a zip checkpoint (torch's format since 1.6) fails its CRC-32, if any.
+
+    ``torch.load`` does not check the CRCs, so bytes changed inside a tensor's data load
+    silently as wrong weights. Checking them costs one more read of the file. A legacy
+    (non-zip) checkpoint has no checksums to check.
+    """
+    if not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as archive:
+        try:
+            bad = archive.testzip()
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as err:  # a damaged record header
+            return f"{type(err).__name__}: {err}"
+    return f"the record {bad} fails its CRC-32 check" if bad else None
 
 
 def _load_reason(path: Path, err: Exception) -> str:
