@@ -3,11 +3,13 @@
 ``opengait_gaitbert.pth`` (installed next to the package, as pytest-cov does)
 imports this module at interpreter start. It only appends a meta-path finder:
 no torch, no OpenGait, and nothing else happens until a module named
-``data.transform``, ``modeling.losses`` or ``modeling.models`` is imported.
-Then, if that module really sits inside an OpenGait ``opengait/`` folder, the
-matching GaitBERT name is registered right after the module finishes loading,
-so OpenGait's unchanged ``main.py`` finds ``GaitBERT``, ``GaitBERTLoss`` and
-``MaskedFrameSampler``.
+``data.transform``, ``modeling.losses``, ``modeling.models`` or ``data.dataset``
+is imported. Then, if that module really sits inside an OpenGait ``opengait/``
+folder, the matching GaitBERT name is registered right after the module finishes
+loading, so OpenGait's unchanged ``main.py`` finds ``GaitBERT``, ``GaitBERTLoss``
+and ``MaskedFrameSampler``; and ``data.dataset`` unpickles its pkl files with the
+safe loader (``opengait_gaitbert.adapters.dataset``), so a downloaded dataset
+cannot run code in a plain ``main.py`` run either.
 
 ``OPENGAIT_GAITBERT_DISABLE=1`` switches the hook off.
 """
@@ -15,7 +17,8 @@ import os
 import sys
 from importlib.machinery import PathFinder
 
-TARGETS = {"data.transform": "transform", "modeling.losses": "loss", "modeling.models": "model"}
+TARGETS = {"data.transform": "transform", "modeling.losses": "loss", "modeling.models": "model",
+           "data.dataset": "dataset"}
 # Files that identify OpenGait's ``opengait/`` folder (the parent of ``modeling``).
 OPENGAIT_MARKERS = ("main.py", "modeling/base_model.py", "data/transform.py", "utils/common.py")
 

@@ -4,6 +4,8 @@ OpenGait resolves YAML names with ``getattr`` on module namespaces:
 ``model_cfg.model`` on ``modeling.models``, ``loss_cfg[].type`` on
 ``modeling.losses`` and ``*_cfg.transform[].type`` on ``data.transform``.
 Registering is setting those attributes, in every process, before ``run_model``.
+The fourth entry, ``dataset``, registers no name: it routes OpenGait's pkl loading
+(``data.dataset``) through the safe loader (:mod:`.adapters.dataset`).
 """
 from __future__ import annotations
 
@@ -30,7 +32,11 @@ def _same_class(a, b) -> bool:
 
 
 def register_entry(kind: str) -> None:
-    """Register one of ``transform``, ``loss``, ``model``; idempotent."""
+    """Register one of ``transform``, ``loss``, ``model``, or protect ``dataset``; idempotent."""
+    if kind == "dataset":
+        from .adapters.dataset import protect
+        protect(importlib.import_module("data.dataset"))
+        return
     namespace_name, adapter_name, class_name = ENTRIES[kind]
     namespace = importlib.import_module(namespace_name)
     cls = getattr(importlib.import_module(adapter_name), class_name)
@@ -44,6 +50,7 @@ def register_entry(kind: str) -> None:
 
 
 def register() -> None:
-    """Register the transform, the loss and the model. Needs OpenGait's ``opengait/`` on sys.path."""
-    for kind in ("transform", "loss", "model"):
+    """Register the transform, the loss and the model, and load OpenGait's pkl files safely.
+    Needs OpenGait's ``opengait/`` on sys.path."""
+    for kind in ("transform", "loss", "model", "dataset"):
         register_entry(kind)

@@ -45,6 +45,7 @@ def write_malicious_pkl(path: Path, marker: Path, payload=ShellTouch, protocol: 
     The array rides along in a tuple, so a loader that runs the payload still gets data
     and nothing but the marker shows that code ran.
     """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as stream:
         pickle.dump((payload(marker), silhouettes()), stream, protocol=protocol)

@@ -21,8 +21,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..compat import read_yaml
-from ..core.errors import EXIT_USER_ERROR, ConfigError, SequenceReadError
-from ..data.safe_pickle import load_pickle, refused_globals
+from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
+from ..data.safe_pickle import check_globals, load_pickle, refused_globals
 
 EPILOG = """examples:
   opengait-gaitbert check-data --root datasets/CASIA-B-pkl --partition datasets/CASIA-B/CASIA-B.json
@@ -133,14 +133,18 @@ def _entries(folder: Path, report: DataReport) -> Iterator[os.DirEntry]:
 def _sequence_folders(root: Path, report: DataReport) -> Iterator[Path]:
     """``root/<id>/<type>/<view>`` folders, as OpenGait's DataSet lists them."""
     for pid in _entries(root, report):
-        if not pid.is_dir():
+        if pid.is_dir():
+            yield from _sequence_folders_of(Path(pid.path), report)
+
+
+def _sequence_folders_of(id_folder: Path, report: DataReport) -> Iterator[Path]:
+    """``<id>/<type>/<view>`` folders of one id."""
+    for typ in _entries(id_folder, report):
+        if not typ.is_dir():
             continue
-        for typ in _entries(Path(pid.path), report):
-            if not typ.is_dir():
-                continue
-            for view in _entries(Path(typ.path), report):
-                if view.is_dir():
-                    yield Path(view.path)
+        for view in _entries(Path(typ.path), report):
+            if view.is_dir():
+                yield Path(view.path)
 
 
 def read_partition(partition: Path, report: DataReport) -> List[str]:
@@ -196,6 +200,66 @@ def check_dataset(root: Path, partition: Path, data_in_use: Optional[Sequence] =
         if problem:
             report.add(path, *problem)
     return report
+
+
+def run_files(cfgs: dict, phase: str, workdir: Path) -> List[Path]:
+    """The pkl files a ``phase`` run of ``cfgs`` will read, as OpenGait's DataSet lists them: the
+    partition's TRAIN_SET ids (train; TEST_SET too with ``trainer_cfg.with_test``) or TEST_SET ids
+    (test) under each ``data_cfg``'s ``dataset_root``, filtered by its ``data_in_use``.
+    A dataset whose root or partition cannot be read adds none (the preflight reports it)."""
+    training = phase == "train"
+    sets = ["TRAIN_SET"] * training + ["TEST_SET"] * (not training or bool(
+        (cfgs.get("trainer_cfg") or {}).get("with_test")))
+    data_cfgs = cfgs.get("data_cfg")
+    files, report = [], DataReport()
+    for data in data_cfgs if isinstance(data_cfgs, list) else [data_cfgs or {}]:
+        if not isinstance(data, dict) or not data.get("dataset_root") or not data.get("dataset_partition"):
+            continue
+        root = workdir / str(data["dataset_root"])
+        try:
+            split = json.loads((workdir / str(data["dataset_partition"])).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if not isinstance(split, dict) or not root.is_dir():
+            continue
+        wanted = {str(pid) for key in sets if isinstance(split.get(key), list) for pid in split[key]}
+        for pid in _entries(root, report):
+            if pid.name not in wanted or not pid.is_dir():
+                continue
+            for folder in _sequence_folders_of(Path(pid.path), report):
+                names = [entry.name for entry in _entries(folder, report)]
+                files += [folder / name for name in selected_files(names, data.get("data_in_use"))
+                          if name.endswith(".pkl")]
+    if report.problems:  # a link loop or an unreadable folder: OpenGait's listing would fail on it
+        where, reason = report.problems[0]
+        raise DataError(f"{where}: {reason}. Check the whole tree with `opengait-gaitbert check-data --cfgs "
+                        "<config>`.")
+    return files
+
+
+def refuse_unsafe_files(cfgs: dict, phase: str, workdir: Path, source: str) -> int:
+    """Before a run starts: read the globals of every pkl it will load (nothing is unpickled)
+    and refuse the run if any file names more than numpy arrays or is no complete pickle.
+
+    Returns the number of files checked.
+
+    Raises:
+        UnsafePickleError / SequenceReadError (DataErrors): naming the first such file, how
+            many there are, and the way on (check-data, or ``--trust-data``).
+    """
+    files = run_files(cfgs, phase, workdir)
+    bad = []
+    for path in tqdm(files, desc="checking pkl files", unit="file", file=sys.stderr, disable=len(files) < 2000):
+        try:
+            check_globals(path)
+        except SequenceReadError as err:  # UnsafePickleError included
+            bad.append(err)
+    if bad:
+        first = bad[0]
+        more = f" ({len(bad)} such files in all.)" if len(bad) > 1 else ""
+        first.args = (f"{first}{more} List them all with `opengait-gaitbert check-data --cfgs {source}`.",)
+        raise first
+    return len(files)
 
 
 def add_arguments(parser) -> None:

@@ -30,6 +30,8 @@ from ..core.errors import ConfigError
 from ..core.training_state import ALLOW_WORLD_SIZE_CHANGE_ENV, checkpoint_iteration, saved_checkpoints
 from .locate import locate_opengait
 from ..compat import merge_cfgs
+from ..data.safe_pickle import TRUST_ENV
+from .checkdata import refuse_unsafe_files
 from .preflight import checkpoint_path, check_writable, preflight
 from .worker import COLLECTIVE_TIMEOUT, HEARTBEAT_ENV, STAGES
 
@@ -60,6 +62,9 @@ def add_arguments(parser, phase: str = "train") -> None:
     parser.add_argument("--allow-world-size-change", action="store_true",
                         help="resume a checkpoint saved by another number of processes: weights, optimizer "
                              "and schedule are restored, the random streams are not (approximate resume)")
+    parser.add_argument("--trust-data", action="store_true",
+                        help="load the dataset's pkl files with plain pickle, which runs any code a file carries "
+                             "(default: an allow-list of numpy arrays; see docs/data-safety.md)")
     parser.add_argument("--nnodes", default="1", help="torchrun --nnodes (multi-node)")
     parser.add_argument("--node-rank", type=int, default=0, help="torchrun --node_rank")
     parser.add_argument("--master-addr", help="torchrun --master_addr (multi-node)")
@@ -71,7 +76,7 @@ def main(args) -> int:
                   iteration=args.iter, workdir=args.workdir, overrides=args.set,
                   log_to_file=args.log_to_file, jemalloc=not args.no_jemalloc,
                   torchrun_args=_multinode_args(args), collective_timeout=args.collective_timeout,
-                  allow_world_size_change=args.allow_world_size_change)
+                  allow_world_size_change=args.allow_world_size_change, trust_data=args.trust_data)
 
 
 def _multinode_args(args) -> List[str]:
@@ -160,13 +165,16 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
            nproc: Optional[int] = None, iteration: int = 0, workdir: Optional[str] = None,
            overrides: Sequence[str] = (), log_to_file: bool = False, jemalloc: bool = True,
            torchrun_args: Sequence[str] = ("--standalone",), output: Optional[List[str]] = None,
-           collective_timeout: float = COLLECTIVE_TIMEOUT, allow_world_size_change: bool = False) -> int:
+           collective_timeout: float = COLLECTIVE_TIMEOUT, allow_world_size_change: bool = False,
+           trust_data: bool = False) -> int:
     """Run OpenGait's train or test phase; returns the exit code.
 
     Args:
         output: if a list, the run's output lines are also appended to it.
         collective_timeout: seconds a collective waits for the other ranks before the run ends.
         allow_world_size_change: resume a checkpoint of another world size, approximately.
+        trust_data: unpickle the dataset with plain pickle (default: the allow-list, after
+            every file's globals were checked here, before any process starts).
     """
     root = locate_opengait(opengait)
     cfg_path = Path(cfgs).expanduser().resolve()
@@ -197,6 +205,11 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
         nnodes = int(str(torchrun_args[list(torchrun_args).index("--nnodes") + 1]).split(":")[-1])
     preflight(merged, str(cfgs), phase, device, nproc * nnodes, workdir_path, iteration,
               allow_world_size_change=allow_world_size_change)
+    if trust_data:
+        _say("--trust-data: pkl files are loaded with plain pickle, which runs any code a file carries", output)
+    else:
+        checked = refuse_unsafe_files(merged, phase, workdir_path, str(cfgs))
+        _say(f"safe pkl loading: {checked} pkl file(s) checked, each names only numpy arrays", output)
 
     cmd = [sys.executable, "-m", "torch.distributed.run", *torchrun_args, "--nproc_per_node", str(nproc),
            "-m", "opengait_gaitbert.launcher.worker", "--opengait", str(root), "--device", device,
@@ -207,6 +220,9 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
     env = worker_env(device, nproc, jemalloc)
     if allow_world_size_change:
         env[ALLOW_WORLD_SIZE_CHANGE_ENV] = "1"
+    env.pop(TRUST_ENV, None)
+    if trust_data:
+        env[TRUST_ENV] = "1"
     heartbeats = Path(tempfile.mkdtemp(prefix="gaitbert-progress-"))
     env[HEARTBEAT_ENV] = str(heartbeats)
     try:
@@ -220,6 +236,12 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
     finally:
         shutil.rmtree(heartbeats, ignore_errors=True)
     return code
+
+
+def _say(line: str, output: Optional[List[str]]) -> None:
+    print(f"[opengait-gaitbert] {line}", flush=True)
+    if output is not None:
+        output.append(f"[opengait-gaitbert] {line}")
 
 
 def _run(cmd, cwd, env, output: Optional[List[str]]):

@@ -1,0 +1,126 @@
+"""OpenGait's ``data.dataset`` loads its pkl files through the safe loader.
+
+``DataSet.__loader__`` calls ``pickle.load(f)`` on each sequence file, with
+``pickle`` the module global of ``data/dataset.py``. :func:`protect` replaces
+that one global with :class:`SafePickle`, whose ``load`` is
+:func:`..data.safe_pickle.load_stream`, so every file OpenGait's training and
+testing read is unpickled with the allow-list, and wraps ``DataSet.__init__``:
+
+* after OpenGait has listed the sequences, the globals of every listed file are
+  read from its opcodes (nothing is loaded) and a file naming anything but numpy
+  arrays stops the run there, before the first step, as an UnsafePickleError;
+* a listing that fails (a symbolic link loop, an unreadable folder) or a
+  malformed partition JSON becomes a DataError naming the path and the fix,
+  instead of an OSError from inside OpenGait.
+
+Nothing of OpenGait is edited on disk. It is applied by the launcher's worker
+(through :func:`..registry.register`) and, for users who run OpenGait's own
+``main.py``, by the startup hook when ``data.dataset`` is imported.
+``OPENGAIT_GAITBERT_TRUST_DATA=1`` (``--trust-data``) loads with plain pickle.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import pickle
+import types
+
+from ..core.errors import DataError, SequenceReadError, UnsafePickleError
+from ..data.safe_pickle import TRUST_ENV, check_globals, load_stream, trusted
+
+#: Refused or unreadable files quoted in one error; the rest are counted.
+SHOW_FILES = 3
+
+
+class SafePickle(types.ModuleType):
+    """``pickle`` as ``data/dataset.py`` sees it: ``load`` is the safe loader (unless trusted),
+    everything else is the real module."""
+
+    def __init__(self):
+        super().__init__("pickle", "The pickle module with an allow-list load (opengait_gaitbert).")
+
+    @staticmethod
+    def load(file, *args, **kwargs):
+        return load_stream(file, getattr(file, "name", "<a pkl file>"), trust=trusted())
+
+    def __getattr__(self, name):
+        return getattr(pickle, name)
+
+
+def _log(message: str, warning: bool = False) -> None:
+    """Through OpenGait's logger (rank 0 only) where main.py set it up, else on stderr."""
+    import sys
+
+    import torch
+    if torch.distributed.is_initialized():
+        from utils import get_msg_mgr  # OpenGait
+        manager = get_msg_mgr()
+        if getattr(manager, "logger", None) is not None:  # set up by main.py (rank > 0: a no-op)
+            (manager.log_warning if warning else manager.log_info)(f"[opengait-gaitbert] {message}")
+            return
+    print(f"[opengait-gaitbert] {message}", file=sys.stderr, flush=True)
+
+
+def check_listed_files(seqs_info) -> int:
+    """Refuse, before loading any, the files of OpenGait's ``seqs_info`` that name a global
+    a pickled array never needs, or that are no complete pickle; returns the files checked.
+
+    Raises:
+        UnsafePickleError: naming the first refused file, its global and the count.
+        SequenceReadError: naming the first unreadable file and the count.
+    """
+    refused, unreadable, checked = [], [], 0
+    for *_, paths in seqs_info:
+        for path in paths:
+            if not str(path).endswith(".pkl"):
+                continue  # OpenGait's own loader refuses those with its message
+            checked += 1
+            try:
+                check_globals(path)
+            except UnsafePickleError as err:
+                refused.append(err)
+            except SequenceReadError as err:
+                unreadable.append(err)
+    for errors in (refused, unreadable):
+        if errors:
+            first = errors[0]
+            if len(errors) > 1:
+                others = [str(err).split(": ", 1)[0] for err in errors[1:SHOW_FILES]]
+                first.args = (f"{first} ({len(errors)} such files in all; also {'; '.join(others)}"
+                              f"{'; ...' if len(errors) > SHOW_FILES else ''})",)
+            raise first
+    return checked
+
+
+def protect(dataset_module) -> None:
+    """Route ``dataset_module`` (OpenGait's ``data.dataset``) through the safe loader; idempotent."""
+    dataset_module.pickle = SafePickle()
+    cls = dataset_module.DataSet
+    if getattr(cls, "_gaitbert_safe", False):
+        return
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self, data_cfg, training):
+        try:
+            init(self, data_cfg, training)
+        except OSError as err:  # os.listdir of the root, an id, type or view folder
+            raise DataError(
+                f"{err.filename}: cannot be listed ({err.strerror or err}): a symbolic link loop, a broken link or "
+                f"an unreadable folder under data_cfg.dataset_root. Fix or remove it; `opengait-gaitbert check-data "
+                f"--cfgs <config>` lists every such path.") from err
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:  # OpenGait's json.load of the partition
+            raise DataError(
+                f"{data_cfg.get('dataset_partition')}: not a partition JSON ({type(err).__name__}: {err}); "
+                'expected {"TRAIN_SET": [...], "TEST_SET": [...]} (data_cfg.dataset_partition; write one with '
+                "`opengait-gaitbert partition`).") from err
+        if trusted():
+            _log(f"{TRUST_ENV}=1 (--trust-data): pkl files are loaded with plain pickle, which runs any code a "
+                 "file carries. Use it only for data whose source you know.", warning=True)
+            return
+        checked = check_listed_files(self.seqs_info)
+        _log(f"safe pkl loading: the {checked} listed pkl file(s) name only numpy arrays; each is unpickled "
+             "with an allow-list")
+
+    cls.__init__ = __init__
+    cls._gaitbert_safe = True
