@@ -101,3 +101,32 @@ def test_pretraining_configs_build_the_unet_recipe_s_network():
         model = yaml.safe_load(config_path(name).read_text())["model_cfg"]
         for key in ENCODER_KEYS | TEMPORAL_KEYS | {"frame_size", "bin_num", "part_columns", "embed_dim"}:
             assert model.get(key) == unet.get(key), (name, key)
+
+
+def test_masked_objective_weights_need_a_masked_pass(cfgs):
+    """reconstruct_fraction 0 (no masked clip) with a masked term's weight left on would silently
+    train without it: refused, naming the key and both fixes."""
+    no_pass = edit(edit(cfgs, ["model_cfg", "identity_view"], "clean"), ["model_cfg", "reconstruct_fraction"], 0)
+    with pytest.raises(ConfigError, match=r"x.yaml: loss_cfg \(GaitBERTLoss\): `reconstruction_weight` = 1.0, "
+                                          r"but model_cfg.reconstruct_fraction is 0.*`reconstruction_weight: 0`"):
+        validate_cfgs(no_pass, training=True, source="x.yaml")
+    ablation = edit(no_pass, ["loss_cfg", 0, "reconstruction_weight"], 0.0)
+    assert not validate_cfgs(ablation, training=True, source="x.yaml").predict_features
+    with pytest.raises(ConfigError, match=r"`feature_weight` = 2.0, but model_cfg.reconstruct_fraction is 0"):
+        validate_cfgs(edit(ablation, ["loss_cfg", 0, "feature_weight"], 2.0), training=True, source="x.yaml")
+
+
+@pytest.mark.parametrize("value,match", [(-1.0, r"`feature_weight` = -1.0 is invalid; allowed: a number >= 0"),
+                                         ("high", r"`feature_weight` = 'high' is invalid")])
+def test_feature_weight_must_be_a_weight(cfgs, value, match):
+    with pytest.raises(ConfigError, match=match):
+        validate_cfgs(edit(cfgs, ["loss_cfg", 0, "feature_weight"], value), training=True, source="x.yaml")
+
+
+def test_feature_prediction_needs_the_clean_view(cfgs):
+    clean = edit(cfgs, ["model_cfg", "identity_view"], "clean")
+    assert validate_cfgs(edit(clean, ["loss_cfg", 0, "feature_weight"], 1.0), training=True,
+                         source="x.yaml").predict_features
+    masked = edit(edit(clean, ["model_cfg", "identity_view"], "masked"), ["model_cfg", "reconstruct_fraction"], 1.0)
+    with pytest.raises(ConfigError, match=r"`feature_weight` > 0 .* needs model_cfg.identity_view: clean"):
+        validate_cfgs(edit(masked, ["loss_cfg", 0, "feature_weight"], 1.0), training=True, source="x.yaml")

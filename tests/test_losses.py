@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from opengait_gaitbert.core import ConfigError
-from opengait_gaitbert.core.losses import (check_reconstruction_options, hidden_psnr,
+from opengait_gaitbert.core.losses import (check_reconstruction_options, feature_prediction_loss, hidden_psnr,
                                            masked_reconstruction_loss, nearest_visible_frame_baseline)
 
 
@@ -94,3 +94,19 @@ def test_seen_positions_leave_out_places_no_frame_shows():
     mask[1, 2, 0, 2] = 0  # clip 1 shows one place of row 0 in its last frame: it counts again, there only
     seen = masked_reconstruction_loss(logits, target, mask, "mse", "seen").item()
     assert seen == pytest.approx((2 * 1.0 + 2 * 0.25) / 4, abs=1e-6)
+
+
+def test_feature_prediction_is_one_minus_cosine_per_part():
+    """Part 0 points the same way at another scale (loss 0), part 1 at right angles (loss 1): mean 0.5."""
+    target = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])  # [b=1, e=2, p=2]: part 0 = (1, 0), part 1 = (0, 1)
+    predicted = torch.tensor([[[3.0, 1.0], [0.0, 0.0]]])  # part 0 = (3, 0), part 1 = (1, 0)
+    assert feature_prediction_loss(predicted, target).item() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_feature_prediction_moves_the_masked_view_only():
+    """The clean view is a stop-gradient teacher: moving both let earlier consistency terms collapse."""
+    predicted = torch.randn(2, 4, 3, requires_grad=True)
+    target = torch.randn(2, 4, 3, requires_grad=True)
+    feature_prediction_loss(predicted, target).backward()
+    assert predicted.grad.abs().sum() > 0 and target.grad is None
+    assert feature_prediction_loss(predicted.half(), target.half()).dtype == torch.float32

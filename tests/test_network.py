@@ -271,10 +271,63 @@ def test_reconstruct_fraction_keeps_both_gradients():
     assert identity_grad.abs().sum() > 0 and recon_grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("value", [0, 1.5, -0.5, True, "half"])
+@pytest.mark.parametrize("value", [1.5, -0.5, True, "half"])
 def test_reconstruct_fraction_rejects_values_outside_0_1(value):
-    with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = .* is invalid; allowed: a number in \(0, 1\]"):
+    with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = .* is invalid; allowed: a number in \[0, 1\]"):
         NetworkConfig(**{**SMALL, "identity_view": "clean", "reconstruct_fraction": value})
+
+
+@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
+def test_reconstruct_fraction_0_is_the_clean_network_alone(seqL):
+    """The ablation without the masked objective: no decoder weights, and a training pass is the
+    clean clips' identity pass alone, whatever the masked input holds."""
+    net = small_net(identity_view="clean", reconstruct_fraction=0.0)
+    assert not list(net.decoder.parameters()) and list(small_net(identity_view="clean").decoder.parameters())
+    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
+    clean = torch.rand(shape)
+    with torch.no_grad():
+        net.eval()
+        out = net(torch.rand(shape), seqL, reconstruct=True, clean=clean, predict_features=True)
+        assert set(out) == {"embeddings", "logits"}  # nothing reconstructed, nothing to predict
+        torch.testing.assert_close(out["embeddings"], net.embed(clean, seqL))
+
+
+@pytest.mark.parametrize("view", ["masked", "both"])
+def test_reconstruct_fraction_0_needs_the_clean_identity_view(view):
+    with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = 0.0 is invalid; allowed: above 0 here\. "
+                                          r"0 \(no masked pass\) needs identity_view: clean"):
+        NetworkConfig(**{**SMALL, "identity_view": view, "reconstruct_fraction": 0.0})
+
+
+@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
+def test_predicted_features_are_the_masked_share_against_its_clean_clips(seqL):
+    """``predict_features``: the first ``ceil(5 * 0.5) = 3`` masked clips' embeddings and the clean
+    embeddings of the same 3 sequences; the masked ones carry gradient into the encoder."""
+    net = small_net(identity_view="clean", reconstruct_fraction=0.5).train()
+    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
+    masked, clean = torch.rand(shape), torch.rand(shape)
+    out = net(masked, seqL, reconstruct=True, clean=clean, predict_features=True)
+    assert out["masked_embeddings"].shape == out["clean_embeddings"].shape == (3, 8, 16)
+    torch.testing.assert_close(out["clean_embeddings"], out["embeddings"][:3])
+    weight = net.encoder.levels[0][0].weight
+    assert torch.autograd.grad(out["masked_embeddings"].square().sum(), weight)[0].abs().sum() > 0
+    first, first_seqL = (masked[:3], None) if seqL is None else (masked[:, :16], [[5, 7, 4]])
+    with torch.no_grad():
+        net.eval()  # batch statistics aside, they are the masked clips' own embeddings
+        out = net(masked, seqL, reconstruct=True, clean=clean, predict_features=True)
+        torch.testing.assert_close(out["masked_embeddings"], net.embed(first, first_seqL))
+
+
+def test_predicted_features_leave_the_bnneck_statistics_to_the_clean_clips():
+    """The masked pass's embeddings skip the BNNeck: its running statistics are the clean clips' alone,
+    the same as a training pass without feature prediction."""
+    masked, clean = torch.rand(4, 6, 64, 44), torch.rand(4, 6, 64, 44)
+    stats = []
+    for predict in (False, True):
+        net = small_net(identity_view="clean", reconstruct_fraction=0.5).train()
+        net(masked, reconstruct=True, clean=clean, predict_features=predict)
+        stats.append(net.head.bnneck.running_mean.clone())
+    torch.testing.assert_close(stats[0], stats[1])
 
 
 @pytest.mark.parametrize("overrides", [{"identity_view": "masked"}, {"identity_view": "clean", "class_num": 0},

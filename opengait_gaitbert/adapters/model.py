@@ -77,7 +77,8 @@ class GaitBERT(BaseModel):
         reconstruct = self.training and sils.dim() == 5
         hidden = sils[:, :, MASK] if sils.dim() == 5 else None  # read only with model_cfg.mask_channel
         clean = sils[:, :, TARGET] if reconstruct and self.net.config.encodes_clean_view else None
-        out = self.net(masked, seqL, reconstruct=reconstruct, hidden=hidden, clean=clean)
+        out = self.net(masked, seqL, reconstruct=reconstruct, hidden=hidden, clean=clean,
+                       predict_features=self.gaitbert_cfg.predict_features)
         embed, logits = out["embeddings"], out["logits"]  # [n, c, p], [n, classes, p]
         triplet_rows = slice(None)
         if clean is not None and self.net.config.identity_view == "both":  # masked rows, then clean rows
@@ -90,14 +91,17 @@ class GaitBERT(BaseModel):
 
         training_feat, visual_summary = {}, {}
         if reconstruct:
+            training_feat[LOSS_PREFIX] = {"embeddings": embed[triplet_rows], "labels": labs[triplet_rows]}
+            if "masked_embeddings" in out:
+                training_feat[LOSS_PREFIX].update(masked_embeddings=out["masked_embeddings"],
+                                                  clean_embeddings=out["clean_embeddings"])
+        if reconstruct and "reconstruction" in out:  # none without a masked pass (reconstruct_fraction 0)
             # what the decoder saw, [n', s, h, w]: the whole batch unless reconstruct_fraction < 1,
             # which NetworkConfig allows only where the core reconstructs that share (identity_view
             # clean or both)
             shown, target, mask = (self.net.reconstructed_part(x, seqL)[0]
                                    for x in (masked, sils[:, :, TARGET], sils[:, :, MASK]))
-            training_feat[LOSS_PREFIX] = {"embeddings": embed[triplet_rows], "labels": labs[triplet_rows],
-                                          "reconstruction": out["reconstruction"],
-                                          "target": target, "mask": mask}
+            training_feat[LOSS_PREFIX].update(reconstruction=out["reconstruction"], target=target, mask=mask)
             # OpenGait writes the summary every log_iter iterations only; draw it only then.
             if (self.iteration + 1) % self.engine_cfg["log_iter"] == 0:
                 visual_summary = self.summary_images(shown, out["reconstruction"], target, mask)

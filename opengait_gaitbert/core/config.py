@@ -32,7 +32,7 @@ UNLABELLED_SAMPLER = "CommonSampler"
 # Steps that cut and/or scale (their output is floating point): after one, the sampler must not cut again.
 CUTTING_TRANSFORMS = ("BaseSilCuttingTransform", "BaseSilTransform", "BaseParsingCuttingTransform")
 LOSS_KEYS = ("type", "log_prefix", "loss_term_weight", "reconstruction_weight", "triplet_weight",
-             "margin", "reconstruction", "positions")
+             "margin", "reconstruction", "positions", "feature_weight")
 
 
 def config_source(default: str = "the config") -> str:
@@ -128,6 +128,8 @@ class GaitBERTConfig:
     network: NetworkConfig
     masking: Optional[MaskingPolicy]
     loss_prefixes: List[str]
+    #: the loss predicts the clean clip's embeddings from the masked one's (``feature_weight`` > 0)
+    predict_features: bool = False
 
 
 def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -> GaitBERTConfig:
@@ -201,6 +203,8 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
         raise ConfigError(f"{source}: loss_cfg needs an entry `type: {LOSS_NAME}` with "
                           f"`log_prefix: {LOSS_PREFIX}`.")
     ours = next((e for e in loss_cfg if e.get("log_prefix") == LOSS_PREFIX), {})
+    if training and ours:
+        check_masked_objectives(network, ours, source)
     if training and network.class_num == 0:
         check_pretraining(trainer, ours, prefixes, source)
     heads_unused = SOFTMAX_PREFIX not in prefixes or ours.get("triplet_weight", 1.0) == 0
@@ -209,7 +213,32 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
             f"{source}: without the `{SOFTMAX_PREFIX}` loss or with triplet_weight 0, part of the "
             "embedding head gets no gradient and DDP stops on unused parameters; set "
             "trainer_cfg.find_unused_parameters: true.")
-    return GaitBERTConfig(network, masking, [p for p in prefixes if p])
+    return GaitBERTConfig(network, masking, [p for p in prefixes if p],
+                          predict_features=float(ours.get("feature_weight", 0.0) or 0.0) > 0)
+
+
+def check_masked_objectives(network: NetworkConfig, ours: Mapping, source: str) -> None:
+    """The loss's masked-clip terms need a masked pass, and feature prediction needs a clean view.
+
+    Raises:
+        ConfigError: naming ``source``, the key and the fix, where a weight would be ignored.
+    """
+    where = f"{source}: loss_cfg ({LOSS_NAME})"
+    feature = ours.get("feature_weight", 0.0)
+    if isinstance(feature, bool) or not isinstance(feature, (int, float)) or feature < 0:
+        raise ConfigError(f"{where}: `feature_weight` = {feature!r} is invalid; allowed: a number >= 0 "
+                          "(0 = off).")
+    if network.reconstruct_fraction == 0:
+        for key, default in (("reconstruction_weight", 1.0), ("feature_weight", 0.0)):
+            if ours.get(key, default) != 0:
+                raise ConfigError(
+                    f"{where}: `{key}` = {ours.get(key, default)!r}, but model_cfg.reconstruct_fraction is 0: "
+                    "no clip is masked, so the term would be silently ignored. Set "
+                    f"`{key}: 0` (the ablation without the masked objective), or reconstruct_fraction > 0.")
+    if feature > 0 and network.identity_view != "clean":
+        raise ConfigError(f"{where}: `feature_weight` > 0 predicts the clean clip's embeddings from the "
+                          f"masked clip's, which needs model_cfg.identity_view: clean "
+                          f"(it is {network.identity_view!r}).")
 
 
 def check_pretraining(trainer: Mapping, ours: Mapping, prefixes: List[str], source: str) -> None:

@@ -54,6 +54,23 @@ def masked_reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, mask:
     return (per_pixel * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+def feature_prediction_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Masked-to-clean embedding prediction: ``1 - cos`` per part, averaged (data2vec's idea,
+    with the clean pass of the same network as a stop-gradient teacher).
+
+    Args:
+        predicted: embeddings of the masked clips ``[b, e, p]``.
+        target: embeddings of the same clips unmasked ``[b, e, p]``; no gradient flows into
+            them, so only the masked view moves: the identity losses anchor the clean one
+            (a term that moved both views let them drift together and collapse).
+    Returns:
+        scalar in [0, 2], fp32. Cosine, not a distance: it ignores the embeddings' scale,
+        which a distance between raw embeddings blew up within a few SGD steps.
+    """
+    cos = F.cosine_similarity(predicted.float(), target.detach().float(), dim=1)  # [b, p]
+    return (1.0 - cos).mean()
+
+
 def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:
     """PSNR in dB for signals with peak 1.0."""
     return -10.0 * torch.log10(mse.clamp_min(1e-10))

@@ -82,6 +82,8 @@ class NetworkConfig:
             sequence's clean clip still feeds the identity losses. Below 1 it cuts the cost of
             the second encoder pass (0.5: 1.5 encoder passes, half the decoder). Must stay 1
             where the identity losses read the masked pass alone, and in pretraining.
+            0 (with ``identity_view: clean``) switches the masked-frame objective off
+            entirely: no masked pass and no decoder, the standing ablation of the recipe.
         part_columns: 1, or 2 to split every horizontal strip into a left and a right part
             (``p`` doubles). With ``part_visibility`` it measured better than whole strips
             (README, results); it did not make a side occluder recognisable.
@@ -210,8 +212,12 @@ class NetworkConfig:
         if self.identity_view not in IDENTITY_VIEWS:
             bad("identity_view", " | ".join(IDENTITY_VIEWS), close_match_hint(str(self.identity_view), IDENTITY_VIEWS))
         fraction = self.reconstruct_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-            bad("reconstruct_fraction", "a number in (0, 1]", "1 reconstructs every sequence of a batch.")
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+            bad("reconstruct_fraction", "a number in [0, 1]", "1 reconstructs every sequence of a batch; "
+                "0 (with identity_view: clean) trains without the masked pass.")
+        if fraction == 0 and self.identity_view != "clean":
+            bad("reconstruct_fraction", "above 0 here", "0 (no masked pass) needs identity_view: clean, "
+                "where the identity losses read the unmasked clip.")
         if fraction < 1 and not (self.identity_view in ("clean", "both") and self.class_num > 0):
             bad("reconstruct_fraction", "1 here", "Below 1 needs identity_view: clean (or both) and "
                 "class_num > 0: otherwise the identity losses (or pretraining) read every sequence's "
@@ -274,7 +280,10 @@ class GaitBERTNet(nn.Module):
             self.temporal = NoTemporalContext()
         self.head = VideoEmbeddingHead(c[-1], config.embed_dim, config.bin_num, config.class_num,
                                        config.part_columns)
-        self.decoder = UNetDecoder(ResidualEncoder.decoder_channels(c) if residual else c, config.embed_stride)
+        # reconstruct_fraction 0 (the ablation without the masked objective) never decodes:
+        # no decoder weights, so DDP sees no parameter without a gradient
+        self.decoder = (UNetDecoder(ResidualEncoder.decoder_channels(c) if residual else c, config.embed_stride)
+                        if config.reconstruct_fraction > 0 else nn.Sequential())
         self.frozen: Tuple[str, ...] = ()
 
     # -- fine-tuning ---------------------------------------------------------------------
@@ -366,8 +375,8 @@ class GaitBERTNet(nn.Module):
         return encoded.layout.from_frames(recon)
 
     def forward(self, sils: torch.Tensor, seqL: SeqL = None, reconstruct: Optional[bool] = None,
-                hidden: Optional[torch.Tensor] = None, clean: Optional[torch.Tensor] = None
-                ) -> Dict[str, torch.Tensor]:
+                hidden: Optional[torch.Tensor] = None, clean: Optional[torch.Tensor] = None,
+                predict_features: bool = False) -> Dict[str, torch.Tensor]:
         """Full pass.
 
         Args:
@@ -378,26 +387,37 @@ class GaitBERTNet(nn.Module):
                 only with ``mask_channel``; None = nothing hidden.
             clean: ``[n, s, h, w]`` unmasked clips (the clean view), read when
                 ``identity_view`` is ``clean`` or ``both``; None = identities from ``sils``.
+            predict_features: with a clean view, also return the masked pass's embeddings
+                and the clean ones of the same sequences, for the feature-prediction loss.
         Returns:
             ``embeddings [b, e, p]`` and ``logits [b, classes, p]`` (None with ``class_num`` 0)
             of the view ``identity_view`` names (``both``: ``[b' + b, ...]``, the masked rows of
             :meth:`reconstructed_part` first) and, when reconstructing, ``reconstruction`` logits
             ``[n, s, h, w]`` of the masked view (with ``identity_view`` ``clean`` or ``both``, of
-            its :meth:`reconstructed_part` only).
+            its :meth:`reconstructed_part` only). With ``predict_features``: ``masked_embeddings``
+            and ``clean_embeddings``, both ``[b', e, p]`` for the ``b'`` masked sequences.
+            With ``reconstruct_fraction`` 0 there is no masked pass, so none of these.
         """
         view = self.config.identity_view if clean is not None else "masked"
-        seqL_masked = seqL
-        if view != "masked":  # the clean clips feed the identities: the masked pass encodes its share only
-            hidden = None if hidden is None else self.reconstructed_part(hidden, seqL)[0]
-            sils, seqL_masked = self.reconstructed_part(sils, seqL)
-        encoded = self.forward_encoder(sils, seqL_masked, hidden)
         out = {}
-        if view != "clean":
-            out["embeddings"], out["logits"] = self.forward_embedding(encoded)
-        if self.training if reconstruct is None else reconstruct:
-            out["reconstruction"] = self.forward_decoder(encoded)
+        masked_rows = 0
+        if view == "masked" or self.config.reconstruct_fraction > 0:
+            seqL_masked = seqL
+            if view != "masked":  # the clean clips feed the identities: the masked pass encodes its share only
+                hidden = None if hidden is None else self.reconstructed_part(hidden, seqL)[0]
+                sils, seqL_masked = self.reconstructed_part(sils, seqL)
+            encoded = self.forward_encoder(sils, seqL_masked, hidden)
+            if view != "clean":
+                out["embeddings"], out["logits"] = self.forward_embedding(encoded)
+            elif predict_features:  # no BNNeck: the masked clips leave its statistics to the clean ones
+                out["masked_embeddings"] = self.head.embed(encoded.bottleneck, encoded.layout, encoded.shown)
+                masked_rows = out["masked_embeddings"].shape[0]
+            if self.training if reconstruct is None else reconstruct:
+                out["reconstruction"] = self.forward_decoder(encoded)
         if view != "masked":  # encoder + head only: the clean view is not reconstructed
             embeddings, logits = self.forward_embedding(self.forward_encoder(clean, seqL))
+            if masked_rows:  # the target: the same sequences seen whole (the loss stops its gradient)
+                out["clean_embeddings"] = embeddings[:masked_rows]
             if view == "both":
                 embeddings = torch.cat([out["embeddings"], embeddings])
                 logits = None if logits is None else torch.cat([out["logits"], logits])

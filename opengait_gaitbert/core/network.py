@@ -344,6 +344,12 @@ class VideoEmbeddingHead(nn.Module):
             return parts
         return torch.einsum("bcp,pce->bep", parts, self.fc.to(parts.dtype))
 
+    def embed(self, x: torch.Tensor, layout: SequenceLayout, shown: Optional[torch.Tensor] = None
+              ) -> torch.Tensor:
+        """``[F, c, h, w]`` -> embeddings ``[b, e, p]`` (what the triplet loss reads), without the
+        BNNeck: usable on a few sequences in training, and leaves its statistics alone."""
+        return self.project(self.horizontal_pyramid(self.temporal_pool(x, layout, shown)))
+
     def forward(self, x: torch.Tensor, layout: SequenceLayout, shown: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """``[F, c, h, w]`` -> embeddings ``[b, e, p]`` and logits ``[b, classes, p]``.
@@ -351,7 +357,7 @@ class VideoEmbeddingHead(nn.Module):
         ``shown``: ``[F]`` bool, frames with foreground (see :meth:`temporal_pool`).
         Without identities (``class_num`` 0): embeddings ``[b, c, p]`` and logits None.
         """
-        embed = self.project(self.horizontal_pyramid(self.temporal_pool(x, layout, shown)))  # [b, e, p]
+        embed = self.embed(x, layout, shown)  # [b, e, p]
         if not self.identity:
             return embed, None
         b, e, p = embed.shape
