@@ -61,8 +61,12 @@ def test_zero_shot_test_of_the_pretrained_encoder_prints_the_casiab_table(pretra
     _, ckpt, _ = pretrained
     cfg = shipped("gaitbert_zeroshot_casiab.yaml", synth_data, {}, class_num=0)
     cfg["evaluator_cfg"]["restore_hint"] = str(ckpt)
+    assert cfg["evaluator_cfg"]["restore_ckpt_strict"] is True  # every tensor must come from the file
     code, lines = run("test", write_cfg(cfg, tmp_path), opengait_root, tmp_path)
     assert code == 0, "\n".join(lines[-30:])
+    # a randomly initialised model would print a table too: what is tested must be the pretrained one
+    assert any(f"Restore Parameters from {ckpt} !!!" in line for line in lines), "\n".join(lines[-30:])
+    assert not any("start fresh" in line for line in lines)
     assert set(parse_rank1(lines)) == {"NM", "BG", "CL"}
 
 
