@@ -70,6 +70,7 @@ class Size:
     lengths: Tuple[int, ...] = (30, 60, 120, 240, 720)
     infer_rounds: int = 5         # timed sequences per model and length (interleaved)
     jobs: int = 2                 # launcher runs in parallel (train/test; never during timing)
+    generator: str = "synth"      # the data's generator: one of GENERATORS
 
     def view_text(self) -> str:
         if len(self.views) > 3:
@@ -79,13 +80,20 @@ class Size:
     def describe(self) -> str:
         p, k = self.batch
         return (f"size `{self.name}`: every channel width = each model's own full config / "
-                f"{self.width_divisor}; synthetic CASIA-B protocol, {self.ids} ids "
+                f"{self.width_divisor}; synthetic CASIA-B protocol ({GENERATORS[self.generator]}), {self.ids} ids "
                 f"({self.ids // 2} train / {self.ids - self.ids // 2} test), {self.view_text()}, "
                 f"{self.frames} frames per sequence; training {self.iters} iterations of "
                 f"{p}x{k}x{self.clip} frames for every model")
 
 
 ALL_VIEWS = tuple(f"{d:03d}" for d in range(0, 181, 18))  # CASIA-B's 11 views
+
+#: Two data generators built independently (``opengait_gaitbert.data.<name>``): a choice tuned
+#: to one of them shows up on the other.
+GENERATORS = {
+    "synth": "`synth` generator",
+    "bodies": "`bodies` generator: articulated tapered-capsule bodies",
+}
 
 SIZES: Dict[str, Size] = {
     # CI smoke: seconds of timing, 2 iterations, one severity per robustness kind; catches
@@ -116,6 +124,8 @@ def size_from_args(args) -> Size:
         size = Size(**{**asdict(size), "jobs": args.jobs})
     if getattr(args, "robust_levels", None):
         size = Size(**{**asdict(size), "robust_levels": args.robust_levels})
+    if getattr(args, "generator", None):
+        size = Size(**{**asdict(size), "generator": args.generator})
     return size
 
 
@@ -132,6 +142,7 @@ def add_common_arguments(parser) -> None:
                         help="device of the launcher runs (training/testing); timing is CPU")
     parser.add_argument("--jobs", type=int, help="launcher runs in parallel (default: 2 small/smoke, 1 full)")
     parser.add_argument("--iters", type=int, help="override the size's training iterations")
+    parser.add_argument("--generator", choices=sorted(GENERATORS), help="the data's generator (default synth)")
     parser.add_argument("--seeds", help="override the size's generator seeds, e.g. 0,1,2")
     parser.add_argument("--robust-levels", choices=("all", "target"),
                         help="robustness severities: every level of every kind, or only each kind's target level")
@@ -272,18 +283,21 @@ def synth_data(out: Path, size: Size, seed: int, ids: Optional[int] = None,
                train_ids: Optional[int] = None) -> Path:
     """The synthetic CASIA-B-protocol dataset of ``seed`` (written once, reused); the first
     ``train_ids`` ids (default half) train, the rest test."""
-    from opengait_gaitbert.data import synth
+    import importlib
+    generator = importlib.import_module(f"opengait_gaitbert.data.{size.generator}")
     ids = ids or size.ids
     views = tuple(views or size.views)
     stamp = {"ids": ids, "seed": seed, "frames": size.frames, "views": list(views),
              "types": list(types) if types else None}
+    if size.generator != "synth":  # stamps written before the second generator name none
+        stamp["generator"] = size.generator
     if train_ids:
         stamp["train_ids"] = train_ids
     marker = out / ".bench-stamp.json"
     if marker.is_file() and json.loads(marker.read_text()) == stamp:
         return out
-    synth.generate(out, ids=ids, seed=seed, frames=size.frames, views=list(views), types=types,
-                   train_ids=train_ids, progress=False)
+    generator.generate(out, ids=ids, seed=seed, frames=size.frames, views=list(views), types=types,
+                       train_ids=train_ids, progress=False)
     marker.write_text(json.dumps(stamp))
     return out
 
