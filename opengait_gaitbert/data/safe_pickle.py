@@ -73,8 +73,9 @@ class SafeUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
     def persistent_load(self, pid):
-        # Persistent ids resolve objects outside the file; OpenGait never writes them.
-        raise _Refused("<persistent id>", repr(pid)[:60])
+        # Persistent ids point outside the file; pickle.dump never writes them, so a file
+        # with one is not a pickled sequence (a PNG's header reads as one, for instance).
+        raise pickle.UnpicklingError(f"a persistent id ({repr(pid)[:40]}), which pickle.dump never writes")
 
 
 def trusted() -> bool:
@@ -170,13 +171,13 @@ def _read_arg(stream: BinaryIO, op, size: int):
 def scan_stream(stream: BinaryIO) -> List[str]:
     """``module.name`` of every global the pickle in ``stream`` names, in order; runs nothing.
 
-    A persistent id or an extension code (resolved outside the file) is listed as
-    ``<persistent id>`` or ``<extension N>``; a global whose name the scan cannot
-    follow as ``<computed>``. Either is outside :data:`ALLOWED_GLOBALS`.
+    An extension code (a global registered outside the file) is listed as
+    ``<extension N>``, a global whose name the scan cannot follow as ``<computed>``:
+    both are outside :data:`ALLOWED_GLOBALS`.
 
     Raises:
         ValueError: the stream is not a complete, well-formed pickle (truncated, an
-            unknown opcode, a stack that does not add up).
+            unknown opcode, a stack that does not add up, a persistent id).
     """
     here = stream.tell()
     size = stream.seek(0, io.SEEK_END)
@@ -203,7 +204,7 @@ def scan_stream(stream: BinaryIO) -> List[str]:
             module, attr = stack[-2], stack[-1]
             found.append(f"{module}.{attr}" if isinstance(module, str) and isinstance(attr, str) else "<computed>")
         elif name in ("PERSID", "BINPERSID"):
-            found.append("<persistent id>")
+            raise ValueError(f"a persistent id at byte {stream.tell()}, which pickle.dump never writes")
         elif name.startswith("EXT"):
             found.append(f"<extension {arg}>")
         if name in _MEMO_PUTS or name == "MEMOIZE":
