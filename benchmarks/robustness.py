@@ -62,6 +62,7 @@ if __package__ in (None, ""):  # python benchmarks/robustness.py
 
 from benchmarks import accuracy, common  # noqa: E402
 from benchmarks.common import MODELS, PROTOCOL_TYPES, REFERENCE, Size, Target, md_table, say  # noqa: E402
+from opengait_gaitbert.data.safe_pickle import load_pickle  # noqa: E402
 
 GALLERY_TYPES = ("nm-01", "nm-02", "nm-03", "nm-04")
 CUT = 10  # BaseSilCuttingTransform keeps columns 10..54 of OpenGait's 64x64 frames
@@ -245,8 +246,7 @@ def corrupted_datasets(src: Path, dst_root: Path, conds: Sequence[Condition], se
             if typ_dir.name in GALLERY_TYPES:
                 continue  # the gallery stays clean (and is embedded once, from the clean data)
             for pkl in sorted(typ_dir.glob("*/*.pkl")):
-                with open(pkl, "rb") as fh:
-                    seq = np.asarray(pickle.load(fh))  # our own synthetic data
+                seq = np.asarray(load_pickle(pkl))  # the safe loader, even for our own synthetic data
                 view = pkl.parent.name
                 for cond, dst, _ in todo:
                     target = dst / pid / typ_dir.name / view / pkl.name
