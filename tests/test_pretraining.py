@@ -121,8 +121,7 @@ def test_shipped_fine_tuning_and_zero_shot_configs_are_valid():
     pretrained = shipped("gaitbert_pretrain_gaitlu1m.yaml")["model_cfg"]
     for name in ("gaitbert_finetune_casiab.yaml", "gaitbert_zeroshot_casiab.yaml"):  # restorable: same network
         other = shipped(name)["model_cfg"]
-        for key in ("channels", "embed_stride", "frame_size", "temporal", "temporal_dim", "temporal_layers",
-                    "temporal_heads", "temporal_window", "bin_num"):
+        for key in ("encoder", "channels", "embed_stride", "frame_size", "temporal", "temporal_layers", "bin_num"):
             assert other[key] == pretrained[key], (name, key)
 
 
