@@ -1,4 +1,5 @@
-"""Our converter gives OpenGait's own datasets/pretreatment.py output, bit for bit."""
+"""Our converter gives OpenGait's own datasets/pretreatment.py output, bit for bit; and the files
+OpenGait's pretreatment writes load through the safe loader unchanged."""
 import importlib.util
 import pickle
 from pathlib import Path
@@ -7,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from opengait_gaitbert.data import safe_pickle
 from opengait_gaitbert.data.pretreat import align_sequence, read_sequence
+from opengait_gaitbert.data.safe_pickle import load_pickle
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "casia-b-samples"
 
@@ -30,8 +33,13 @@ def test_real_casiab_frames_match_opengait_pretreatment(opengait_root, tmp_path,
         paths[-1].parent.mkdir(exist_ok=True)
         cv2.imwrite(str(paths[-1]), frame)
     opengait_pretreatment(opengait_root).imgs2pickle((("001", name + "-01", "090"), paths), tmp_path / "og")
-    with open(tmp_path / "og" / "001" / f"{name}-01" / "090" / "090.pkl", "rb") as stream:
-        expected = pickle.load(stream)
+    written = tmp_path / "og" / "001" / f"{name}-01" / "090" / "090.pkl"
+    with open(written, "rb") as stream:
+        plain = pickle.load(stream)  # written just now by OpenGait's own script: the reference
+    expected = load_pickle(written)
+    assert safe_pickle.refused_globals(written) == []
+    assert expected.dtype == plain.dtype == np.uint8 and expected.shape == plain.shape
+    assert expected.tobytes() == plain.tobytes() and pickle.dumps(expected) == written.read_bytes()
     ours = align_sequence(frames, threshold=None)  # no thresholding: OpenGait keeps grey levels
     assert ours.shape == expected.shape
     np.testing.assert_array_equal(ours, expected)
