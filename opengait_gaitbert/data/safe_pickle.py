@@ -60,6 +60,9 @@ class _Refused(pickle.UnpicklingError):
         self.module, self.name = module, name
 
 
+_RESOLVED: dict = {}  # (module, name) -> the allowed object, filled on first use
+
+
 class SafeUnpickler(pickle.Unpickler):
     """The C unpickler with an allow-list of globals; containers and numbers need none.
 
@@ -68,9 +71,14 @@ class SafeUnpickler(pickle.Unpickler):
     """
 
     def find_class(self, module: str, name: str):
-        if (module, name) not in ALLOWED_GLOBALS:
-            raise _Refused(module, name)
-        return super().find_class(module, name)
+        found = _RESOLVED.get((module, name))
+        if found is None:
+            if (module, name) not in ALLOWED_GLOBALS:
+                raise _Refused(module, name)
+            # Resolved once per process: pickle's own find_class audits and imports on every call,
+            # which is most of the fixed cost per file.
+            found = _RESOLVED[module, name] = super().find_class(module, name)
+        return found
 
     def persistent_load(self, pid):
         # Persistent ids point outside the file; pickle.dump never writes them, so a file
