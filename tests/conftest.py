@@ -1,40 +1,7 @@
-"""Shared helpers of the core tests: a tiny GaitBERT config, a few identity-training steps and
-single-threaded torch."""
+"""Fixtures shared by the core tests. Shared helper functions are modules of their own
+(``tiny_model``, ``real_data``, ``video_scene``)."""
 import pytest
 import torch
-
-TINY_MODEL_CFG = """
-model_cfg:
-  model: GaitBERT
-  channels: {channels}
-  embed_stride: 1
-  frame_size: [64, 44]
-  temporal: {temporal}
-  temporal_dim: 32
-  temporal_layers: {layers}
-  temporal_heads: 4
-  embed_dim: 32
-  bin_num: [16]
-  class_num: 4
-"""
-
-
-def perturbed(net):
-    """Random weights *and* BN running statistics and shifts, like a trained network's: a wrong
-    load would show, and an empty frame's features are not 0 (untrained, every bias is 0)."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, tensor in net.state_dict().items():
-            if tensor.is_floating_point():
-                noise = torch.rand(tensor.shape, generator=g) if "running_var" in name \
-                    else 0.1 * torch.randn(tensor.shape, generator=g)
-                tensor.add_(noise)
-    return net
-
-
-def tiny_cfg(channels=(8, 16, 32), temporal="transformer", layers=1, extra="") -> str:
-    """YAML of a narrow GaitBERT (fast on CPU), plus ``extra`` sections."""
-    return TINY_MODEL_CFG.format(channels=list(channels), temporal=temporal, layers=layers) + extra
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +11,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def fit_identities(net, sils, labels, steps: int, lr: float = 1e-2):
-    """``steps`` Adam steps of cross-entropy on every part's logits: enough for a tiny network to
-    tell a handful of identities apart. ``sils [n, s, 64, 44]``, ``labels [n]``; returns ``net``
-    in eval mode."""
-    import torch.nn.functional as F
-
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    net.train()
-    for _ in range(steps):
-        logits = net(sils, None, reconstruct=False)["logits"]  # [n, classes, p]
-        loss = F.cross_entropy(16 * logits, labels[:, None].expand(-1, logits.shape[-1]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return net.eval()

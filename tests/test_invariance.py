@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import perturbed
+from tiny_model import perturbed
 from opengait_gaitbert.core import GaitBERTNet, NetworkConfig
 from opengait_gaitbert.data.synth import synth_sequence
 

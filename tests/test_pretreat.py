@@ -16,10 +16,8 @@ from opengait_gaitbert.data.pretreat import (
     PretreatReport, SequenceReadError, align_sequence, align_silhouette, read_sequence,
 )
 from opengait_gaitbert.data.safe_pickle import load_stream
+from real_data import casia_b_sample
 
-# The repo is checked out as <x>/main with shared/ beside it.
-_PARENTS = Path(__file__).resolve().parents
-SAMPLES = (_PARENTS[2] if len(_PARENTS) > 2 else _PARENTS[0]) / "shared" / "data" / "casia-b-samples"
 GIFS = {"nm": 60, "bg": 47, "cl": 63}
 
 
@@ -60,13 +58,6 @@ def walk(n: int) -> list[np.ndarray]:
 def median_column(frame: np.ndarray) -> int:
     csum = frame.sum(axis=0, dtype=np.int64).cumsum()
     return int((csum > csum[-1] / 2).argmax())
-
-
-@pytest.fixture(scope="module")
-def samples() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"real CASIA-B samples not found at {SAMPLES} (needs shared/ beside the repo)")
-    return SAMPLES
 
 
 # --------------------------------------------------------------------------
@@ -143,8 +134,8 @@ def test_align_sequence_drops_empty_frames():
 # --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(GIFS))
-def test_real_casiab_gif_reads_and_aligns(samples, name):
-    seq = read_sequence(samples / f"{name}.gif")
+def test_real_casiab_gif_reads_and_aligns(name):
+    seq = read_sequence(casia_b_sample(f"{name}.gif"))
     assert seq.shape == (GIFS[name], 128, 128) and seq.dtype == np.uint8
 
     out = align_sequence(seq)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import perturbed, tiny_cfg
+from tiny_model import perturbed, tiny_cfg
 from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.tools.checkpoint import CheckpointError, load_model
 from opengait_gaitbert.tools.export import FORMATS, export, load_exported, report, verify

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from conftest import fit_identities, tiny_cfg
+from tiny_model import fit_identities, tiny_cfg
 from opengait_gaitbert.data.pretreat import align_sequence
 from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.tools.checkpoint import load_model, preprocess

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import tiny_cfg
+from real_data import casia_b_sample
+from tiny_model import tiny_cfg
 from opengait_gaitbert.core.masking import MaskingPolicy
 from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.tools.checkpoint import load_model, masking_policy, preprocess
@@ -17,8 +18,6 @@ from opengait_gaitbert.tools.visualize import reconstruct, visualize
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-_PARENTS = Path(__file__).resolve().parents
-SAMPLES = (_PARENTS[2] if len(_PARENTS) > 2 else _PARENTS[0]) / "shared" / "data" / "casia-b-samples"
 H, W = 64, 44  # the network's frame size (64x64 pkl after BaseSilCuttingTransform)
 
 TINY_CFG = tiny_cfg(extra="""
@@ -154,9 +153,7 @@ def test_policy_overrides_keep_config_fields(cfg_path):
 
 
 def test_real_casia_b_gif(cfg_path, tmp_path, capsys):
-    gif = SAMPLES / "nm.gif"
-    if not gif.is_file():
-        pytest.skip(f"real CASIA-B sample not found at {gif} (shared/data is not checked out)")
+    gif = casia_b_sample("nm.gif")
     out = tmp_path / "nm.png"
     code = cli.main(["visualize", "--cfgs", str(cfg_path), "--seq", str(gif), "--mode", "span",
                      "--frames", "10", "--out", str(out)])

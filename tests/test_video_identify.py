@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import fit_identities, tiny_cfg
+from tiny_model import fit_identities, tiny_cfg
 from opengait_gaitbert.data.synth import synth_sequence
 from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.tools.checkpoint import load_model, preprocess
