@@ -147,3 +147,44 @@ def test_a_folder_named_pkl_is_listed(tmp_path):
     partition.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": []}))
     report = checkdata.check_dataset(root, partition)
     assert [reason.split(":")[0] for _, reason in report.problems] == ["unreadable (IsADirectoryError"]
+
+
+def test_a_tree_of_thousands_of_files_is_checked_to_the_end(tmp_path, capsys):
+    """Bad files spread through 2000: every one is listed, the walk never stops early."""
+    from malicious import write_malicious_pkl
+    root = tmp_path / "data"
+    good = pickle.dumps(np.full((3, 8, 8), 255, np.uint8))
+    bad = {}
+    for i in range(2000):
+        path = root / f"{i // 100:03d}" / f"nm-{i % 100 // 10:02d}" / f"{i % 10:03d}" / "000.pkl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if i % 250 == 7:
+            write_malicious_pkl(path, tmp_path / "PWNED")
+            bad[str(path)] = "unsafe"
+        elif i % 250 == 123:
+            path.write_bytes(good[:40])
+            bad[str(path)] = "unreadable"
+        else:
+            path.write_bytes(good)
+    partition = tmp_path / "partition.json"
+    partition.write_text(json.dumps({"TRAIN_SET": [f"{i:03d}" for i in range(20)], "TEST_SET": ["999"]}))
+    code = checkdata.main(argparse.Namespace(cfgs=None, root=str(root), partition=str(partition), json=True,
+                                             no_progress=False, data_in_use=None))
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert code == EXIT_USER_ERROR and not (tmp_path / "PWNED").exists()
+    assert report["files_checked"] == 2000
+    by_file = {p["where"]: p["kind"] for p in report["problems"] if p["kind"] in ("unsafe", "unreadable")}
+    assert by_file == bad and report["kinds"]["unsafe"] == 8 and report["kinds"]["unreadable"] == 8
+    assert "id 999" in {p["where"] for p in report["problems"]}
+    assert "2000/2000" in captured.err  # the progress bar ran to the end
+
+
+def test_frame_size_comes_from_the_config(tmp_path, capsys):
+    root = tmp_path / "data"
+    write_pkl(root / "001/nm-01/000/000.pkl", np.full((10, 128, 128), 255, np.uint8))
+    partition = tmp_path / "partition.json"
+    partition.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": []}))
+    assert checkdata.check_dataset(root, partition, frame_size=(128, 128)).problems == []
+    report = checkdata.check_dataset(root, partition)
+    assert report.kinds == ["frame-size"] and "frames are 128x128, expected 64x64" in report.problems[0][1]
