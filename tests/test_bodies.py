@@ -66,27 +66,27 @@ def test_frames_are_height_normalised_and_centred(dataset):
             assert not seq[:, :, 0].any() and not seq[:, :, -1].any()
 
 
-def test_all_views_and_types_by_default_and_train_ids(tmp_path):
-    part = bodies.generate(tmp_path, ids=3, frames=1, train_ids=2, progress=False)
-    assert json.loads(part.read_text()) == {"TRAIN_SET": ["001", "002"], "TEST_SET": ["003"]}
-    assert sorted(p.name for p in (tmp_path / "003").iterdir()) == sorted(bodies.TYPES)
-    assert sorted(p.name for p in (tmp_path / "003" / "cl-02").iterdir()) == list(bodies.VIEWS)
+def test_all_views_and_types_by_default(tmp_path):
+    bodies.generate(tmp_path, ids=2, frames=1, progress=False)
+    assert sorted(p.name for p in (tmp_path / "002").iterdir()) == sorted(bodies.TYPES)
+    assert sorted(p.name for p in (tmp_path / "002" / "cl-02").iterdir()) == list(bodies.VIEWS)
     assert bodies.VIEWS == tuple(f"{a:03d}" for a in range(0, 181, 18))
 
 
 def test_same_seed_is_bit_identical_and_seeds_differ(tmp_path):
-    kw = dict(ids=2, frames=8, views="036,090", types="nm-01,bg-02", progress=False)
+    kw = dict(ids=3, train_ids=2, frames=8, views="036,090", types="nm-01,bg-02", progress=False)
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
-        bodies.generate(tmp_path / name, seed=seed, **kw)
+        part = bodies.generate(tmp_path / name, seed=seed, **kw)
+    assert json.loads(part.read_text()) == {"TRAIN_SET": ["001", "002"], "TEST_SET": ["003"]}
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.pkl"))
-    assert len(files) == 8
+    assert len(files) == 12
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
     assert any((tmp_path / "a" / rel).read_bytes() != (tmp_path / "c" / rel).read_bytes()
                for rel in files)
     # a subset of the views and types writes the same sequences as the full selection
     bodies.generate(tmp_path / "d", seed=5, ids=2, frames=8, views=[90], types=["bg-02"],
-                    progress=False)
+                    progress=False)  # ids=2: one id fewer does not change the others either
     rel = "002/bg-02/090/090.pkl"
     assert (tmp_path / "d" / rel).read_bytes() == (tmp_path / "a" / rel).read_bytes()
 

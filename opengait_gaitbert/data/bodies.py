@@ -197,6 +197,7 @@ class Person:
     bag_size: tuple       # (width, height, thickness) m
     coat_length: float    # coat hem along the thigh (fraction of thigh length)
     coat_ease: float      # coat thickness over the body (m)
+    hair: float           # length of long hair below the crown (H); 0 = short hair
 
 
 def draw_person(rng: np.random.Generator) -> Person:
@@ -248,6 +249,7 @@ def draw_person(rng: np.random.Generator) -> Person:
         bag_size=tuple(float(s) for s in size),
         coat_length=float(rng.uniform(0.45, 1.0)),
         coat_ease=float(rng.uniform(0.015, 0.035)),
+        hair=float(rng.uniform(0.09, 0.2)) if rng.random() < (0.05 if male else 0.5) else 0.0,
     )
 
 
@@ -487,6 +489,8 @@ def pose_body(p: Person, walk: Walk, phase: np.ndarray, kind: str,
     head = lambda y, z: neck_top + _apply(r_head, [0.0, y * hs, z * hs])  # noqa: E731
     caps.add(head(0.080, -0.020), head(0.080, 0.000), 0.0445 * hs, 0.0445 * hs)  # cranium
     caps.add(head(0.050, 0.022), head(0.012, 0.022), 0.034 * hs, 0.030 * hs)     # face, jaw
+    if p.hair:  # long hair: from the crown down the back of the head and neck
+        caps.add(head(0.085, -0.022), head(0.085 - p.hair, -0.040), 0.047 * hs, 0.028 * hs)
 
     # --- coat skirt -------------------------------------------------------------------
     if cl:
