@@ -63,6 +63,17 @@ def test_changed_tensor_bytes_are_refused_by_their_checksum(tmp_path):
         load_checkpoint(path, fix=CHECKPOINT_FIX)
 
 
+def test_a_checkpoint_saved_without_checksums_loads(tmp_path):
+    """torch.serialization.set_crc32_options(False) saves every record's CRC as 0: nothing to check."""
+    path = tmp_path / "GaitBERT-00003.pt"
+    torch.serialization.set_crc32_options(False)
+    try:
+        torch.save({"model": {"w": torch.arange(100.0)}, "iteration": 3}, path)
+    finally:
+        torch.serialization.set_crc32_options(True)
+    assert torch.equal(load_checkpoint(path, fix=CHECKPOINT_FIX)["model"]["w"], torch.arange(100.0))
+
+
 class Pickled:
     """A Python object in a checkpoint: weights_only loading must refuse it, naming the class."""
 
