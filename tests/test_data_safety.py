@@ -21,7 +21,7 @@ import torch
 
 from malicious import silhouettes, write_malicious_pkl
 from opengait_gaitbert import config_path
-from opengait_gaitbert.core.errors import EXIT_USER_ERROR, UnsafePickleError
+from opengait_gaitbert.core.errors import EXIT_USER_ERROR, DataError, UnsafePickleError
 from opengait_gaitbert.data import pretreat
 from opengait_gaitbert.launcher import cli
 
@@ -187,3 +187,38 @@ def test_embed_and_identify_refuse_a_malicious_pkl(tmp_path, capsys, command):
     err = capsys.readouterr().err
     assert code == EXIT_USER_ERROR and f"{evil}: refused to unpickle: it names the global `posix.system`" in err
     assert not (tmp_path / "PWNED").exists()
+
+
+# -- the launcher's check before any process starts (no OpenGait needed) ---------------------
+
+def launcher_cfg(root: Path, partition: Path, **trainer) -> dict:
+    return {"data_cfg": {"dataset_root": str(root), "dataset_partition": str(partition)},
+            "trainer_cfg": trainer}
+
+
+def test_the_launcher_check_reads_the_files_of_the_phase_and_refuses_unsafe_ones(tmp_path):
+    from opengait_gaitbert.launcher.checkdata import refuse_unsafe_files, run_files
+    root = pkl_tree(tmp_path, silhouettes())  # id 001: TRAIN_SET
+    test_file = root / "002" / "nm-01" / "000" / "000.pkl"
+    test_file.parent.mkdir(parents=True)
+    test_file.write_bytes(pickle.dumps(silhouettes()))
+    partition = tmp_path / "partition.json"
+    partition.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": ["002"]}))
+    train, test = root / "001" / "nm-01" / "000" / "000.pkl", test_file
+    assert run_files(launcher_cfg(root, partition), "train", tmp_path) == [train]
+    assert run_files(launcher_cfg(root, partition), "test", tmp_path) == [test]
+    assert run_files(launcher_cfg(root, partition, with_test=True), "train", tmp_path) == [train, test]
+
+    os.symlink("loop", root / "999")  # a link loop outside the partition: OpenGait never reads it
+    assert refuse_unsafe_files(launcher_cfg(root, partition), "train", tmp_path, "my.yaml") == 1
+    os.symlink("loop", root / "001" / "nm-01" / "loop")  # inside a partition id: OpenGait's listing fails
+    with pytest.raises(DataError, match=r"nm-01/loop: a broken symbolic link or a symbolic link loop"):
+        run_files(launcher_cfg(root, partition), "train", tmp_path)
+    (root / "001" / "nm-01" / "loop").unlink()
+
+    marker = tmp_path / "PWNED"
+    write_malicious_pkl(test, marker)
+    assert refuse_unsafe_files(launcher_cfg(root, partition), "train", tmp_path, "my.yaml") == 1
+    with pytest.raises(UnsafePickleError, match=rf"^{test}: refused to unpickle.*check-data --cfgs my.yaml"):
+        refuse_unsafe_files(launcher_cfg(root, partition), "test", tmp_path, "my.yaml")
+    assert not marker.exists()

@@ -110,11 +110,12 @@ def selected_files(names: List[str], data_in_use: Optional[Sequence] = None) -> 
     return [names[i] for i in data_in_use if i < len(names)]
 
 
-def _entries(folder: Path, report: DataReport) -> Iterator[os.DirEntry]:
-    """The entries of ``folder``, sorted; a symlink loop or an unreadable folder is listed, not raised."""
+def _entries(folder: Path, report: DataReport, only=None) -> Iterator[os.DirEntry]:
+    """The entries of ``folder`` (those named in ``only``, if given), sorted; a symlink loop or an
+    unreadable folder is listed, not raised."""
     try:
         with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda entry: entry.name)
+            entries = sorted((e for e in it if only is None or e.name in only), key=lambda entry: entry.name)
     except OSError as err:
         report.add(folder, "unreadable-folder", f"cannot be listed ({err.strerror or err}); fix the permissions, "
                    "or remove it if it is a symbolic link loop")
@@ -223,8 +224,13 @@ def run_files(cfgs: dict, phase: str, workdir: Path) -> List[Path]:
         if not isinstance(split, dict) or not root.is_dir():
             continue
         wanted = {str(pid) for key in sets if isinstance(split.get(key), list) for pid in split[key]}
-        for pid in _entries(root, report):
-            if pid.name not in wanted or not pid.is_dir():
+        try:
+            present = set(os.listdir(root))
+        except OSError:
+            continue
+        # Only the partition's ids: OpenGait never descends into the others.
+        for pid in _entries(root, report, only=wanted & present):
+            if not pid.is_dir():
                 continue
             for folder in _sequence_folders_of(Path(pid.path), report):
                 names = [entry.name for entry in _entries(folder, report)]
