@@ -166,16 +166,30 @@ def measure(root: Path, base: Size, work: Path, generators: Sequence[str], budge
 
 
 def load(specs: Sequence[str]) -> Dict[str, dict]:
-    """``GEN:ITERS=FILE`` -> sections from ``benchmarks.ablation`` result files."""
-    sections = {}
+    """``GEN:ITERS=FILE[:VARIANT,...]`` -> sections from ``benchmarks.ablation`` result files.
+
+    Files of the same ``GEN:ITERS`` join: their variants' runs merge by seed (a seed given twice
+    is an error); ``:VARIANT,...`` takes only those variants of the file.
+    """
+    sections: Dict[str, dict] = {}
     for spec in specs:
         key, _, path = spec.partition("=")
         generator, _, iters = key.partition(":")
+        path, _, only = path.partition(":")
         if not path or generator not in GENERATORS or not iters.isdigit():
-            raise SystemExit(f"fair: --runs {spec!r} is not GEN:ITERS=FILE with GEN one of {', '.join(GENERATORS)}")
+            raise SystemExit(f"fair: --runs {spec!r} is not GEN:ITERS=FILE[:VARIANT,...] with GEN one of "
+                             f"{', '.join(GENERATORS)}")
         data = json.loads(Path(path).read_text())
-        data.setdefault("describe", f"{GENERATORS[generator]}, {iters} training iterations")
-        sections[f"{generator}, {iters} iterations"] = data
+        runs = {n: r for n, r in data["runs"].items() if not only or n in only.split(",")}
+        section = sections.setdefault(f"{generator}, {iters} iterations", {
+            "runs": {}, "chance": data["chance"], "conditions": data.get("conditions") or [],
+            "describe": f"{GENERATORS[generator]}, {iters} training iterations", "sources": []})
+        section["sources"].append(spec)
+        for name, by_seed in runs.items():
+            twice = sorted(set(section["runs"].get(name, {})) & set(by_seed), key=int)
+            if twice:
+                raise SystemExit(f"fair: {name} seed(s) {', '.join(twice)} given twice ({spec})")
+            section["runs"].setdefault(name, {}).update(by_seed)
     return sections
 
 
@@ -187,7 +201,8 @@ def main(argv=None) -> int:
                                                          "runs, with its LR schedule scaled to it)")
     parser.add_argument("--extra", default="", help="more GaitBERT variants of benchmarks.ablation to judge")
     parser.add_argument("--reuse", action="store_true", help="reuse checkpoints whose config is identical")
-    parser.add_argument("--runs", action="append", default=[], help="GEN:ITERS=FILE: report from ablation results")
+    parser.add_argument("--runs", action="append", default=[],
+                        help="GEN:ITERS=FILE[:VARIANT,...]: report from ablation results (repeat to join files)")
     parser.add_argument("--name", default="fair", help="result file name (NAME.md, NAME.json)")
     args = parser.parse_args(argv)
     extra = [n.strip() for n in args.extra.split(",") if n.strip()]

@@ -56,6 +56,22 @@ def test_an_ablation_within_the_spread_is_a_miss_by_the_gap(tmp_path):
     assert "## bodies, 300 iterations" in table
 
 
+def test_files_of_one_budget_join_by_variant_and_seed(tmp_path):
+    """A reference trained earlier, bit for bit the same, joins the runs of a later file."""
+    later = {"shipped": {s: run(60, 20) for s in "012"}, "no-masked": {s: run(55, 20) for s in "012"},
+             "GaitBase-no-da": {s: run(50, 20) for s in "012"}}
+    earlier = {"GaitBase": {s: run(40, 20) for s in "012"}, "shipped": {"0": run(1, 1)}}
+    for name, runs in (("later", later), ("earlier", earlier)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"runs": runs, "chance": 6.25, "conditions": ["side"]}))
+    result = fair("--runs", f"synth:200={tmp_path / 'later.json'}", "--runs",
+                  f"synth:200={tmp_path / 'earlier.json'}:GaitBase", "--results", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "out" / "fair.md").read_text()
+    assert "| clean rank-1 | 60.0 ± 0.0 | 55.0 ± 0.0 | 40.0 ± 0.0 | 50.0 ± 0.0 |" in table
+    twice = fair("--runs", f"synth:200={tmp_path / 'later.json'}", "--runs", f"synth:200={tmp_path / 'earlier.json'}")
+    assert twice.returncode != 0 and "shipped seed(s) 0 given twice" in twice.stderr
+
+
 def test_a_bad_runs_spec_is_refused():
     result = fair("--runs", "mesh:200=x.json")
     assert result.returncode != 0 and "GEN:ITERS=FILE" in result.stderr
