@@ -23,7 +23,7 @@ demo        launcher.demo       synthetic data -> train -> test -> rank-1 table,
 synth       data.synth          synthetic data: CASIA-B, OU-MVLP, GREW, Gait3D or SUSTech1K layout
 pretreat    data.pretreat       convert PNG silhouettes to OpenGait pkl
 partition   data.partition      write the partition JSON of a pkl folder (e.g. unlabelled)
-check-data  launcher.checkdata  list unreadable or malformed pkl and empty ids
+check-data  launcher.checkdata  check pkl files before loading them: unsafe, unreadable, malformed; ids without data
 visualize   tools.visualize     picture/GIF of what GaitBERT fills in
 embed       tools.identify      embeddings of a folder of sequences to .npz
 identify    tools.identify      rank gallery identities for each probe
