@@ -140,7 +140,7 @@ def test_each_bad_input_of_the_doc_gets_its_message(tmp_path, capsys, name, comm
         assert str(root / "001" / "nm-01" / "000" / "000.pkl") in text  # the message names the file
 
 
-def test_the_doc_table_covers_the_issue_list():
+def test_the_doc_table_covers_every_kind_of_bad_input():
     names = {name for name, *_ in doc_rows()}
     assert set(PKL_INPUTS) | {"pkl whose unpickling runs code", "symbolic link loop in the data root",
                               "malformed partition JSON", "unreadable video", "empty video",

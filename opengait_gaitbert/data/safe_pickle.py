@@ -46,7 +46,7 @@ ALLOWED_GLOBALS: FrozenSet[Tuple[str, str]] = frozenset(
 
 #: The fix quoted when a file is refused.
 REFUSED_FIX = ("A silhouette pkl holds only numpy arrays (and lists, tuples or dicts of them), so this file "
-               "is not one OpenGait's pretreatment wrote, and loading it could run code. Re-create it from "
+               "is not one OpenGait's pretreatment wrote. Re-create it from "
                "the source frames (`opengait-gaitbert pretreat`, or OpenGait's datasets/pretreatment.py); "
                "list every such file with `opengait-gaitbert check-data`. Only if you know where the file "
                "comes from and trust it: `opengait-gaitbert train|test --trust-data`.")
