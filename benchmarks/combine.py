@@ -1,4 +1,4 @@
-"""Issue 9's targets over the union of ablation runs: one model against a reference, seed by seed.
+"""Accuracy and robustness targets over the union of ablation runs: one model against a reference, seed by seed.
 
     python -m benchmarks.combine --model benchmarks/results/ablation-fraction.json:recon-quarter \
         --model benchmarks/results/ablation-seeds345.json:shipped \

@@ -460,7 +460,7 @@ def fmt_si(value: float, unit: str = "") -> str:
 
 @dataclass
 class Target:
-    """One target of the issue: PASS when ``value`` is on the right side of ``limit``."""
+    """One benchmark target: PASS when ``value`` is on the right side of ``limit``."""
 
     name: str
     value: float
