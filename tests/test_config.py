@@ -92,6 +92,23 @@ def test_other_casiab_recipes_differ_from_the_default_in_their_model_keys_only(n
     assert other == default
 
 
+def test_the_no_masked_recipe_is_the_default_without_its_masked_pass():
+    """gaitbert_casiab_nomask.yaml, the fair protocol's standing ablation as a config: the shipped
+    recipe with no masked pass and no reconstruction term, nothing else changed."""
+    default, nomask = (yaml.safe_load(config_path(n).read_text())
+                       for n in ("gaitbert_casiab.yaml", "gaitbert_casiab_nomask.yaml"))
+    parsed = validate_cfgs(nomask, training=True, source="gaitbert_casiab_nomask.yaml")
+    assert parsed.network.reconstruct_fraction == 0 and not parsed.predict_features
+    assert nomask["loss_cfg"][0].pop("reconstruction_weight") == 0
+    default["loss_cfg"][0].pop("reconstruction_weight")
+    assert nomask["model_cfg"].pop("reconstruct_fraction") == 0
+    default["model_cfg"].pop("reconstruct_fraction")
+    for section in ("trainer_cfg", "evaluator_cfg"):
+        assert nomask[section].pop("save_name") == "GaitBERT_nomask"
+        default[section].pop("save_name")
+    assert nomask == default
+
+
 def test_pretraining_configs_build_the_shipped_network():
     """Pretraining, fine-tuning and zero-shot configs restore each other's weights, and they are
     the shipped recipe's network: what pretraining buys is bought for the model users train."""
