@@ -74,8 +74,16 @@ def paired(a: Sequence[float], b: Sequence[float]) -> List[float]:
 
 
 def best_baseline(runs: Dict[str, Dict[str, dict]], seeds: Sequence[str]) -> str:
-    """The GaitBase variant with the higher clean rank-1, mean over seeds."""
-    return max(BASELINES, key=lambda name: common.mean_std(clean(runs[name], seeds))[0])
+    """The GaitBase variant with the higher clean rank-1, mean over seeds, among those run on every seed."""
+    complete = [name for name in BASELINES if name in runs and set(seeds) <= set(runs[name])]
+    return max(complete, key=lambda name: common.mean_std(clean(runs[name], seeds))[0])
+
+
+def cell(runs: Dict[str, dict], seeds: Sequence[str], values) -> str:
+    """``values(runs, seeds)`` as mean ± std over the seeds this variant has; fewer are named."""
+    have = [s for s in seeds if s in runs]
+    text = pm(values(runs, have))
+    return text if len(have) == len(seeds) else f"{text} (seed {', '.join(have)} only)"
 
 
 def claim(differences: List[float], strict: bool = True, beyond_spread: bool = False) -> dict:
@@ -114,12 +122,13 @@ def section(title: str, data: dict, names: Sequence[str]) -> List[str]:
     conditions = data.get("conditions") or []
     lines = [f"## {title}", "", f"{data['describe']}. Seeds {', '.join(seeds)}; chance {data['chance']:.1f} %.", ""]
     header = ["probe"] + list(names)
-    rows = [["clean rank-1"] + [pm(clean(runs[n], seeds)) for n in names]]
-    rows += [[f"{c} (points lost)"] + [pm(lost(runs[n], seeds, c)) for n in names] for c in conditions]
+    rows = [["clean rank-1"] + [cell(runs[n], seeds, clean) for n in names]]
+    rows += [[f"{c} (points lost)"] + [cell(runs[n], seeds, lambda r, s: lost(r, s, c)) for n in names]
+             for c in conditions]
     lines += ["Rank-1 % (mean of NM/BG/CL, mean ± std over seeds); under each corruption the points lost "
               "from the run's own clean rank-1 (fewer is better):", "", md_table(header, rows), ""]
     if conditions:
-        rows = [[c] + [pm(kept(runs[n], seeds, c)) for n in names] for c in conditions]
+        rows = [[c] + [cell(runs[n], seeds, lambda r, s: kept(r, s, c)) for n in names] for c in conditions]
         lines += ["Rank-1 % kept under each corruption:", "", md_table(header, rows), ""]
     judged = [n for n in names if n not in (ABLATION,) + BASELINES]
     for model in judged:

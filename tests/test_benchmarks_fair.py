@@ -72,6 +72,16 @@ def test_files_of_one_budget_join_by_variant_and_seed(tmp_path):
     assert twice.returncode != 0 and "shipped seed(s) 0 given twice" in twice.stderr
 
 
+def test_a_baseline_run_on_fewer_seeds_is_shown_but_not_the_reference(tmp_path):
+    runs = {"shipped": {s: run(60, 20) for s in "012"}, "no-masked": {s: run(55, 20) for s in "012"},
+            "GaitBase": {"0": run(70, 20)}, "GaitBase-no-da": {s: run(50, 20) for s in "012"}}
+    (tmp_path / "a.json").write_text(json.dumps({"runs": runs, "chance": 6.25, "conditions": []}))
+    result = fair("--runs", f"bodies:200={tmp_path / 'a.json'}", "--results", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "out" / "fair.md").read_text()
+    assert "| 70.0 ± 0.0 (seed 0 only) |" in table and "best GaitBase (GaitBase-no-da)" in table
+
+
 def test_a_bad_runs_spec_is_refused():
     result = fair("--runs", "mesh:200=x.json")
     assert result.returncode != 0 and "GEN:ITERS=FILE" in result.stderr
