@@ -119,6 +119,7 @@ def _verdict(value: dict) -> str:
 def section(title: str, data: dict, names: Sequence[str]) -> List[str]:
     """One generator at one budget: the tables and the verdicts."""
     runs, seeds = data["runs"], sorted(data["runs"][MODEL], key=int)
+    names = [n for n in names if n in runs]
     conditions = data.get("conditions") or []
     lines = [f"## {title}", "", f"{data['describe']}. Seeds {', '.join(seeds)}; chance {data['chance']:.1f} %.", ""]
     header = ["probe"] + list(names)
@@ -130,7 +131,7 @@ def section(title: str, data: dict, names: Sequence[str]) -> List[str]:
     if conditions:
         rows = [[c] + [cell(runs[n], seeds, lambda r, s: kept(r, s, c)) for n in names] for c in conditions]
         lines += ["Rank-1 % kept under each corruption:", "", md_table(header, rows), ""]
-    judged = [n for n in names if n not in (ABLATION,) + BASELINES]
+    judged = [n for n in names if n not in (ABLATION,) + BASELINES and set(seeds) <= set(runs[n])]
     for model in judged:
         v = verdicts(runs, seeds, conditions, model)
         best = v["best_baseline"]
@@ -192,7 +193,9 @@ def load(specs: Sequence[str]) -> Dict[str, dict]:
         runs = {n: r for n, r in data["runs"].items() if not only or n in only.split(",")}
         section = sections.setdefault(f"{generator}, {iters} iterations", {
             "runs": {}, "chance": data["chance"], "conditions": data.get("conditions") or [],
-            "describe": f"{GENERATORS[generator]}, {iters} training iterations", "sources": []})
+            # ablation files at the benchmark's small size, the protocol's size on CPU
+            "describe": Size(**{**asdict(common.SIZES["small"]), "generator": generator,
+                                "iters": int(iters)}).describe(), "sources": []})
         section["sources"].append(spec)
         for name, by_seed in runs.items():
             twice = sorted(set(section["runs"].get(name, {})) & set(by_seed), key=int)
@@ -221,8 +224,7 @@ def main(argv=None) -> int:
     names = list(CORE) + [n for n in extra if n not in CORE]
     if args.runs:
         sections = load(args.runs)
-        names = [n for n in names if all(n in s["runs"] for s in sections.values())] + sorted(
-            {n for s in sections.values() for n in s["runs"]} - set(names))
+        names += sorted({n for s in sections.values() for n in s["runs"]} - set(names))
     else:
         generators = [g.strip() for g in args.generators.split(",") if g.strip()]
         bad = [g for g in generators if g not in GENERATORS]
@@ -232,7 +234,7 @@ def main(argv=None) -> int:
         work = Path(args.workdir).resolve()
         sections = measure(common.opengait_root(args.opengait), base, work, generators,
                            [int(i) for i in args.budgets.split(",")], names, args.device, args.reuse)
-    markdown = report(sections, [n for n in names if all(n in s["runs"] for s in sections.values())])
+    markdown = report(sections, names)
     results = Path(args.results).resolve() if args.results else common.RESULTS
     common.write_result(results, args.name, markdown, {"sections": sections},
                         None if args.runs else Path(args.workdir))
