@@ -99,7 +99,9 @@ def test_killed_rank_ends_the_run_in_seconds_naming_it(opengait_root, synth_data
     cfg = write_cfg(demo_cfg(synth_data, iters=200, nproc=2, save_iter=2), tmp_path)
     code, text, elapsed = interrupt_midrun(cfg, opengait_root, tmp_path,
                                            lambda launcher: os.kill(worker_pid(launcher.pid, 1), signal.SIGKILL))
-    assert code != 0 and elapsed < 15, (elapsed, text[-3000:])
+    # torchrun's failure detection, not the 600 s collective timeout: seconds on an idle machine,
+    # 18 s measured with 2 cores shared by five training jobs; a minute separates the two causes
+    assert code != 0 and elapsed < 60, (elapsed, text[-3000:])
     assert "rank      : 1" in text and "Signal 9 (SIGKILL)" in text  # torchrun's own failure report
     assert "resume from the last checkpoint with --iter " in text
 
