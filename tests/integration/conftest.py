@@ -3,6 +3,8 @@
 Every test here skips, printing why, when ``OPENGAIT_ROOT`` is unset or is not a clone.
 """
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,21 @@ def logged(lines, key):
         if "Iteration" in line and f"{key}=" in line:
             values.append(float(line.split(f"{key}=")[1].split(",")[0]))
     return values
+
+
+def train_in_background_until_iteration_1(cfg_file: Path, root: Path, workdir: Path, deadline_s: float = 180):
+    """Start a launcher training in a thread and return once it logged its first iteration (or ended,
+    or ``deadline_s`` passed): ``(thread, lines, result)``, ``result["code"]`` set when it ends.
+    For faults injected into a running training: its files are listed and its workers are up."""
+    lines, result = [], {}
+
+    def train():
+        result["code"] = launch("train", str(cfg_file), opengait=str(root), device="cpu", workdir=str(workdir),
+                                output=lines)
+
+    runner = threading.Thread(target=train)
+    runner.start()
+    deadline = time.time() + deadline_s
+    while not any("Iteration 00001" in line for line in lines) and runner.is_alive() and time.time() < deadline:
+        time.sleep(0.05)
+    return runner, lines, result

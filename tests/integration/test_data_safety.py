@@ -13,8 +13,6 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from opengait_gaitbert.core.errors import EXIT_USER_ERROR
 from opengait_gaitbert.launcher import cli
 from opengait_gaitbert.launcher.run import launch
 
-from .conftest import demo_cfg, run, write_cfg
+from .conftest import demo_cfg, train_in_background_until_iteration_1, write_cfg
 
 
 def poisoned_copy(synth_data: Path, tmp_path: Path, pid: str):
@@ -66,17 +64,7 @@ def test_a_pkl_swapped_for_a_malicious_one_mid_run_is_refused_by_opengaits_loade
     shutil.copytree(synth_data, data)
     marker = tmp_path / "PWNED"
     cfg = write_cfg(demo_cfg(data, iters=200), tmp_path)
-    lines, result = [], {}
-
-    def train():
-        result["code"] = launch("train", str(cfg), opengait=str(opengait_root), device="cpu",
-                                workdir=str(tmp_path), output=lines)
-
-    runner = threading.Thread(target=train)
-    runner.start()
-    deadline = time.time() + 180
-    while not any("Iteration 00001" in line for line in lines) and runner.is_alive() and time.time() < deadline:
-        time.sleep(0.05)
+    runner, lines, result = train_in_background_until_iteration_1(cfg, opengait_root, tmp_path)
     pid = split(data)["TRAIN_SET"][0]
     for pkl in (data / pid).glob("*/*/*.pkl"):  # every file of one training id, listed when the run started
         write_malicious_pkl(pkl, marker)

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from opengait_gaitbert.core.errors import ConfigError
 from opengait_gaitbert.launcher import preflight
 from opengait_gaitbert.launcher.run import ensure_default_config, launch
 
-from .conftest import demo_cfg, write_cfg
+from .conftest import demo_cfg, train_in_background_until_iteration_1, write_cfg
 from .test_registration import built_model, python
 from .test_reliability import CKPT, descendants
 
@@ -130,17 +129,7 @@ def test_data_file_disappearing_mid_run_is_named_by_id_type_and_view(opengait_ro
     data = tmp_path / "data"
     shutil.copytree(synth_data, data)
     cfg = write_cfg(demo_cfg(data, iters=200), tmp_path)
-    lines, result = [], {}
-
-    def train():
-        result["code"] = launch("train", str(cfg), opengait=str(opengait_root), device="cpu",
-                                workdir=str(tmp_path), output=lines)
-
-    runner = threading.Thread(target=train)
-    runner.start()
-    deadline = time.time() + 120
-    while not any("Iteration 00001" in line for line in lines) and runner.is_alive() and time.time() < deadline:
-        time.sleep(0.05)
+    runner, lines, result = train_in_background_until_iteration_1(cfg, opengait_root, tmp_path)
     for pkl in (data / "001").glob("*/*/*.pkl"):  # every file of training id 001, listed when the run started
         pkl.unlink()
     runner.join(timeout=180)
