@@ -86,6 +86,18 @@ class SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a persistent id ({repr(pid)[:40]}), which pickle.dump never writes")
 
 
+def _refused(path, global_name: str) -> UnsafePickleError:
+    return UnsafePickleError(
+        f"{path}: refused to unpickle: it names the global `{global_name}`, and loading it could run code. "
+        f"{REFUSED_FIX}", path=str(path), global_name=global_name)
+
+
+def _unreadable(path, why) -> SequenceReadError:
+    return SequenceReadError(
+        f"{path}: not a readable pickle ({why}): the file is truncated, damaged or not a pickle at all. "
+        "Copy it again from its source, or re-create it with `opengait-gaitbert pretreat`.")
+
+
 def trusted() -> bool:
     """Whether :data:`TRUST_ENV` asks for plain pickle."""
     return os.environ.get(TRUST_ENV, "").strip() not in ("", "0")
@@ -105,14 +117,9 @@ def load_stream(stream: BinaryIO, path, trust: bool = False):
     try:
         return pickle.load(stream) if trust else SafeUnpickler(stream).load()
     except _Refused as err:
-        raise UnsafePickleError(
-            f"{path}: refused to unpickle: it names the global `{err.module}.{err.name}`, and loading it "
-            f"could run code. {REFUSED_FIX}", path=str(path), global_name=f"{err.module}.{err.name}") from None
+        raise _refused(path, f"{err.module}.{err.name}") from None
     except Exception as exc:  # noqa: BLE001 - see the docstring: any exception is the file's
-        raise SequenceReadError(
-            f"{path}: not a readable pickle ({type(exc).__name__}: {exc}): the file is truncated, damaged or "
-            "not a pickle at all. Copy it again from its source, or re-create it with "
-            "`opengait-gaitbert pretreat`.") from exc
+        raise _unreadable(path, f"{type(exc).__name__}: {exc}") from exc
 
 
 def load_pickle(path, trust: bool = False):
@@ -263,9 +270,7 @@ def scan_globals(path) -> List[str]:
         try:
             return scan_stream(stream)
         except (ValueError, OSError, UnicodeDecodeError) as err:
-            raise SequenceReadError(
-                f"{path}: not a readable pickle ({err}): the file is truncated, damaged or not a pickle at all. "
-                "Copy it again from its source, or re-create it with `opengait-gaitbert pretreat`.") from err
+            raise _unreadable(path, err) from err
 
 
 def refused_globals(path) -> List[str]:
@@ -282,9 +287,7 @@ def check_globals(path) -> None:
     """
     refused = refused_globals(path)
     if refused:
-        raise UnsafePickleError(
-            f"{path}: refused to unpickle: it names the global `{refused[0]}`, and loading it could run code. "
-            f"{REFUSED_FIX}", path=str(path), global_name=refused[0])
+        raise _refused(path, refused[0])
 
 
 __all__ = ["ALLOWED_GLOBALS", "TRUST_ENV", "SafeUnpickler", "check_globals", "load_pickle", "load_stream",
