@@ -213,8 +213,9 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
             f"{source}: without the `{SOFTMAX_PREFIX}` loss or with triplet_weight 0, part of the "
             "embedding head gets no gradient and DDP stops on unused parameters; set "
             "trainer_cfg.find_unused_parameters: true.")
+    # feature_weight is validated in training only, where it is read
     return GaitBERTConfig(network, masking, [p for p in prefixes if p],
-                          predict_features=float(ours.get("feature_weight", 0.0) or 0.0) > 0)
+                          predict_features=training and ours.get("feature_weight", 0.0) > 0)
 
 
 def check_masked_objectives(network: NetworkConfig, ours: Mapping, source: str) -> None:
