@@ -499,3 +499,40 @@ def test_temporal_conv_applies_its_conv3d_weights_over_each_sequence_alone():
         for conv in context.layers:
             y = y + torch.relu(conv(y))
         torch.testing.assert_close(out[start:start + length], y[0].transpose(0, 1), rtol=1e-5, atol=1e-5)
+
+
+def _running_statistics(module):
+    return {name: buf.clone() for name, buf in module.named_buffers() if "running" in name}
+
+
+@pytest.mark.parametrize("view", ["clean", "both"])
+def test_masked_pass_leaves_running_statistics_to_the_clean_clips(view):
+    """Inference normalises with the running statistics: with a clean view, the shared layers'
+    are exactly those of the clean pass alone, while the decoder (masked pass only) learns its own."""
+    overrides = dict(encoder="resnet9", channels=[4, 8, 16, 32], identity_view=view, reconstruct_fraction=0.5)
+    net, clean_only = small_net(**overrides).train(), small_net(**overrides).train()
+    clean, masked = torch.rand(4, 6, 64, 44), torch.rand(4, 6, 64, 44) * (torch.rand(4, 6, 1, 1) > 0.5)
+    decoder_before = _running_statistics(net.decoder)
+    net(masked, clean=clean, predict_features=view == "clean")
+    with torch.no_grad():  # the same clean clips through the shared layers, nothing masked
+        clean_only.forward_embedding(clean_only.forward_encoder(clean))
+    shared = {k: v for k, v in _running_statistics(net).items() if not k.startswith("decoder.")}
+    expected = {k: v for k, v in _running_statistics(clean_only).items() if not k.startswith("decoder.")}
+    assert shared.keys() == expected.keys() and len(shared) > 10
+    for name in shared:
+        torch.testing.assert_close(shared[name], expected[name], msg=name)
+    decoder_after = _running_statistics(net.decoder)
+    assert any(not torch.equal(decoder_before[k], decoder_after[k]) for k in decoder_after)
+    momenta = {m.momentum for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert momenta == {0.1}  # restored after the masked pass
+
+
+def test_running_statistics_restore_momentum_after_an_error():
+    from opengait_gaitbert.core.batchnorm import running_statistics_frozen
+    norm = torch.nn.BatchNorm1d(3, momentum=None)
+    with pytest.raises(RuntimeError, match="inside"):
+        with running_statistics_frozen(norm):
+            norm(torch.randn(8, 3))
+            assert torch.equal(norm.running_mean, torch.zeros(3))
+            raise RuntimeError("inside")
+    assert norm.momentum is None

@@ -14,6 +14,7 @@ Inference (``forward_encoder`` + ``forward_embedding``) never runs the decoder.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -21,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .batchnorm import running_statistics_frozen
 from .errors import ConfigError, DataError, close_match_hint, reject_unknown_keys
 from .network import (FrameEmbedding, NoTemporalContext, ResidualEncoder, SpatialTransformer, TemporalConv,
                       TemporalTransformer, UNetDecoder, UNetEncoder, VideoEmbeddingHead)
@@ -406,12 +408,15 @@ class GaitBERTNet(nn.Module):
             if view != "masked":  # the clean clips feed the identities: the masked pass encodes its share only
                 hidden = None if hidden is None else self.reconstructed_part(hidden, seqL)[0]
                 sils, seqL_masked = self.reconstructed_part(sils, seqL)
-            encoded = self.forward_encoder(sils, seqL_masked, hidden)
-            if view != "clean":
-                out["embeddings"], out["logits"] = self.forward_embedding(encoded)
-            elif predict_features:  # no BNNeck: the masked clips leave its statistics to the clean ones
-                out["masked_embeddings"] = self.head.embed(encoded.bottleneck, encoded.layout, encoded.shown)
-                masked_rows = out["masked_embeddings"].shape[0]
+            # With a clean view, the shared layers' running statistics (what inference uses)
+            # are the clean clips' alone; the decoder, which only the masked pass runs, keeps its own.
+            with running_statistics_frozen(self) if view != "masked" else nullcontext():
+                encoded = self.forward_encoder(sils, seqL_masked, hidden)
+                if view != "clean":
+                    out["embeddings"], out["logits"] = self.forward_embedding(encoded)
+                elif predict_features:  # no BNNeck: the masked clips leave its statistics to the clean ones
+                    out["masked_embeddings"] = self.head.embed(encoded.bottleneck, encoded.layout, encoded.shown)
+                    masked_rows = out["masked_embeddings"].shape[0]
             if self.training if reconstruct is None else reconstruct:
                 out["reconstruction"] = self.forward_decoder(encoded)
         if view != "masked":  # encoder + head only: the clean view is not reconstructed
