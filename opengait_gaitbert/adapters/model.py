@@ -216,7 +216,8 @@ class GaitBERT(BaseModel):
         return osp.join(self.save_path, "checkpoints", f"{save_name}-{iteration:0>5}.pt")
 
     def save_ckpt(self, iteration):
-        """BaseModel's checkpoint, written atomically, with every rank's RNG states.
+        """BaseModel's checkpoint, written atomically, with every rank's RNG states and the
+        ``model_cfg`` it was trained with (which the tools read back).
 
         Every rank calls it (OpenGait's run_train does, and BaseModel checks the rank
         inside): the states are gathered first, a collective, then rank 0 writes.
@@ -230,7 +231,7 @@ class GaitBERT(BaseModel):
         try:
             atomic_save({"model": self.state_dict(), "optimizer": self.optimizer.state_dict(),
                          "scheduler": self.scheduler.state_dict(), "iteration": iteration,
-                         "rng": rng}, path)
+                         "rng": rng, "model_cfg": dict(self.cfgs["model_cfg"])}, path)
         except OSError as err:
             raise save_error(path, err) from err
 

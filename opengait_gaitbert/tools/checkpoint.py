@@ -128,8 +128,8 @@ def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
     config = NetworkConfig.from_dict(cfg["model_cfg"], where=f"{cfgs_path}: model_cfg")
     net = GaitBERTNet(config)
     if ckpt_path is not None:
-        load_weights(net, network_state_dict(load_checkpoint(ckpt_path, device, fix=CHECKPOINT_FIX), ckpt_path),
-                     ckpt_path, cfgs_path)
+        data = load_checkpoint(ckpt_path, device, fix=CHECKPOINT_FIX)
+        load_weights(net, network_state_dict(data, ckpt_path), ckpt_path, cfgs_path, trained_with(data))
     return net.to(device).eval(), cfg
 
 
@@ -157,10 +157,19 @@ def network_state_dict(data: Mapping, ckpt_path: PathLike = "the checkpoint") ->
     return state
 
 
-def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) -> None:
+def trained_with(data: Mapping) -> Optional[Dict[str, Any]]:
+    """The ``model_cfg`` a checkpoint stores (GaitBERT's own since 2026-12-06), or None."""
+    stored = data.get("model_cfg") if isinstance(data, Mapping) else None
+    return dict(stored) if isinstance(stored, Mapping) else None
+
+
+def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike,
+                 model_cfg: Optional[Mapping] = None) -> None:
     """``net.load_state_dict(state)``, or a :class:`CheckpointError` listing the missing and
     unexpected keys (as ``load_state_dict(strict=False)`` reports them), the shape mismatches,
-    and the ``model_cfg`` values the checkpoint's weights reveal. ``net`` is unusable after an error.
+    and the ``model_cfg`` values the checkpoint was trained with: ``model_cfg`` as the
+    checkpoint stores it, else what its weights reveal (:func:`infer_model_cfg`, for older
+    files). ``net`` is unusable after an error.
     """
     from ..core.finetune import state_dict_misfits
 
@@ -170,16 +179,30 @@ def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) 
         return
     problems = [quote_keys(title, items) for title, items in (
         ("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if items]
+    trained = infer_model_cfg(state) if model_cfg is None else _every_field(model_cfg)
     differing = [f"{key}: {found} (config: {getattr(net.config, key, None)})"
-                 for key, found in infer_model_cfg(state).items()
+                 for key, found in trained.items()
                  if hasattr(net.config, key) and found != getattr(net.config, key)]
-    hint = (" The checkpoint's weights say " + "; ".join(differing) + "." if differing else "")
+    says = "weights say" if model_cfg is None else "stored model_cfg says"
+    hint = (f" The checkpoint's {says} " + "; ".join(differing) + "." if differing else "")
     raise CheckpointError(
         f"checkpoint {ckpt_path} does not fit the model built from {cfgs_path} (model_cfg):\n  "
         + "\n  ".join(problems)
         + "\nThe checkpoint was trained with a different model_cfg (e.g. encoder, channels, embed_stride, "
           f"temporal, temporal_dim, temporal_layers, embed_dim, bin_num, part_columns or class_num).{hint} Pass "
           "--cfgs with the config it was trained with.")
+
+
+def _every_field(model_cfg: Mapping) -> Dict[str, Any]:
+    """A stored ``model_cfg`` with the defaults it left out filled in (as written, where it no longer validates)."""
+    from dataclasses import fields
+
+    from ..core.model import NetworkConfig
+    try:
+        config = NetworkConfig.from_dict(model_cfg)
+    except ConfigError:  # a key since renamed or removed: compare what it says
+        return dict(model_cfg)
+    return {f.name: getattr(config, f.name) for f in fields(config)}
 
 
 def infer_model_cfg(state: Mapping) -> Dict[str, Any]:

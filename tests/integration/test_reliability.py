@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from opengait_gaitbert.core.training_state import CheckpointError
 from opengait_gaitbert.launcher import preflight
@@ -115,7 +116,9 @@ def test_resume_at_world_size_two_is_exact(opengait_root, synth_data, straight_t
     cfg = write_cfg(demo_cfg(synth_data, iters=6, nproc=2, save_iter=3), tmp_path)
     code, lines = run("train", cfg, opengait_root, tmp_path, nproc=2, overrides=["trainer_cfg.total_iter=3"])
     assert code == 0, "\n".join(lines[-30:])
-    saved = torch.load(tmp_path / CKPT.format(3), weights_only=True)["rng"]
+    checkpoint = torch.load(tmp_path / CKPT.format(3), weights_only=True)
+    assert checkpoint["model_cfg"] == yaml.safe_load(Path(cfg).read_text())["model_cfg"]  # what the tools read back
+    saved = checkpoint["rng"]
     assert saved["world_size"] == 2 and not torch.equal(saved["ranks"][0]["torch"], saved["ranks"][1]["torch"])
     code, lines = run("train", cfg, opengait_root, tmp_path, nproc=2, iteration=3)
     assert code == 0, "\n".join(lines[-30:])
