@@ -163,7 +163,7 @@ def test_damaged_checkpoint_is_named_and_the_previous_one_still_resumes(
     bad = tmp_path / CKPT.format(6)
     data = bad.read_bytes()
     bad.write_bytes(data[: len(data) // 2] if damage == "truncated" else data[:100] + random.Random(0).randbytes(len(data) - 100))
-    with pytest.raises(CheckpointError, match=rf"GaitBERT_demo-00006\.pt: cannot be read .*truncated or corrupt.*"
+    with pytest.raises(CheckpointError, match=r"GaitBERT_demo-00006\.pt: cannot be read .*truncated or corrupt.*"
                                               rf"--iter 3 \(.*GaitBERT_demo-00003\.pt\)"):
         launch("train", str(cfg), opengait=str(opengait_root), device="cpu", nproc=2, workdir=str(tmp_path),
                iteration=6)
