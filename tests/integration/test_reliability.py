@@ -164,7 +164,7 @@ def test_damaged_checkpoint_is_named_and_the_previous_one_still_resumes(
     data = bad.read_bytes()
     bad.write_bytes(data[: len(data) // 2] if damage == "truncated" else data[:100] + random.Random(0).randbytes(len(data) - 100))
     with pytest.raises(CheckpointError, match=r"GaitBERT_demo-00006\.pt: cannot be read .*truncated or corrupt.*"
-                                              rf"--iter 3 \(.*GaitBERT_demo-00003\.pt\)"):
+                                              r"--iter 3 \(.*GaitBERT_demo-00003\.pt\)"):
         launch("train", str(cfg), opengait=str(opengait_root), device="cpu", nproc=2, workdir=str(tmp_path),
                iteration=6)
     if damage == "truncated":  # the suggested way on works: resume from iteration 3 and finish
