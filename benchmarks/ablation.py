@@ -88,7 +88,6 @@ VARIANTS: Dict[str, List[str]] = {
     "span": [_sampler(mode="span", ratio=0.3)],
     "band": [_sampler(mode="band", ratio=1.0)],
     "mix-da": [_da(**_MIXTURE, ratio=0.5)],
-    "mask-channel": ["model_cfg.mask_channel=true"],
     "clean-view": ["model_cfg.identity_view=both"],
     "clean-view-adamw": ["model_cfg.identity_view=both", _ADAMW],
     # identity losses on the unmasked clip only; the decoder still reconstructs from the masked one
@@ -130,10 +129,7 @@ VARIANTS: Dict[str, List[str]] = {
     "no-context": ["model_cfg.temporal=none"],
     # Whole-clip occluders in the masked view, and the identity losses on the clean clip as well
     "clean-view-band": ["model_cfg.identity_view=both", _sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],
-    "spatial": ["model_cfg.spatial_layers=2"],
-    "spatial-band": ["model_cfg.spatial_layers=2", _sampler(**_MIXTURE, ratio="[0.5, 1.0, 1.0, 0.5]")],
     "wide": ["model_cfg.channels=[64, 512]"],
-    "wide-spatial": ["model_cfg.channels=[64, 512]", "model_cfg.spatial_layers=2"],
     "deeper": ["model_cfg.channels=[64, 128, 256]", "model_cfg.embed_stride=1", "model_cfg.bin_num=[16]"],
     # GaitBase's backbone (OpenGait's ResNet9 layout, its widths) as the encoder
     "resnet9": _RESNET9,

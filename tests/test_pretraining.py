@@ -62,7 +62,7 @@ def test_parameter_groups_give_each_part_its_rate_and_leave_frozen_parts_out():
     model.freeze(["frame_embedding"])
     groups = part_param_groups(model.part_parameters(), {"frame_embedding": 0.0, "encoder": 0.01}, lr=0.1)
     rates = {g["name"]: g["lr"] for g in groups}
-    assert rates == {"encoder": 0.01, "temporal": 0.1, "head": 0.1, "decoder": 0.1}  # no spatial layers
+    assert rates == {"encoder": 0.01, "temporal": 0.1, "head": 0.1, "decoder": 0.1}
     grouped = sum(len(g["params"]) for g in groups)
     assert grouped == len([p for p in model.parameters() if p.requires_grad])
     assert torch.optim.SGD(groups, lr=0.1).param_groups[1]["lr"] == 0.1

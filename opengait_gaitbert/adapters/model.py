@@ -75,9 +75,8 @@ class GaitBERT(BaseModel):
         sils = ipts[0]  # train: [n, s, 3, h, w]; test: [n, s, h, w]
         masked = sils[:, :, INPUT] if sils.dim() == 5 else sils  # [n, s, h, w]
         reconstruct = self.training and sils.dim() == 5
-        hidden = sils[:, :, MASK] if sils.dim() == 5 else None  # read only with model_cfg.mask_channel
         clean = sils[:, :, TARGET] if reconstruct and self.net.config.encodes_clean_view else None
-        out = self.net(masked, seqL, reconstruct=reconstruct, hidden=hidden, clean=clean,
+        out = self.net(masked, seqL, reconstruct=reconstruct, clean=clean,
                        predict_features=self.gaitbert_cfg.predict_features)
         embed, logits = out["embeddings"], out["logits"]  # [n, c, p], [n, classes, p]
         triplet_rows = slice(None)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from .batchnorm import running_statistics_frozen
 from .errors import ConfigError, DataError, close_match_hint, reject_unknown_keys
-from .network import (FrameEmbedding, NoTemporalContext, ResidualEncoder, SpatialTransformer, TemporalConv,
+from .network import (FrameEmbedding, NoTemporalContext, ResidualEncoder, TemporalConv,
                       TemporalTransformer, UNetDecoder, UNetEncoder, VideoEmbeddingHead)
 from .sequences import SeqL, SequenceLayout, first_sequences
 
@@ -37,6 +37,15 @@ ENCODER_KINDS = ("unet", "resnet9")
 VISIBLE_MASS = 0.05
 #: which clip the identity losses (triplet, cross-entropy) see in training
 IDENTITY_VIEWS = ("clean", "masked", "both")
+#: ``model_cfg`` keys that no longer exist, and what to write instead
+RETIRED_KEYS = {
+    "clean_view": f"was replaced by `identity_view` ({' | '.join(IDENTITY_VIEWS)}); `clean_view: true` is "
+                  "`identity_view: both`, `false` is `identity_view: masked`.",
+    "mask_channel": "was removed on 2026-12-06: the hidden-content mask as a second input plane measured "
+                    "worse (46.7 against 49.2 clean rank-1, benchmarks/results/history.md). Delete the key.",
+    "spatial_layers": "was removed on 2026-12-06: attention over each frame's locations cut clean rank-1 to "
+                      "36.2 (benchmarks/results/history.md). Delete the key.",
+}
 
 
 @dataclass
@@ -60,16 +69,11 @@ class NetworkConfig:
         temporal_window: frames one attention window spans (and the largest offset
             the relative-offset bias knows); longer sequences are cut into windows,
             which keeps inference linear in their length.
-        spatial_layers: transformer layers over each frame's bottleneck locations
-            (width ``temporal_dim``, ``temporal_heads`` heads), before the temporal
-            context; 0 = none. Lets occluded body parts be inferred from visible ones.
         embed_dim: embedding size per part (OpenGait's SeparateFCs ``out_channels``).
         bin_num: horizontal pyramid bins; each must divide the bottleneck height.
         class_num: training identities (74 for CASIA-B's protocol); 0 = pretraining
             without labels: the head has no parameters, the embedding is the pooled
             bottleneck ``[b, channels[-1], p]`` and there are no logits.
-        mask_channel: give the frame embedding the hidden-content mask as a second
-            input plane, so hidden is not read as background (all zeros at test time).
         identity_view: which clip the identity losses see in training. ``clean``: the
             unmasked clip, encoded a second time, while the decoder reconstructs the hidden
             content from the masked clip (both share the encoder). ``masked``: the masked
@@ -112,11 +116,9 @@ class NetworkConfig:
     temporal_layers: int = 2
     temporal_heads: int = 4
     temporal_window: int = 30
-    spatial_layers: int = 0
     embed_dim: int = 256
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
-    mask_channel: bool = False
     identity_view: str = "masked"
     reconstruct_fraction: float = 1.0
     part_visibility: bool = False
@@ -133,9 +135,8 @@ class NetworkConfig:
         """
         names = [f.name for f in fields(cls)]
         own = {k: v for k, v in cfg.items() if k not in ("model",)}
-        if "clean_view" in own:  # replaced by identity_view; say how to write it now
-            raise ConfigError(f"{where}: `clean_view` was replaced by `identity_view` ({' | '.join(IDENTITY_VIEWS)}); "
-                              "`clean_view: true` is `identity_view: both`, `false` is `identity_view: masked`.")
+        for key in own.keys() & RETIRED_KEYS.keys():  # say what became of it, not just "unknown"
+            raise ConfigError(f"{where}: `{key}` {RETIRED_KEYS[key]}")
         reject_unknown_keys(where, own, names + ["model"])
         try:
             return cls(**own)
@@ -205,12 +206,8 @@ class NetworkConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < smallest:
                 bad(key, "the number of training ids, or 0 to pretrain without labels" if key == "class_num"
                     else "a positive int")
-        if not isinstance(self.spatial_layers, int) or isinstance(self.spatial_layers, bool) \
-                or self.spatial_layers < 0:
-            bad("spatial_layers", "an int >= 0 (0 = no spatial context)")
-        for key in ("mask_channel", "part_visibility"):
-            if not isinstance(getattr(self, key), bool):
-                bad(key, "true or false")
+        if not isinstance(self.part_visibility, bool):
+            bad("part_visibility", "true or false")
         if self.identity_view not in IDENTITY_VIEWS:
             bad("identity_view", " | ".join(IDENTITY_VIEWS), close_match_hint(str(self.identity_view), IDENTITY_VIEWS))
         fraction = self.reconstruct_fraction
@@ -259,20 +256,15 @@ class GaitBERTNet(nn.Module):
     """The GaitBERT network. Input is already masked; it never sees the target."""
 
     #: Its parts, input to output: what fine-tuning may freeze or train at its own rate.
-    PARTS = ("frame_embedding", "encoder", "spatial", "temporal", "head", "decoder")
+    PARTS = ("frame_embedding", "encoder", "temporal", "head", "decoder")
 
     def __init__(self, config: NetworkConfig):
         super().__init__()
         self.config = config
         c = config.channels
-        self.frame_embedding = FrameEmbedding(c[0], config.embed_stride, config.mask_channel)
+        self.frame_embedding = FrameEmbedding(c[0], config.embed_stride)
         residual = config.encoder == "resnet9"
         self.encoder = ResidualEncoder(c) if residual else UNetEncoder(c)
-        ph, pw = config.padded_size
-        self.spatial = (SpatialTransformer(c[-1], config.temporal_dim, config.spatial_layers,
-                                           config.temporal_heads,
-                                           (ph // config.downsampling, pw // config.downsampling))
-                        if config.spatial_layers else nn.Identity())
         if config.temporal == "transformer":
             self.temporal = TemporalTransformer(c[-1], config.temporal_dim, config.temporal_layers,
                                                 config.temporal_heads, config.temporal_window)
@@ -329,21 +321,14 @@ class GaitBERTNet(nn.Module):
                 "(64x44 after BaseSilCuttingTransform on 64x64 pkl).")
 
     # -- MAE-style forward pieces --------------------------------------------------------
-    def forward_encoder(self, sils: torch.Tensor, seqL: SeqL = None,
-                        hidden: Optional[torch.Tensor] = None) -> EncoderOutput:
-        """``[n, s, h, w]`` (masked) silhouettes -> bottleneck with temporal context + skips.
-
-        ``hidden`` (``[n, s, h, w]``, 1 = hidden) feeds the optional mask channel;
-        None means nothing is hidden, as at test time.
-        """
+    def forward_encoder(self, sils: torch.Tensor, seqL: SeqL = None) -> EncoderOutput:
+        """``[n, s, h, w]`` (masked) silhouettes -> bottleneck with temporal context + skips."""
         self.check_input(sils)
         layout = SequenceLayout.from_input(sils.shape[0], sils.shape[1], seqL)
         windows = layout.windowed(self.config.temporal_window)  # same frames, cut for attention
         frames = self._pad(layout.to_frames(sils))  # [F, H, W]
-        planes = None if hidden is None else self._pad(layout.to_frames(hidden))
-        x = self.frame_embedding(frames, planes)  # [F, c0, H, W]
+        x = self.frame_embedding(frames)  # [F, c0, H, W]
         x, skips = self.encoder(x)  # [F, cK, h', w']
-        x = self.spatial(x)  # [F, cK, h', w'], each location seeing its frame's other locations
         # Attention works per window; the local temporal convs see the whole sequence.
         x = self.temporal(x, windows if self.config.temporal == "transformer" else layout)
         cell_mass = None
@@ -377,7 +362,7 @@ class GaitBERTNet(nn.Module):
         return encoded.layout.from_frames(recon)
 
     def forward(self, sils: torch.Tensor, seqL: SeqL = None, reconstruct: Optional[bool] = None,
-                hidden: Optional[torch.Tensor] = None, clean: Optional[torch.Tensor] = None,
+                clean: Optional[torch.Tensor] = None,
                 predict_features: bool = False) -> Dict[str, torch.Tensor]:
         """Full pass.
 
@@ -385,8 +370,6 @@ class GaitBERTNet(nn.Module):
             sils: ``[n, s, h, w]`` silhouettes in [0, 1], hidden content already removed.
             seqL: None, or OpenGait's packed lengths ``[1, b]``.
             reconstruct: run the decoder; defaults to ``self.training``.
-            hidden: ``[n, s, h, w]`` mask of the hidden content (1 = hidden), read
-                only with ``mask_channel``; None = nothing hidden.
             clean: ``[n, s, h, w]`` unmasked clips (the clean view), read when
                 ``identity_view`` is ``clean`` or ``both``; None = identities from ``sils``.
             predict_features: with a clean view, also return the masked pass's embeddings
@@ -406,12 +389,11 @@ class GaitBERTNet(nn.Module):
         if view == "masked" or self.config.reconstruct_fraction > 0:
             seqL_masked = seqL
             if view != "masked":  # the clean clips feed the identities: the masked pass encodes its share only
-                hidden = None if hidden is None else self.reconstructed_part(hidden, seqL)[0]
                 sils, seqL_masked = self.reconstructed_part(sils, seqL)
             # With a clean view, the shared layers' running statistics (what inference uses)
             # are the clean clips' alone; the decoder, which only the masked pass runs, keeps its own.
             with running_statistics_frozen(self) if view != "masked" else nullcontext():
-                encoded = self.forward_encoder(sils, seqL_masked, hidden)
+                encoded = self.forward_encoder(sils, seqL_masked)
                 if view != "clean":
                     out["embeddings"], out["logits"] = self.forward_embedding(encoded)
                 elif predict_features:  # no BNNeck: the masked clips leave its statistics to the clean ones

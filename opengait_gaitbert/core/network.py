@@ -35,27 +35,17 @@ class FrameEmbedding(nn.Module):
     features must not depend on its absolute index, or the max over time (the
     video embedding) changes when a probe is shifted, thinned or cut. Order is
     given to the temporal context only (``TemporalTransformer``).
-
-    With ``mask_channel`` the frame gets a second input plane that is 1 where
-    content was hidden, so that "hidden" is not confused with background (0);
-    at test time nothing is hidden and the plane is all zeros.
     """
 
-    def __init__(self, channels: int, stride: int = 1, mask_channel: bool = False):
+    def __init__(self, channels: int, stride: int = 1):
         super().__init__()
         kernel, padding = (3, 1) if stride == 1 else (2 * stride, stride // 2)
-        self.in_planes = 2 if mask_channel else 1
-        self.conv = nn.Sequential(nn.Conv2d(self.in_planes, channels, kernel, stride=stride, padding=padding,
-                                            bias=False),
+        self.conv = nn.Sequential(nn.Conv2d(1, channels, kernel, stride=stride, padding=padding, bias=False),
                                   nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
 
-    def forward(self, frames: torch.Tensor, hidden: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``[F, h, w]`` silhouettes (and ``[F, h, w]`` hidden mask) -> ``[F, c, h/stride, w/stride]``."""
-        x = frames.unsqueeze(1)
-        if self.in_planes == 2:
-            plane = torch.zeros_like(frames) if hidden is None else hidden.to(frames.dtype)
-            x = torch.cat([x, plane.unsqueeze(1)], dim=1)
-        return self.conv(x)
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[F, h, w]`` silhouettes -> ``[F, c, h/stride, w/stride]``."""
+        return self.conv(frames.unsqueeze(1))
 
 
 class UNetEncoder(nn.Module):
@@ -217,39 +207,6 @@ class TemporalTransformer(nn.Module):
         tokens = self.proj_out(self.encoder(tokens, mask=bias, src_key_padding_mask=padding, is_causal=False))
         context = tokens.reshape(-1, h, w, length, c).permute(0, 3, 4, 1, 2)  # [b, L, c, h, w]
         return x + layout.unpad(context)
-
-
-class SpatialTransformer(nn.Module):
-    """Self-attention across the bottleneck locations of each frame, separately per frame.
-
-    The temporal context infers a hidden location from the same location in other
-    frames, which cannot help when the same region is hidden in every frame (a
-    static occluder: a wall, a car). Attention over the frame's own locations lets
-    a hidden body part's features be inferred from the visible parts. Locations
-    carry a learned absolute 2D position (space, not time: frames stay
-    interchangeable). The output projection starts at zero, so the block built here
-    begins as the identity. Under OpenGait, ``BaseModel.init_parameters`` then gives
-    every ``nn.Linear`` xavier weights, this one included (a zero start for the
-    temporal context's projection was measured worse: benchmarks/results/history.md, 2026-12-04).
-    """
-
-    def __init__(self, channels: int, dim: int, layers: int, heads: int, size: Tuple[int, int]):
-        super().__init__()
-        self.proj_in = nn.Linear(channels, dim)
-        self.position = nn.Parameter(torch.zeros(1, size[0] * size[1], dim).normal_(std=0.02))
-        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0,
-                                           activation=nn.SiLU(), batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.proj_out = nn.Linear(dim, channels)
-        nn.init.zeros_(self.proj_out.weight)
-        nn.init.zeros_(self.proj_out.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[F, c, h, w]`` -> ``[F, c, h, w]`` with context from the frame's other locations (residual)."""
-        _, _, h, w = x.shape
-        tokens = self.proj_in(rearrange(x, "f c h w -> f (h w) c")) + self.position.to(x.dtype)
-        context = self.proj_out(self.encoder(tokens))
-        return x + rearrange(context, "f (h w) c -> f c h w", h=h, w=w)
 
 
 class TemporalConv(nn.Module):
