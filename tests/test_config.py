@@ -147,3 +147,26 @@ def test_feature_prediction_needs_the_clean_view(cfgs):
     masked = edit(edit(clean, ["model_cfg", "identity_view"], "masked"), ["model_cfg", "reconstruct_fraction"], 1.0)
     with pytest.raises(ConfigError, match=r"`feature_weight` > 0 .* needs model_cfg.identity_view: clean"):
         validate_cfgs(edit(masked, ["loss_cfg", 0, "feature_weight"], 1.0), training=True, source="x.yaml")
+
+
+def test_yaml_comments_list_exactly_the_allowed_values():
+    """A ``key: value  # a | b | c`` comment in a shipped config lists the key's allowed
+    values as the code defines them (a comment that drifts from the code misleads)."""
+    import re
+    from pathlib import Path
+
+    from opengait_gaitbert.core.losses import POSITION_CHOICES, RECONSTRUCTION_KINDS
+    from opengait_gaitbert.core.model import ENCODER_KINDS, IDENTITY_VIEWS, TEMPORAL_KINDS
+
+    allowed = {"positions": POSITION_CHOICES, "reconstruction": RECONSTRUCTION_KINDS, "encoder": ENCODER_KINDS,
+               "identity_view": IDENTITY_VIEWS, "temporal": TEMPORAL_KINDS}
+    seen = 0
+    for path in sorted(Path(config_path("gaitbert_casiab.yaml")).parent.glob("*.yaml")):
+        for line in path.read_text().splitlines():
+            match = re.match(r"\s*(\w+): [^#]*#\s*(\w+(?:\s*\|\s*\w+)+)", line)
+            if match:
+                key, listed = match.group(1), [v.strip() for v in match.group(2).split("|")]
+                assert key in allowed, f"{path.name}: `{line.strip()}`: add {key}'s allowed values to this test"
+                assert sorted(listed) == sorted(allowed[key]), f"{path.name}: `{line.strip()}`"
+                seen += 1
+    assert seen >= 20  # the shipped configs do carry such comments
