@@ -170,3 +170,45 @@ def test_yaml_comments_list_exactly_the_allowed_values():
                 assert sorted(listed) == sorted(allowed[key]), f"{path.name}: `{line.strip()}`"
                 seen += 1
     assert seen >= 20  # the shipped configs do carry such comments
+
+
+def test_network_defaults_are_the_shipped_recipe():
+    """One source of truth: ``model_cfg`` left out of a config means the shipped recipe."""
+    from dataclasses import asdict
+
+    from opengait_gaitbert.core.model import NetworkConfig
+
+    shipped = yaml.safe_load(open(config_path("gaitbert_casiab.yaml")))["model_cfg"]
+    defaults = asdict(NetworkConfig())
+    differing = {k: (v, defaults[k]) for k, v in shipped.items() if k != "model" and defaults[k] != v}
+    assert not differing, f"gaitbert_casiab.yaml vs NetworkConfig defaults: {differing}"
+    assert len(shipped) > 12  # the recipe states its keys
+
+
+def _reference_table(heading: str) -> dict:
+    """``{key: default}`` of the docs/config-reference.md table after the line starting ``heading``."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "config-reference.md").read_text()
+    table = text[text.index(heading):].split("\n\n")[1]
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| `([^`]*)` \|", table, re.M)}
+
+
+@pytest.mark.parametrize("heading,make", [
+    ("`model_cfg`", lambda: __import__("opengait_gaitbert.core.model", fromlist=["x"]).NetworkConfig()),
+    ("`trainer_cfg.transform: - type: MaskedFrameSampler`",
+     lambda: __import__("opengait_gaitbert.core.masking", fromlist=["x"]).MaskingPolicy()),
+])
+def test_the_config_reference_gives_every_key_and_its_default(heading, make):
+    """The reference page lists each key of the dataclass with the dataclass's own default."""
+    from dataclasses import fields
+
+    documented, config = _reference_table(heading), make()
+    names = {f.name for f in fields(config)}
+    assert names <= set(documented) | {"band_sides"}, names - set(documented)  # band_sides: "all four"
+    for key, default in documented.items():
+        if key in names:
+            value = getattr(config, key)
+            value = list(value) if isinstance(value, tuple) else value
+            assert yaml.safe_load(default) == value, f"docs/config-reference.md `{key}`: {default} vs {value!r}"

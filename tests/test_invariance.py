@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from tiny_model import perturbed
+from tiny_model import UNET_RECIPE, perturbed
 from opengait_gaitbert.core import GaitBERTNet, NetworkConfig
 from opengait_gaitbert.data.synth import synth_sequence
 
-NET = dict(channels=[8, 32], embed_stride=2, temporal_dim=32, temporal_layers=1, temporal_heads=4,
+NET = dict(**UNET_RECIPE, channels=[8, 32], embed_stride=2, temporal_dim=32, temporal_layers=1, temporal_heads=4,
            embed_dim=16, class_num=4, temporal_window=30)
 IDS = (1, 2, 3, 4)
 FRAMES = 40

@@ -5,8 +5,9 @@ import torch
 
 from opengait_gaitbert.core import ConfigError, DataError, GaitBERTNet, NetworkConfig
 from opengait_gaitbert.core.sequences import SequenceLayout
+from tiny_model import UNET_RECIPE
 
-SMALL = dict(channels=[4, 8, 16], embed_stride=1, temporal_dim=16, temporal_layers=1, temporal_heads=2,
+SMALL = dict(**UNET_RECIPE, channels=[4, 8, 16], embed_stride=1, temporal_dim=16, temporal_layers=1, temporal_heads=2,
              embed_dim=8, class_num=5)
 
 

@@ -5,6 +5,7 @@ import torch
 from opengait_gaitbert.core import GaitBERTNet, MaskingPolicy, NetworkConfig, mask_sequence
 from opengait_gaitbert.core.losses import masked_reconstruction_loss, nearest_visible_frame_baseline
 from opengait_gaitbert.data.synth import synth_sequence
+from tiny_model import UNET_RECIPE
 
 
 def walkers(ids=4, frames=16):
@@ -23,7 +24,7 @@ def masked_batch(seqs, policy, rng):
 def test_reconstruction_beats_copying_the_nearest_visible_frame():
     torch.manual_seed(0)
     seqs, policy, rng = walkers(), MaskingPolicy(mode="frame", ratio=0.25), np.random.default_rng(0)
-    net = GaitBERTNet(NetworkConfig(channels=[16, 32], embed_stride=2, temporal_dim=64, temporal_layers=2,
+    net = GaitBERTNet(NetworkConfig(**UNET_RECIPE, channels=[16, 32], embed_stride=2, temporal_dim=64, temporal_layers=2,
                                     temporal_heads=4, embed_dim=16, class_num=4))
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     first = None

@@ -14,8 +14,9 @@ from opengait_gaitbert.core.config import validate_cfgs
 from opengait_gaitbert.core.finetune import part_param_groups, restorable_state
 from opengait_gaitbert.core.losses import masked_reconstruction_loss
 from opengait_gaitbert.data import partition, synth
+from tiny_model import UNET_RECIPE
 
-SMALL = dict(channels=[4, 8], embed_stride=2, temporal_dim=8, temporal_layers=1, temporal_heads=2,
+SMALL = dict(**UNET_RECIPE, channels=[4, 8], embed_stride=2, temporal_dim=8, temporal_layers=1, temporal_heads=2,
              embed_dim=6, bin_num=[4], class_num=5)
 
 

@@ -5,6 +5,7 @@ import torch
 
 from opengait_gaitbert.core import GaitBERTNet, NetworkConfig
 from opengait_gaitbert.core.sequences import ClipLayout, PackedLayout, SequenceLayout, first_sequences
+from tiny_model import UNET_RECIPE
 
 WINDOW = 4
 
@@ -43,8 +44,8 @@ def test_packed_sequences_across_windows_equal_each_alone(temporal):
     """With windows of 4 frames, each packed sequence (1 frame, exactly two windows, partial
     last windows) gets the embedding and reconstruction it gets alone."""
     torch.manual_seed(0)
-    net = GaitBERTNet(NetworkConfig(channels=[4, 8], embed_stride=2, temporal=temporal, temporal_dim=16,
-                                    temporal_layers=2, temporal_heads=2, temporal_window=WINDOW,
+    net = GaitBERTNet(NetworkConfig(**{**UNET_RECIPE, "temporal": temporal}, channels=[4, 8], embed_stride=2,
+                                    temporal_dim=16, temporal_layers=2, temporal_heads=2, temporal_window=WINDOW,
                                     embed_dim=8, class_num=5)).eval()
     lengths = [9, 1, 8, 6]
     seqs = [torch.rand(1, length, 64, 44) for length in lengths]
