@@ -394,7 +394,7 @@ def run_parallel(tasks: Sequence[Callable[[], object]], jobs: int) -> List[objec
 def join_opengait(root: Path, threads: int, device: str = "cpu") -> None:
     """Make this process what a launcher worker of world size 1 is: OpenGait importable (its
     ``opengait/`` first on sys.path), a process group of size 1 (gloo on CPU), GaitBERT registered,
-    and on CPU ``launcher/cpu_compat`` applied. OpenGait's own constructors then work unchanged."""
+    and on CPU OpenGait's CPU patch (``adapters/patches.py``, P1) applied. OpenGait's own constructors then work unchanged."""
     import torch
     import torch.distributed as dist
     torch.set_num_threads(threads)
@@ -405,8 +405,8 @@ def join_opengait(root: Path, threads: int, device: str = "cpu") -> None:
     import opengait_gaitbert
     opengait_gaitbert.register()
     if device != "cuda":
-        from opengait_gaitbert.launcher import cpu_compat
-        cpu_compat.apply()
+        from opengait_gaitbert.adapters import patches
+        patches.run_on_cpu()
 
 
 def worker_process_env(threads: int) -> dict:

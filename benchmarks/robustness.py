@@ -18,7 +18,7 @@ How it is evaluated
 -------------------
 In-process, once per (model, seed), in a fresh worker process that is what a
 launcher test worker is: OpenGait importable, a gloo group of size 1,
-``launcher/cpu_compat`` applied, the model built by OpenGait's own constructor
+OpenGait's CPU patch (``adapters/patches.py``) applied, the model built by OpenGait's own constructor
 (``models.<Model>(cfgs, training=False)``, which restores the accuracy benchmark's
 checkpoint of that seed through ``evaluator_cfg.restore_hint``). Embeddings come from
 the model's own ``inference`` (its test loop: OpenGait's ``DataSet``,

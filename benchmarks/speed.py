@@ -9,7 +9,7 @@ How it measures
   ``GaitBERT(BaseModel)``, with ``cfgs`` = each model's YAML (shrunk as the size
   says) merged over OpenGait's ``configs/default.yaml`` by OpenGait's
   ``config_loader``. The process joins a gloo group of size 1 and applies
-  ``opengait_gaitbert.launcher.cpu_compat`` exactly as a launcher CPU worker does;
+  ``opengait_gaitbert.adapters.patches.run_on_cpu`` exactly as a launcher CPU worker does;
   the training model is wrapped by the same ``get_ddp_module`` replacement.
 * One training iteration is what OpenGait's ``run_train`` does per batch, minus the
   data loading and logging: ``inputs_pretreament`` (each model's own training
@@ -130,8 +130,8 @@ def worker_main(args) -> int:
 
     import numpy as np
     import torch
-    common.join_opengait(Path(args.opengait), args.threads)  # gloo group of 1, cpu_compat, registered
-    from opengait_gaitbert.launcher import cpu_compat
+    common.join_opengait(Path(args.opengait), args.threads)  # gloo group of 1, CPU patch, registered
+    from opengait_gaitbert.adapters import patches
     from modeling import models  # OpenGait
     from utils import config_loader, get_msg_mgr  # OpenGait
 
@@ -144,7 +144,7 @@ def worker_main(args) -> int:
     params = sum(p.numel() for p in model.parameters())
 
     if training:
-        net = cpu_compat.cpu_get_ddp_module(model, cfgs["trainer_cfg"]["find_unused_parameters"])
+        net = patches.cpu_get_ddp_module(model, cfgs["trainer_cfg"]["find_unused_parameters"])
         # Seeded: each model's sampler draws its clip lengths (GaitBERT's 10-40 frames) and sequences
         # at random, so an unseeded draw made the timed batch, hence the ratio, differ between runs.
         random.seed(0)

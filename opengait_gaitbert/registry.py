@@ -34,8 +34,8 @@ def _same_class(a, b) -> bool:
 def register_entry(kind: str) -> None:
     """Register one of ``transform``, ``loss``, ``model``, or protect ``dataset``; idempotent."""
     if kind == "dataset":
-        from .adapters.dataset import protect
-        protect(importlib.import_module("data.dataset"))
+        from .adapters.patches import load_pickles_safely
+        load_pickles_safely(importlib.import_module("data.dataset"))
         return
     namespace_name, adapter_name, class_name = ENTRIES[kind]
     namespace = importlib.import_module(namespace_name)

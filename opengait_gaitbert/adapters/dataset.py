@@ -1,10 +1,10 @@
-"""OpenGait's ``data.dataset`` loads its pkl files through the safe loader.
+"""What OpenGait's ``data.dataset`` loads its pkl files through (patch P5 of :mod:`.patches`).
 
 ``DataSet.__loader__`` calls ``pickle.load(f)`` on each sequence file, with
-``pickle`` the module global of ``data/dataset.py``. :func:`protect` replaces
-that one global with :class:`SafePickle`, whose ``load`` is
-:func:`..data.safe_pickle.load_stream`, so every file OpenGait's training and
-testing read is unpickled with the allow-list, and wraps ``DataSet.__init__``:
+``pickle`` the module global of ``data/dataset.py``. P5 replaces that one global
+with :class:`SafePickle`, whose ``load`` is :func:`..data.safe_pickle.load_stream`,
+so every file OpenGait's training and testing read is unpickled with the
+allow-list, and wraps ``DataSet.__init__``:
 
 * after OpenGait has listed the sequences, the globals of every listed file are
   read from its opcodes (nothing is loaded) and a file naming anything but numpy
@@ -20,13 +20,11 @@ Nothing of OpenGait is edited on disk. It is applied by the launcher's worker
 """
 from __future__ import annotations
 
-import functools
-import json
 import pickle
 import types
 
-from ..core.errors import DataError, SequenceReadError, UnsafePickleError
-from ..data.safe_pickle import TRUST_ENV, check_globals, load_stream, trusted
+from ..core.errors import SequenceReadError, UnsafePickleError
+from ..data.safe_pickle import check_globals, load_stream, trusted
 
 #: Refused or unreadable files quoted in one error; the rest are counted.
 SHOW_FILES = 3
@@ -47,7 +45,7 @@ class SafePickle(types.ModuleType):
         return getattr(pickle, name)
 
 
-def _log(message: str, warning: bool = False) -> None:
+def log(message: str, warning: bool = False) -> None:
     """Through OpenGait's logger (rank 0 only) where main.py set it up, else on stderr."""
     import sys
 
@@ -90,37 +88,3 @@ def check_listed_files(seqs_info) -> int:
                               f"{'; ...' if len(errors) > SHOW_FILES else ''})",)
             raise first
     return checked
-
-
-def protect(dataset_module) -> None:
-    """Route ``dataset_module`` (OpenGait's ``data.dataset``) through the safe loader; idempotent."""
-    dataset_module.pickle = SafePickle()
-    cls = dataset_module.DataSet
-    if getattr(cls, "_gaitbert_safe", False):
-        return
-    init = cls.__init__
-
-    @functools.wraps(init)
-    def __init__(self, data_cfg, training):
-        try:
-            init(self, data_cfg, training)
-        except OSError as err:  # os.listdir of the root, an id, type or view folder
-            raise DataError(
-                f"{err.filename}: cannot be listed ({err.strerror or err}): a symbolic link loop, a broken link or "
-                f"an unreadable folder under data_cfg.dataset_root. Fix or remove it; `opengait-gaitbert check-data "
-                f"--cfgs <config>` lists every such path.") from err
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:  # OpenGait's json.load of the partition
-            raise DataError(
-                f"{data_cfg.get('dataset_partition')}: not a partition JSON ({type(err).__name__}: {err}); "
-                'expected {"TRAIN_SET": [...], "TEST_SET": [...]} (data_cfg.dataset_partition; write one with '
-                "`opengait-gaitbert partition`).") from err
-        if trusted():
-            _log(f"{TRUST_ENV}=1 (--trust-data): pkl files are loaded with plain pickle, which runs any code a "
-                 "file carries. Use it only for data whose source you know.", warning=True)
-            return
-        checked = check_listed_files(self.seqs_info)
-        _log(f"safe pkl loading: the {checked} listed pkl file(s) name only numpy arrays; each is unpickled "
-             "with an allow-list")
-
-    cls.__init__ = __init__
-    cls._gaitbert_safe = True

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import torch
@@ -28,6 +27,7 @@ from ..core.render import reconstruction_grid
 from ..core.sequences import per_sequence, split_packed
 from ..core.training_state import (ALLOW_WORLD_SIZE_CHANGE_ENV, atomic_save, gather_rng_states, load_checkpoint,
                                    rank_rng_state, save_error, set_rng_state)
+from .patches import checkpoint_already_read
 from .transform import INPUT, MASK, TARGET
 
 SUMMARY_FRAMES = 8  # frames of the first clip shown in TensorBoard
@@ -35,22 +35,6 @@ SUMMARY_FRAMES = 8  # frames of the first clip shown in TensorBoard
 
 class NonFiniteLossError(GaitBERTError, FloatingPointError):
     """The loss became NaN or infinite: training stops instead of wasting GPU days."""
-
-
-class _TorchWithLoadedCheckpoint:
-    """``torch`` as OpenGait's ``base_model`` sees it while it restores a checkpoint that
-    ``resume_ckpt`` has already read: ``load`` of that file returns the read dict."""
-
-    def __init__(self, real_torch, path: str, checkpoint: dict):
-        self._torch, self._path, self._checkpoint = real_torch, path, checkpoint
-
-    def load(self, f, *args, **kwargs):
-        if osp.abspath(str(f)) == osp.abspath(self._path):
-            return self._checkpoint
-        return self._torch.load(f, *args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._torch, name)
 
 
 class GaitBERT(BaseModel):
@@ -300,10 +284,5 @@ class GaitBERT(BaseModel):
 
     def _opengait_restore(self, restore_hint, path, checkpoint: dict) -> None:
         """OpenGait's own ``resume_ckpt(restore_hint)``, reading ``checkpoint`` instead of the file ``path``."""
-        base_model = sys.modules[BaseModel.__module__]
-        real_torch = base_model.torch  # the CPU launcher may have wrapped it already (cpu_compat)
-        base_model.torch = _TorchWithLoadedCheckpoint(real_torch, str(path), checkpoint)
-        try:
+        with checkpoint_already_read(path, checkpoint):  # patch P2
             super().resume_ckpt(restore_hint)
-        finally:
-            base_model.torch = real_torch

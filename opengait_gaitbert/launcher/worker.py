@@ -7,7 +7,8 @@ the process-group start differs: ``gloo`` on CPU instead of the hard-coded
 that hangs ends the run instead of leaving the others waiting for 30 minutes.
 
 Hooks into OpenGait's training loop, none of them editing OpenGait on disk
-(installed by :func:`install_hooks`, in training only):
+(installed by :func:`install_hooks`, in training only; the patches themselves are
+in :mod:`opengait_gaitbert.adapters.patches`, with every other change to OpenGait):
 
 1. Progress marks (``GAITBERT_HEARTBEAT_DIR``, set by the launcher): the model
    class's ``inputs_pretreament`` (entry and exit), ``train_step`` and
@@ -26,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 import importlib.util
 import json
 import os
-import pickle
 import signal
 import sys
 import time
@@ -87,73 +86,16 @@ def _stall(iteration: int) -> None:
         time.sleep(float(seconds))
 
 
-def _wrap_model_class(cls) -> None:
-    """Progress marks around the steps ``BaseModel.run_train`` calls on ``cls`` (and the stall drill)."""
-    if getattr(cls, "_gaitbert_marked", False):
-        return
-    pretreat, train_step, save_ckpt = cls.inputs_pretreament, cls.train_step, cls.save_ckpt
-
-    @functools.wraps(pretreat)
-    def inputs_pretreament(self, inputs):
-        if not self.training:
-            return pretreat(self, inputs)
-        mark(self.iteration, PREPARING)
-        _stall(self.iteration + 1)
-        result = pretreat(self, inputs)
-        mark(self.iteration, STEPPING)
-        return result
-
-    @functools.wraps(train_step)
-    def marked_train_step(self, loss_sum):
-        stepped = train_step(self, loss_sum)
-        mark(self.iteration, AFTER_STEP)
-        return stepped
-
-    @functools.wraps(save_ckpt)
-    def marked_save_ckpt(self, iteration):
-        mark(self.iteration, SAVING)
-        save_ckpt(self, iteration)
-        mark(self.iteration, LOADING)
-
-    cls.inputs_pretreament, cls.train_step, cls.save_ckpt = inputs_pretreament, marked_train_step, marked_save_ckpt
-    cls._gaitbert_marked = True
-
-
-def _wrap_dataset() -> None:
-    """A pkl that cannot be read mid-run is named with its sequence (OpenGait's error names only the path)."""
-    from data.dataset import DataSet  # OpenGait
-
-    from ..core.errors import DataError
-    if getattr(DataSet, "_gaitbert_named", False):
-        return
-    getitem = DataSet.__getitem__
-
-    @functools.wraps(getitem)
-    def __getitem__(self, idx):
-        try:
-            return getitem(self, idx)
-        except (OSError, EOFError, pickle.UnpicklingError) as err:
-            label, typ, view, paths = self.seqs_info[idx]
-            where = getattr(err, "filename", None) or ", ".join(paths)
-            raise DataError(
-                f"{where}: cannot be read ({type(err).__name__}: {getattr(err, 'strerror', None) or err}); "
-                f"sequence id {label}, type {typ}, view {view}. It was listed when the run started, so it "
-                "disappeared or became unreadable since. Restore it (or remove the sequence from the partition "
-                "JSON), check every file with `opengait-gaitbert check-data --cfgs <config>`, then resume "
-                "from the last checkpoint with --iter.") from err
-
-    DataSet.__getitem__ = __getitem__
-    DataSet._gaitbert_named = True
-
-
 def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
 def install_hooks(model_class) -> None:
-    """The hooks listed in this module's docstring (training runs only)."""
-    _wrap_model_class(model_class)
-    _wrap_dataset()
+    """Hooks 1 and 2 of this module's docstring (training runs only): patches P4 and P3 of
+    :mod:`opengait_gaitbert.adapters.patches`."""
+    from ..adapters import patches
+    patches.mark_progress(model_class, mark, _stall, (AFTER_STEP, SAVING, LOADING, PREPARING, STEPPING))
+    patches.name_unreadable_sequences()
 
 
 def main(argv=None) -> int:
@@ -179,8 +121,8 @@ def main(argv=None) -> int:
     og_main = load_opengait_main(root, og_argv + (["--log_to_file"] if args.log_to_file else []))
     timeout = datetime.timedelta(seconds=args.collective_timeout)
     if args.device == "cpu":
-        from . import cpu_compat
-        cpu_compat.apply(og_main)
+        from ..adapters import patches
+        patches.run_on_cpu(og_main)  # patch P1
         torch.distributed.init_process_group("gloo", init_method="env://", timeout=timeout)
     else:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))

@@ -28,8 +28,8 @@ def built_model(opengait_root, cfg_file, port, training):
         import torch
         from utils import config_loader, get_msg_mgr
         from modeling import models
-        from opengait_gaitbert.launcher import cpu_compat
-        cpu_compat.apply()
+        from opengait_gaitbert.adapters import patches
+        patches.run_on_cpu()
         torch.distributed.init_process_group('gloo')
         cfgs = config_loader({str(cfg_file)!r})
         get_msg_mgr().init_logger('output/x', False)
