@@ -64,24 +64,29 @@ _RESNET9 = ["model_cfg.encoder=resnet9", "model_cfg.channels=[64, 128, 256, 512]
 #: Every variant but those in ``ON_THE_DEFAULT`` was measured against it; its overrides stay valid there.
 UNET_RECIPE = "gaitbert_casiab_unet.yaml"
 #: variants built on the shipped ``gaitbert_casiab.yaml`` instead
-ON_THE_DEFAULT = ("shipped", "both-views", "both-views-quarter", "no-masked", "feature", "feature-only")
+ON_THE_DEFAULT = ("shipped", "masked", "both-views", "both-views-quarter", "no-masked", "feature", "feature-only")
+#: the masked-frame objective on the shipped network: gaitbert_casiab_masked.yaml (the default until 2026-12-06)
+_MASKED = ["model_cfg.reconstruct_fraction=0.125", "loss_cfg.0.reconstruction_weight=1.0"]
 
 #: name -> overrides of :data:`UNET_RECIPE` (of the shipped config for ``ON_THE_DEFAULT``), at full width.
 VARIANTS: Dict[str, List[str]] = {
     "shipped": [],
-    # (on the shipped default) the standing ablation: no masked pass at all, so no masked
-    # objective and none of its cost; the identity losses see the same clean clips
+    # the masked-frame objective: a masked pass on an eighth of each batch, its hidden content
+    # reconstructed (gaitbert_casiab_masked.yaml; the shipped default until 2026-12-06)
+    "masked": _MASKED,
+    # its standing ablation: no masked pass at all, so no masked objective and none of its cost;
+    # the identity losses see the same clean clips (the shipped default since 2026-12-06)
     "no-masked": ["model_cfg.reconstruct_fraction=0", "loss_cfg.0.reconstruction_weight=0.0"],
-    # ... the masked clips' embeddings also predict the clean clips' (stop-gradient teacher)
-    "feature": ["loss_cfg.0.feature_weight=10.0"],
+    # ... masked, and the masked clips' embeddings also predict the clean clips' (stop-gradient teacher)
+    "feature": _MASKED + ["loss_cfg.0.feature_weight=10.0"],
     # ... that feature target instead of the pixels (the decoder still runs, untrained by the loss)
-    "feature-only": ["loss_cfg.0.feature_weight=10.0", "loss_cfg.0.reconstruction_weight=0.0",
-                     "trainer_cfg.find_unused_parameters=true"],
+    "feature-only": ["model_cfg.reconstruct_fraction=0.125", "loss_cfg.0.feature_weight=10.0",
+                     "loss_cfg.0.reconstruction_weight=0.0", "trainer_cfg.find_unused_parameters=true"],
     # (on the shipped default) identity losses on the masked clips the decoder reconstructs too (an
     # eighth of the batch), next to every clean clip: occluded walks to identify, at no extra pass
-    "both-views": ["model_cfg.identity_view=both"],
+    "both-views": _MASKED + ["model_cfg.identity_view=both"],
     # ... a quarter of the batch (more occluded walks, a longer masked pass)
-    "both-views-quarter": ["model_cfg.identity_view=both", "model_cfg.reconstruct_fraction=0.25"],
+    "both-views-quarter": _MASKED + ["model_cfg.identity_view=both", "model_cfg.reconstruct_fraction=0.25"],
     "fixed-clips": _FIXED,
     "frame": [_sampler(mode="frame", ratio=0.3)],
     "patch": [_sampler(mode="patch", ratio=0.5, patch_size=32, patches_per_frame=1)],

@@ -7,9 +7,12 @@
 For every generator, budget and seed, the same data trains, through the launcher and
 OpenGait's evaluator, at the same width and batch:
 
-- ``shipped``: GaitBERT as shipped (``gaitbert_casiab.yaml``);
-- ``no-masked``: the standing ablation, the same network without the masked objective and
-  without the masked pass (``reconstruct_fraction: 0``), so its cost shows too;
+- ``masked``: GaitBERT with the masked-frame objective (``gaitbert_casiab_masked.yaml``: a masked
+  pass on an eighth of each batch, its hidden content reconstructed), the shipped default until
+  2026-12-06;
+- ``no-masked``: its standing ablation, the same network without the masked objective and
+  without the masked pass (``reconstruct_fraction: 0``), so its cost shows too. Since 2026-12-06
+  this is the shipped default, ``gaitbert_casiab.yaml`` (variant ``shipped``);
 - ``GaitBase`` with its DA recipe and ``GaitBase-no-da`` without it: a long-schedule
   augmentation can handicap a short budget, so the better of the two (by clean rank-1,
   mean over seeds) is the reference, the one a user would train;
@@ -21,11 +24,12 @@ by seed. The verdicts are the product's claims:
 
 - the masked objective earns its place: clean rank-1 above the ablation's by more than the
   paired spread, and no corruption kind where it keeps less rank-1 than the ablation;
-- GaitBERT recognises at least as well as the best GaitBase clean, and loses fewer points
-  than it under every corruption kind.
+- GaitBERT (each GaitBERT variant, the shipped one included) recognises at least as well as the
+  best GaitBase clean, and loses fewer points than it under every corruption kind.
 
-``--runs GEN:ITERS=FILE`` builds the report from ``benchmarks.ablation`` result files
-(``--robust``, with these variants) instead of training.
+``--runs GEN:ITERS=FILE[:VARIANT,...]`` builds the report from ``benchmarks.ablation`` result
+files (``--robust``, with these variants) instead of training; ``OLD=NEW`` in the list renames a
+variant (files written before 2026-12-06 call the masked recipe ``shipped``).
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ from benchmarks import ablation, common  # noqa: E402
 from benchmarks.common import GENERATORS, Size, md_table, say  # noqa: E402
 from benchmarks.robustness import mean3, plus_minus  # noqa: E402
 
-MODEL, ABLATION = "shipped", "no-masked"
+MODEL, ABLATION = "masked", "no-masked"
 BASELINES = ("GaitBase", "GaitBase-no-da")
 CORE = (MODEL, ABLATION) + BASELINES
 
@@ -96,16 +100,18 @@ def claim(differences: List[float], strict: bool = True, beyond_spread: bool = F
 
 def verdicts(runs: Dict[str, Dict[str, dict]], seeds: Sequence[str], conditions: Sequence[str],
              model: str = MODEL) -> Dict[str, dict]:
-    """``model``'s claims against the ablation and the best GaitBase, each with its paired numbers."""
+    """``model``'s claims against the ablation (none for the ablation itself) and the best GaitBase,
+    each with its paired numbers."""
     best = best_baseline(runs, seeds)
-    return {
-        "best_baseline": best,
+    against_ablation = {} if model == ABLATION else {
         # the objective earns its place: above the ablation by more than the paired spread ...
         "clean_vs_ablation": claim(paired(clean(runs[model], seeds), clean(runs[ABLATION], seeds)),
                                    beyond_spread=True),
         # ... and never keeping less under a corruption
         "kept_vs_ablation": {c: claim(paired(kept(runs[model], seeds, c), kept(runs[ABLATION], seeds, c)),
-                                      strict=False) for c in conditions},
+                                      strict=False) for c in conditions}}
+    return {
+        "best_baseline": best, **against_ablation,
         "clean_vs_best": claim(paired(clean(runs[model], seeds), clean(runs[best], seeds)), strict=False),
         "lost_vs_best": {c: claim(paired(lost(runs[best], seeds, c), lost(runs[model], seeds, c)))
                          for c in conditions},
@@ -131,28 +137,32 @@ def section(title: str, data: dict, names: Sequence[str]) -> List[str]:
     if conditions:
         rows = [[c] + [cell(runs[n], seeds, lambda r, s: kept(r, s, c)) for n in names] for c in conditions]
         lines += ["Rank-1 % kept under each corruption:", "", md_table(header, rows), ""]
-    judged = [n for n in names if n not in (ABLATION,) + BASELINES and set(seeds) <= set(runs[n])]
+    judged = [n for n in names if n not in BASELINES and set(seeds) <= set(runs[n])]
     for model in judged:
         v = verdicts(runs, seeds, conditions, model)
         best = v["best_baseline"]
-        rows = [["clean: − ablation (more than its spread)", pm(v["clean_vs_ablation"]["paired"]),
-                 _verdict(v["clean_vs_ablation"])]]
-        rows += [[f"{c}: rank-1 kept − ablation's", pm(v["kept_vs_ablation"][c]["paired"]),
-                  _verdict(v["kept_vs_ablation"][c])] for c in conditions]
+        rows = []
+        if model != ABLATION:
+            rows += [["clean: − ablation (more than its spread)", pm(v["clean_vs_ablation"]["paired"]),
+                      _verdict(v["clean_vs_ablation"])]]
+            rows += [[f"{c}: rank-1 kept − ablation's", pm(v["kept_vs_ablation"][c]["paired"]),
+                      _verdict(v["kept_vs_ablation"][c])] for c in conditions]
         rows += [[f"clean: − {best}", pm(v["clean_vs_best"]["paired"]), _verdict(v["clean_vs_best"])]]
         rows += [[f"{c}: {best}'s points lost − ours", pm(v["lost_vs_best"][c]["paired"]),
                   _verdict(v["lost_vs_best"][c])] for c in conditions]
         passed = sum(r[2] == "pass" for r in rows)
-        lines += [f"`{model}` against its ablation and the best GaitBase ({best}), paired by seed "
+        against = f"the best GaitBase ({best})" if model == ABLATION else f"its ablation and the best GaitBase ({best})"
+        lines += [f"`{model}` against {against}, paired by seed "
                   f"({passed} of {len(rows)} claims hold):", "", md_table(["claim", "paired difference", "verdict"], rows), ""]
     return lines
 
 
 def report(sections: Dict[str, dict], names: Sequence[str]) -> str:
     lines = ["# The fair protocol", "",
-             f"Measured {datetime.date.today().isoformat()} on CPU. `shipped` is `gaitbert_casiab.yaml`; "
-             "`no-masked` the same network without the masked pass (`reconstruct_fraction: 0`, "
-             "`reconstruction_weight: 0`); GaitBase is OpenGait's `gaitbase_da_casiab.yaml`, with its DA "
+             f"Measured {datetime.date.today().isoformat()} on CPU. `masked` is GaitBERT with the masked-frame "
+             "objective (`gaitbert_casiab_masked.yaml`, the shipped default until 2026-12-06); `no-masked` the "
+             "same network without the masked pass (`reconstruct_fraction: 0`, `reconstruction_weight: 0`), "
+             "the shipped `gaitbert_casiab.yaml` since 2026-12-06; GaitBase is OpenGait's `gaitbase_da_casiab.yaml`, with its DA "
              "(`GaitBase`) and with `BaseSilCuttingTransform` alone (`GaitBase-no-da`). Every model trains "
              "through the launcher on the same data, batch and iterations, every width divided alike, and is "
              "tested with OpenGait's evaluator; corruptions at their target severity as in robustness.md. "
@@ -179,7 +189,7 @@ def load(specs: Sequence[str]) -> Dict[str, dict]:
     """``GEN:ITERS=FILE[:VARIANT,...]`` -> sections from ``benchmarks.ablation`` result files.
 
     Files of the same ``GEN:ITERS`` join: their variants' runs merge by seed (a seed given twice
-    is an error); ``:VARIANT,...`` takes only those variants of the file.
+    is an error); ``:VARIANT,...`` takes only those variants of the file, ``OLD=NEW`` renamed.
     """
     sections: Dict[str, dict] = {}
     for spec in specs:
@@ -190,7 +200,8 @@ def load(specs: Sequence[str]) -> Dict[str, dict]:
             raise SystemExit(f"fair: --runs {spec!r} is not GEN:ITERS=FILE[:VARIANT,...] with GEN one of "
                              f"{', '.join(GENERATORS)}")
         data = json.loads(Path(path).read_text())
-        runs = {n: r for n, r in data["runs"].items() if not only or n in only.split(",")}
+        wanted = dict(item.partition("=")[::2] for item in only.split(",")) if only else {}
+        runs = {(wanted.get(n) or n): r for n, r in data["runs"].items() if not only or n in wanted}
         section = sections.setdefault(f"{generator}, {iters} iterations", {
             "runs": {}, "chance": data["chance"], "conditions": data.get("conditions") or [],
             # ablation files at the benchmark's small size, the protocol's size on CPU

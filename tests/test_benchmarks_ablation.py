@@ -20,25 +20,27 @@ def network(cfg):
     return vars(NetworkConfig.from_dict(cfg["model_cfg"]))
 
 lite = apply_overrides(yaml.safe_load(ablation.recipe_of("resnet9-lite").read_text()), ablation.VARIANTS["resnet9-lite"])
-shipped = yaml.safe_load(ablation.recipe_of("shipped").read_text())
+from opengait_gaitbert import config_path
+masked = yaml.safe_load(config_path("gaitbert_casiab_masked.yaml").read_text())
 transformer_only = ("temporal_dim", "temporal_heads", "temporal_window")
 print(json.dumps({
     "recipes": {n: ablation.recipe_of(n).name for n in ("shipped", "both-views", "frame", "resnet9-lite",
                                                         "columns-visible")},
-    "lite_is_shipped": {k: v for k, v in network(lite).items() if k not in transformer_only}
-                       == {k: v for k, v in network(shipped).items() if k not in transformer_only},
+    "lite_is_masked": {k: v for k, v in network(lite).items() if k not in transformer_only}
+                      == {k: v for k, v in network(masked).items() if k not in transformer_only},
 }))
 """
 
 
-def test_variants_name_their_recipe_and_resnet9_lite_builds_the_shipped_network():
+def test_variants_name_their_recipe_and_resnet9_lite_builds_the_masked_recipe():
     """Earlier variants keep overriding the U-Net recipe they were measured against; ``shipped`` and
-    the variants in ``ON_THE_DEFAULT`` override the default. resnet9-lite over the U-Net recipe is the shipped network
-    (the transformer's keys aside, which a conv context does not read)."""
+    the variants in ``ON_THE_DEFAULT`` override the default. resnet9-lite over the U-Net recipe is
+    gaitbert_casiab_masked.yaml's network, the default of 2026-12-05 (the transformer's keys aside,
+    which a conv context does not read)."""
     result = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.splitlines()[-1])
     assert out["recipes"] == {"shipped": "gaitbert_casiab.yaml", "both-views": "gaitbert_casiab.yaml",
                               "frame": "gaitbert_casiab_unet.yaml", "resnet9-lite": "gaitbert_casiab_unet.yaml",
                               "columns-visible": "gaitbert_casiab_unet.yaml"}
-    assert out["lite_is_shipped"] is True
+    assert out["lite_is_masked"] is True

@@ -9,7 +9,8 @@ from opengait_gaitbert.core import ConfigError
 from opengait_gaitbert.core.config import validate_cfgs
 
 
-@pytest.fixture(params=["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml", "gaitbert_casiab_unet.yaml",
+@pytest.fixture(params=["gaitbert_casiab.yaml", "gaitbert_casiab_masked.yaml", "gaitbert_casiab_transformer.yaml",
+                        "gaitbert_casiab_unet.yaml",
                         "gaitbert_demo.yaml"])
 def cfgs(request):
     return yaml.safe_load(config_path(request.param).read_text())
@@ -78,8 +79,11 @@ ENCODER_KEYS = {"encoder", "channels", "embed_stride"}
 ])
 def test_other_casiab_recipes_differ_from_the_default_in_their_model_keys_only(name, keys):
     """The other CASIA-B recipes may differ from gaitbert_casiab.yaml only in the model keys that
-    make them what they are and in the checkpoint name, so that they cannot drift apart."""
+    make them what they are, the reconstruction they train (the default has no masked pass) and
+    the checkpoint name, so that they cannot drift apart."""
     default, other = (yaml.safe_load(config_path(n).read_text()) for n in ("gaitbert_casiab.yaml", name))
+    assert (default["loss_cfg"][0].pop("reconstruction_weight"), other["loss_cfg"][0].pop("reconstruction_weight")) \
+        == (0.0, 1.0)
     differing = {k for k in set(default["model_cfg"]) | set(other["model_cfg"])
                  if default["model_cfg"].get(k) != other["model_cfg"].get(k)}
     assert differing == keys
@@ -92,21 +96,22 @@ def test_other_casiab_recipes_differ_from_the_default_in_their_model_keys_only(n
     assert other == default
 
 
-def test_the_no_masked_recipe_is_the_default_without_its_masked_pass():
-    """gaitbert_casiab_nomask.yaml, the fair protocol's standing ablation as a config: the shipped
-    recipe with no masked pass and no reconstruction term, nothing else changed."""
-    default, nomask = (yaml.safe_load(config_path(n).read_text())
-                       for n in ("gaitbert_casiab.yaml", "gaitbert_casiab_nomask.yaml"))
-    parsed = validate_cfgs(nomask, training=True, source="gaitbert_casiab_nomask.yaml")
-    assert parsed.network.reconstruct_fraction == 0 and not parsed.predict_features
-    assert nomask["loss_cfg"][0].pop("reconstruction_weight") == 0
-    default["loss_cfg"][0].pop("reconstruction_weight")
-    assert nomask["model_cfg"].pop("reconstruct_fraction") == 0
-    default["model_cfg"].pop("reconstruct_fraction")
+def test_the_masked_recipe_is_the_default_with_its_masked_pass():
+    """gaitbert_casiab_masked.yaml, the masked-frame objective as an opt-in recipe: the shipped
+    recipe (which has no masked pass) with a masked pass on an eighth of each batch and the
+    reconstruction term, nothing else changed."""
+    default, masked = (yaml.safe_load(config_path(n).read_text())
+                       for n in ("gaitbert_casiab.yaml", "gaitbert_casiab_masked.yaml"))
+    assert validate_cfgs(default, training=True, source="gaitbert_casiab.yaml").network.reconstruct_fraction == 0
+    parsed = validate_cfgs(masked, training=True, source="gaitbert_casiab_masked.yaml")
+    assert parsed.network.reconstruct_fraction == 0.125 and not parsed.predict_features
+    assert (masked["loss_cfg"][0].pop("reconstruction_weight"), default["loss_cfg"][0].pop("reconstruction_weight")) \
+        == (1.0, 0.0)
+    assert (masked["model_cfg"].pop("reconstruct_fraction"), default["model_cfg"].pop("reconstruct_fraction")) == (0.125, 0)
     for section in ("trainer_cfg", "evaluator_cfg"):
-        assert nomask[section].pop("save_name") == "GaitBERT_nomask"
+        assert masked[section].pop("save_name") == "GaitBERT_masked"
         default[section].pop("save_name")
-    assert nomask == default
+    assert masked == default
 
 
 def test_pretraining_configs_build_the_shipped_network():
@@ -124,11 +129,15 @@ def test_masked_objective_weights_need_a_masked_pass(cfgs):
     """reconstruct_fraction 0 (no masked clip) with a masked term's weight left on would silently
     train without it: refused, naming the key and both fixes."""
     no_pass = edit(edit(cfgs, ["model_cfg", "identity_view"], "clean"), ["model_cfg", "reconstruct_fraction"], 0)
+    no_pass = edit(no_pass, ["loss_cfg", 0, "reconstruction_weight"], 1.0)
     with pytest.raises(ConfigError, match=r"x.yaml: loss_cfg \(GaitBERTLoss\): `reconstruction_weight` = 1.0, "
                                           r"but model_cfg.reconstruct_fraction is 0.*`reconstruction_weight: 0`"):
         validate_cfgs(no_pass, training=True, source="x.yaml")
     ablation = edit(no_pass, ["loss_cfg", 0, "reconstruction_weight"], 0.0)
     assert not validate_cfgs(ablation, training=True, source="x.yaml").predict_features
+    unset = copy.deepcopy(ablation)
+    del unset["loss_cfg"][0]["reconstruction_weight"]  # left out: its default weighs a term that never runs
+    assert validate_cfgs(unset, training=True, source="x.yaml").network.reconstruct_fraction == 0
     with pytest.raises(ConfigError, match=r"`feature_weight` = 2.0, but model_cfg.reconstruct_fraction is 0"):
         validate_cfgs(edit(ablation, ["loss_cfg", 0, "feature_weight"], 2.0), training=True, source="x.yaml")
 
@@ -141,7 +150,7 @@ def test_feature_weight_must_be_a_weight(cfgs, value, match):
 
 
 def test_feature_prediction_needs_the_clean_view(cfgs):
-    clean = edit(cfgs, ["model_cfg", "identity_view"], "clean")
+    clean = edit(edit(cfgs, ["model_cfg", "identity_view"], "clean"), ["model_cfg", "reconstruct_fraction"], 0.125)
     assert validate_cfgs(edit(clean, ["loss_cfg", 0, "feature_weight"], 1.0), training=True,
                          source="x.yaml").predict_features
     masked = edit(edit(clean, ["model_cfg", "identity_view"], "masked"), ["model_cfg", "reconstruct_fraction"], 1.0)

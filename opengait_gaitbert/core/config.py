@@ -229,11 +229,11 @@ def check_masked_objectives(network: NetworkConfig, ours: Mapping, source: str) 
     if isinstance(feature, bool) or not isinstance(feature, (int, float)) or feature < 0:
         raise ConfigError(f"{where}: `feature_weight` = {feature!r} is invalid; allowed: a number >= 0 "
                           "(0 = off).")
-    if network.reconstruct_fraction == 0:
-        for key, default in (("reconstruction_weight", 1.0), ("feature_weight", 0.0)):
-            if ours.get(key, default) != 0:
+    if network.reconstruct_fraction == 0:  # a weight set > 0 would be ignored; left out, it applies to nothing
+        for key in ("reconstruction_weight", "feature_weight"):
+            if ours.get(key, 0) != 0:
                 raise ConfigError(
-                    f"{where}: `{key}` = {ours.get(key, default)!r}, but model_cfg.reconstruct_fraction is 0: "
+                    f"{where}: `{key}` = {ours[key]!r}, but model_cfg.reconstruct_fraction is 0: "
                     "no clip is masked, so the term would be silently ignored. Set "
                     f"`{key}: 0` (the ablation without the masked objective), or reconstruct_fraction > 0.")
     if feature > 0 and network.identity_view != "clean":

@@ -120,7 +120,7 @@ class NetworkConfig:
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
     identity_view: str = "clean"
-    reconstruct_fraction: float = 0.125
+    reconstruct_fraction: float = 0.0
     part_visibility: bool = True
     part_columns: int = 2
     part_lr: Dict[str, float] = field(default_factory=dict)

@@ -94,7 +94,7 @@ def shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name="gait
     return cfg_file
 
 
-@pytest.mark.parametrize("name", ["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml",
+@pytest.mark.parametrize("name", ["gaitbert_casiab_masked.yaml", "gaitbert_casiab_transformer.yaml",
                                   "gaitbert_casiab_unet.yaml"])
 def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_data, tmp_path, name):
     """GaitBERT(cfgs, training) from a shipped CASIA-B recipe, in a gloo process group on CPU."""
@@ -121,6 +121,21 @@ def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_
     assert int(recon) == seqL[0] and losses == "['gaitbert', 'softmax']"
     params = int([line for line in result.stdout.splitlines() if line.startswith("PARAMS")][0].split()[1])
     assert 1e6 < params < 2e7
+
+
+def test_the_shipped_default_runs_a_batch_without_a_masked_pass(opengait_root, synth_data, tmp_path):
+    """gaitbert_casiab.yaml (reconstruct_fraction 0): no decoder weights, no reconstruction in the
+    loss's inputs, the identity losses on the clean clips."""
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path)
+    result = python(built_model(opengait_root, cfg_file, 29534, training=True) + """
+        out = model(model.inputs_pretreament(next(iter(model.train_loader))))
+        feat = out['training_feat']
+        print('DEFAULT', sum(p.numel() for p in model.net.decoder.parameters()), sorted(feat),
+              sorted(feat['gaitbert']), tuple(out['inference_feat']['embeddings'].shape))
+    """, opengait_root, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [line for line in result.stdout.splitlines() if line.startswith("DEFAULT")][0]
+    assert line == "DEFAULT 0 ['gaitbert', 'softmax'] ['embeddings', 'labels'] (4, 256, 32)", line
 
 
 def test_fp16_inference_hands_float32_embeddings_to_opengaits_distance(opengait_root, synth_data, tmp_path):
