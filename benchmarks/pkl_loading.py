@@ -146,7 +146,8 @@ def markdown(doc: dict) -> str:
         "",
         f"Written by `benchmarks/pkl_loading.py` on {doc['date']}: Python {machine['python']}, numpy "
         f"{machine['numpy']}, {machine['cpus']} CPUs ({machine['platform']}), files in the page cache, CPU time of the "
-        f"reading process, the ways taking turns file by file, median of {doc['rounds']} rounds. Limit: safe / plain at most {doc['limit']:.2f}.",
+        f"reading process, the ways taking turns file by file, median of {doc['rounds']} rounds. "
+        f"Limit: safe / plain at most {doc['limit']:.2f}.",
         "",
         "| tree | files | frames per file | MiB | plain µs/file | safe µs/file | scan µs/file | safe / plain "
         "| scan / plain |",

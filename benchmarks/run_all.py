@@ -1,6 +1,7 @@
 """Run every benchmark (speed, accuracy, robustness) and check the targets.
 
-    python -m benchmarks.run_all --opengait PATH            # small size, roughly 2 h on 2 idle CPU cores (3 seeds of 3 models + robustness)
+    # small size, roughly 2 h on 2 idle CPU cores (3 seeds of 3 models + robustness)
+    python -m benchmarks.run_all --opengait PATH
     python -m benchmarks.run_all --opengait PATH --full     # each model at full width (hours on CPU)
     python -m benchmarks.run_all --opengait PATH --smoke    # CI smoke test: a few minutes
 

@@ -452,7 +452,7 @@ def report(data: dict, size: Size, root: Path, results: Path, work: Path) -> str
     lines += [md_table(["model", "params", "frames / batch", "FLOPs / iteration", "s / iteration (IQR)", "time / GaitBase",
                         "peak MB", "memory / GaitBase"], rows), ""]
 
-    lines += [f"## Inference: one sequence of s frames (OpenGait's test step, batch 1)", "",
+    lines += ["## Inference: one sequence of s frames (OpenGait's test step, batch 1)", "",
               "Time per sequence in ms (ratio to GaitBase); GaitBERT runs its encoder and head only. "
               f"Median of {', '.join(str(rounds_for(size, s)) for s in size.lengths)} interleaved sequences "
               f"at s = {', '.join(str(s) for s in size.lengths)} after one warm-up each. "

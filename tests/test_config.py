@@ -39,7 +39,8 @@ def edit(cfgs, path, value):
 @pytest.mark.parametrize("path,value,match", [
     (["model_cfg", "temporal_heads"], 3, r"x.yaml: model_cfg: `temporal_heads` = 3"),
     (["model_cfg", "bin_nums"], [16], r"unknown key `bin_nums`. Did you mean `bin_num`"),
-    (["trainer_cfg", "transform", 0, "ratoi"], 0.5, r"trainer_cfg.transform \(MaskedFrameSampler\): unknown key `ratoi`. Did you mean `ratio`"),
+    (["trainer_cfg", "transform", 0, "ratoi"], 0.5,
+     r"trainer_cfg.transform \(MaskedFrameSampler\): unknown key `ratoi`. Did you mean `ratio`"),
     (["trainer_cfg", "transform", 0, "ratio"], 1.5, r"`ratio` = 1.5"),
     (["trainer_cfg", "transform", 0, "type"], "BaseSilCuttingTransform", "has no `MaskedFrameSampler`"),
     (["trainer_cfg", "sampler", "sample_type"], "fixed_unordered", "fixed_ordered"),

@@ -84,7 +84,8 @@ def test_a_head_trained_for_other_identities_is_dropped_not_loaded():
 
 
 def test_a_checkpoint_of_another_width_is_refused_naming_file_and_tensors():
-    with pytest.raises(CheckpointError, match=r"(?s)pre\.pt does not fit.*shape mismatches: net\.encoder\.levels\.1\.0\.weight: checkpoint \[16, 4, 3, 3\] vs model \[8, 4, 3, 3\]"):
+    with pytest.raises(CheckpointError, match=r"(?s)pre\.pt does not fit.*shape mismatches: net\.encoder\.levels\.1\.0\.weight: "
+                                              r"checkpoint \[16, 4, 3, 3\] vs model \[8, 4, 3, 3\]"):
         restorable_state(prefixed(net()), prefixed(net(channels=[4, 16], class_num=0)), "pre.pt", "ft.yaml",
                          ("net.head.",))
 

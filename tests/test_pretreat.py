@@ -133,6 +133,7 @@ def test_align_sequence_drops_empty_frames():
 # Real CASIA-B silhouettes
 # --------------------------------------------------------------------------
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", sorted(GIFS))
 def test_real_casiab_gif_reads_and_aligns(name):
     seq = read_sequence(casia_b_sample(f"{name}.gif"))

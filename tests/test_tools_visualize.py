@@ -152,6 +152,7 @@ def test_policy_overrides_keep_config_fields(cfg_path):
     assert (policy.mode, policy.ratio) == ("span", 0.5)
 
 
+@pytest.mark.data
 def test_real_casia_b_gif(cfg_path, tmp_path, capsys):
     gif = casia_b_sample("nm.gif")
     out = tmp_path / "nm.png"

@@ -28,6 +28,7 @@ def run(tmp_path_factory):
     return code, json.loads((out / "tracks.json").read_text()), out
 
 
+@pytest.mark.data
 def test_vtest_gives_a_plausible_number_of_long_tracks(run):
     code, summary, _ = run
     assert code == 0
@@ -41,6 +42,7 @@ def test_vtest_gives_a_plausible_number_of_long_tracks(run):
     assert summary["warnings"] == []  # a static camera: no moving-camera warning
 
 
+@pytest.mark.data
 def test_vtest_silhouettes_are_64x64_upright_people(run):
     _, summary, out = run
     kept = [t for t in summary["tracks"] if t["status"] == "kept"]

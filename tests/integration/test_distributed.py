@@ -25,8 +25,9 @@ rank, world = dist.get_rank(), dist.get_world_size()
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(0)
 net = GaitBERTNet(NetworkConfig(encoder="unet", temporal="transformer", identity_view="masked",
-                                reconstruct_fraction=1.0, part_columns=1, channels=[4, 8], embed_stride=2, temporal_dim=16, temporal_layers=1,
-                                temporal_heads=2, embed_dim=8, class_num=4)).eval()
+                                reconstruct_fraction=1.0, part_columns=1, part_visibility=False, channels=[4, 8],
+                                embed_stride=2, temporal_dim=16, temporal_layers=1, temporal_heads=2, embed_dim=8,
+                                class_num=4)).eval()
 ddp = torch.nn.parallel.DistributedDataParallel(net)
 inputs, target = torch.rand(8, 6, 64, 44), torch.rand(8, 6, 64, 44).round()
 mask = torch.zeros(8, 6, 64, 44)
