@@ -84,9 +84,13 @@ def best_baseline(runs: Dict[str, Dict[str, dict]], seeds: Sequence[str]) -> str
 
 
 def cell(runs: Dict[str, dict], seeds: Sequence[str], values) -> str:
-    """``values(runs, seeds)`` as mean ± std over the seeds this variant has; fewer are named."""
+    """``values(runs, seeds)`` as mean ± std over the seeds this variant has; fewer are named, and a
+    variant whose runs were not evaluated under corruptions says so."""
     have = [s for s in seeds if s in runs]
-    text = pm(values(runs, have))
+    try:
+        text = pm(values(runs, have))
+    except KeyError:  # no "robust" entry: trained and tested clean only
+        return "not measured"
     return text if len(have) == len(seeds) else f"{text} (seed {', '.join(have)} only)"
 
 

@@ -92,3 +92,14 @@ def test_a_baseline_run_on_fewer_seeds_is_shown_but_not_the_reference(tmp_path):
 def test_a_bad_runs_spec_is_refused():
     result = fair("--runs", "mesh:200=x.json")
     assert result.returncode != 0 and "GEN:ITERS=FILE" in result.stderr
+
+
+def test_a_variant_tested_clean_only_is_shown_as_not_measured_under_corruptions(tmp_path):
+    runs = {"masked": {s: run(60, 20) for s in "012"}, "no-masked": {s: run(55, 20) for s in "012"},
+            "GaitBase": {"0": {"rank1": {c: 70 for c in ("NM", "BG", "CL")}}},
+            "GaitBase-no-da": {s: run(50, 20) for s in "012"}}
+    (tmp_path / "a.json").write_text(json.dumps({"runs": runs, "chance": 6.25, "conditions": ["side"]}))
+    result = fair("--runs", f"bodies:200={tmp_path / 'a.json'}", "--results", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "out" / "fair.md").read_text()
+    assert "| side | 20.0 ± 0.0 | 20.0 ± 0.0 | not measured | 20.0 ± 0.0 |" in table
