@@ -222,3 +222,17 @@ def test_the_config_reference_gives_every_key_and_its_default(heading, make):
             value = getattr(config, key)
             value = list(value) if isinstance(value, tuple) else value
             assert yaml.safe_load(default) == value, f"docs/config-reference.md `{key}`: {default} vs {value!r}"
+
+
+def test_errors_name_the_file_without_rewriting_messages():
+    """The config dataclasses name the caller's location (a context, not string surgery), and a
+    dataclass built directly names its generic section."""
+    from opengait_gaitbert.core.masking import MaskingPolicy
+    from opengait_gaitbert.core.model import NetworkConfig
+
+    with pytest.raises(ConfigError, match=r"^my\.yaml: model_cfg: `embed_stride` = 3 is invalid; allowed: 1 "):
+        NetworkConfig.from_dict({"encoder": "unet", "embed_stride": 3}, where="my.yaml: model_cfg")
+    with pytest.raises(ConfigError, match=r"^model_cfg: `embed_stride` = 3 is invalid"):
+        NetworkConfig(encoder="unet", embed_stride=3)
+    with pytest.raises(ConfigError, match=r"^MaskedFrameSampler \(trainer_cfg\.transform\): `ratio` = 2 is invalid"):
+        MaskingPolicy(ratio=2)

@@ -11,9 +11,8 @@ import sys
 from dataclasses import dataclass
 from typing import Iterator, List, Mapping, Optional, Tuple
 
-from .errors import ConfigError, close_match_hint, reject_unknown_keys
+from .errors import ConfigError, close_match_hint, config_error, config_location, reject_unknown_keys
 from .losses import check_reconstruction_options
-from .masking import WHERE as MASKING_WHERE
 from .masking import MaskingPolicy
 from .model import NetworkConfig
 
@@ -88,13 +87,8 @@ def sampler_steps(trf_cfg, path: str = "trainer_cfg.transform") -> Iterator[Tupl
 def masking_policy_from_cfg(entry: Mapping, where: str) -> MaskingPolicy:
     """Validate one ``MaskedFrameSampler`` transform entry."""
     reject_unknown_keys(where, entry, MaskingPolicy.field_names() + list(SAMPLER_EXTRA_KEYS))
-    try:
+    with config_location(where):  # the policy's errors name the file and entry
         return MaskingPolicy(**{k: v for k, v in entry.items() if k not in SAMPLER_EXTRA_KEYS})
-    except ConfigError as err:  # the policy names no file; say which one
-        message = str(err)
-        if message.startswith(MASKING_WHERE + ": "):
-            message = message[len(MASKING_WHERE) + 2:]
-        raise ConfigError(f"{where}: {message}") from None
 
 
 def check_sampler_placement(step: Step, before: List[Step], after: List[Step], source: str) -> None:
@@ -227,8 +221,7 @@ def check_masked_objectives(network: NetworkConfig, ours: Mapping, source: str) 
     where = f"{source}: loss_cfg ({LOSS_NAME})"
     feature = ours.get("feature_weight", 0.0)
     if isinstance(feature, bool) or not isinstance(feature, (int, float)) or feature < 0:
-        raise ConfigError(f"{where}: `feature_weight` = {feature!r} is invalid; allowed: a number >= 0 "
-                          "(0 = off).")
+        raise config_error(where, "feature_weight", feature, "a number >= 0 (0 = off)")
     if network.reconstruct_fraction == 0:  # a weight set > 0 would be ignored; left out, it applies to nothing
         for key in ("reconstruction_weight", "feature_weight"):
             if ours.get(key, 0) != 0:

@@ -10,8 +10,10 @@ and ends with a traceback and status 1 (:data:`EXIT_INTERNAL_ERROR`, Python's ow
 """
 from __future__ import annotations
 
+import contextvars
 import difflib
-from typing import Iterable, Sequence
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Sequence
 
 
 class GaitBERTError(Exception):
@@ -71,8 +73,28 @@ def quote_keys(title: str, items: Sequence[str]) -> str:
     return f"{len(items)} {title}: {'; '.join(items[:SHOW_KEYS])}{more}"
 
 
+_LOCATION: contextvars.ContextVar = contextvars.ContextVar("config_location", default=None)
+
+
+@contextmanager
+def config_location(where: str) -> Iterator[None]:
+    """Inside, a config dataclass validated on construction (``NetworkConfig``, ``MaskingPolicy``)
+    names ``where`` (a file and section) in its errors instead of its generic section name."""
+    token = _LOCATION.set(where)
+    try:
+        yield
+    finally:
+        _LOCATION.reset(token)
+
+
+def location(default: str) -> str:
+    """The location :func:`config_location` set, else ``default``."""
+    return _LOCATION.get() or default
+
+
 def config_error(where: str, key: str, value, allowed: str, fix: str = "") -> ConfigError:
-    """Build a ConfigError that names the source, the key, the bad value and what is allowed.
+    """Build a ConfigError that names the source, the key, the bad value and what is allowed:
+    the one form of every such message.
 
     Args:
         where: the config file and section, e.g. ``gaitbert_casiab.yaml: model_cfg``.
@@ -83,7 +105,7 @@ def config_error(where: str, key: str, value, allowed: str, fix: str = "") -> Co
     """
     msg = f"{where}: `{key}` = {value!r} is invalid; allowed: {allowed}."
     if fix:
-        msg += " " + fix
+        msg += " " + fix.lstrip()
     return ConfigError(msg)
 
 

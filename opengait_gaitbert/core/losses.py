@@ -10,7 +10,7 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError, close_match_hint
+from .errors import close_match_hint, config_error
 
 RECONSTRUCTION_KINDS = ("mse", "l1", "bce")
 POSITION_CHOICES = ("hidden", "seen", "all")
@@ -18,11 +18,11 @@ POSITION_CHOICES = ("hidden", "seen", "all")
 
 def check_reconstruction_options(kind: str, positions: str, where: str) -> None:
     if kind not in RECONSTRUCTION_KINDS:
-        raise ConfigError(f"{where}: `reconstruction` = {kind!r} is invalid; allowed: "
-                          f"{', '.join(RECONSTRUCTION_KINDS)}.{close_match_hint(kind, RECONSTRUCTION_KINDS)}")
+        raise config_error(where, "reconstruction", kind, ", ".join(RECONSTRUCTION_KINDS),
+                           close_match_hint(kind, RECONSTRUCTION_KINDS))
     if positions not in POSITION_CHOICES:
-        raise ConfigError(f"{where}: `positions` = {positions!r} is invalid; allowed: "
-                          f"{', '.join(POSITION_CHOICES)}.{close_match_hint(positions, POSITION_CHOICES)}")
+        raise config_error(where, "positions", positions, ", ".join(POSITION_CHOICES),
+                           close_match_hint(positions, POSITION_CHOICES))
 
 
 def masked_reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,

@@ -40,7 +40,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .errors import ConfigError, DataError, close_match_hint
+from .errors import ConfigError, DataError, close_match_hint, config_error, location
 
 MODES = ("frame", "patch", "span", "band", "moving")
 # Modes that hide whole frames (never all of them) and modes that hide part of frames.
@@ -121,7 +121,7 @@ class MaskingPolicy:
         ]
         for key, ok, allowed in checks:
             if not ok:
-                raise ConfigError(f"{WHERE}: `{key}` = {getattr(self, key)!r} is invalid; allowed: {allowed}.")
+                raise config_error(location(WHERE), key, getattr(self, key), allowed)
         self.ratio = float(self.ratio) if _is_number(self.ratio) else tuple(float(v) for v in self.ratio)
         self.band_sides = tuple(self.band_sides)
         self.band_size = tuple(float(v) for v in self.band_size)
@@ -129,20 +129,21 @@ class MaskingPolicy:
             self.mode_weights = tuple(float(v) for v in self.mode_weights)
 
     def _check_mode(self) -> None:
+        where = location(WHERE)
         if isinstance(self.mode, str):
             if self.mode not in MODES:
-                raise ConfigError(f"{WHERE}: `mode` = {self.mode!r} is invalid; allowed: "
-                                  f"{', '.join(MODES)}, or a list of them." + close_match_hint(self.mode, MODES))
+                raise config_error(where, "mode", self.mode, f"{', '.join(MODES)}, or a list of them",
+                                   close_match_hint(self.mode, MODES))
             return
         if not _is_list(self.mode) or not self.mode:
-            raise ConfigError(f"{WHERE}: `mode` = {self.mode!r} is invalid; allowed: one of "
-                              f"{', '.join(MODES)}, or a non-empty list of them, e.g. [band, moving].")
+            raise config_error(where, "mode", self.mode,
+                               f"one of {', '.join(MODES)}, or a non-empty list of them, e.g. [band, moving]")
         for entry in self.mode:
             if not isinstance(entry, str) or entry not in MODES:
-                raise ConfigError(f"{WHERE}: `mode` = {list(self.mode)!r} is invalid: {entry!r} is not a "
+                raise ConfigError(f"{where}: `mode` = {list(self.mode)!r} is invalid: {entry!r} is not a "
                                   f"mode; allowed: {', '.join(MODES)}." + close_match_hint(entry, MODES))
         if len(set(self.mode)) != len(self.mode):
-            raise ConfigError(f"{WHERE}: `mode` = {list(self.mode)!r} is invalid: a mode is listed twice; "
+            raise ConfigError(f"{where}: `mode` = {list(self.mode)!r} is invalid: a mode is listed twice; "
                               "allowed: distinct modes (weigh them with `mode_weights`).")
         self.mode = tuple(self.mode)
 

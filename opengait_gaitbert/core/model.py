@@ -23,7 +23,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .batchnorm import running_statistics_frozen
-from .errors import ConfigError, DataError, close_match_hint, reject_unknown_keys
+from .errors import (ConfigError, DataError, close_match_hint, config_error, config_location, location,
+                     reject_unknown_keys)
 from .network import (FrameEmbedding, NoTemporalContext, ResidualEncoder, TemporalConv,
                       TemporalTransformer, UNetDecoder, UNetEncoder, VideoEmbeddingHead)
 from .sequences import SeqL, SequenceLayout, first_sequences
@@ -138,13 +139,11 @@ class NetworkConfig:
         for key in own.keys() & RETIRED_KEYS.keys():  # say what became of it, not just "unknown"
             raise ConfigError(f"{where}: `{key}` {RETIRED_KEYS[key]}")
         reject_unknown_keys(where, own, names + ["model"])
-        try:
+        with config_location(where):  # __post_init__'s errors name it
             return cls(**own)
-        except ConfigError as err:  # raised by __post_init__ with the generic location
-            raise ConfigError(str(err).replace("model_cfg:", f"{where}:", 1)) from None
 
     def __post_init__(self) -> None:
-        self.validate()
+        self.validate(location("model_cfg"))
 
     @property
     def encodes_clean_view(self) -> bool:
@@ -176,8 +175,7 @@ class NetworkConfig:
 
     def validate(self, where: str = "model_cfg") -> None:
         def bad(key, allowed, fix=""):
-            msg = f"{where}: `{key}` = {getattr(self, key)!r} is invalid; allowed: {allowed}."
-            raise ConfigError(msg + (" " + fix if fix else ""))
+            raise config_error(where, key, getattr(self, key), allowed, fix)
 
         def int_list(value, length=None):
             return (isinstance(value, (list, tuple)) and len(value) > 0
