@@ -20,10 +20,10 @@ def shipped(name: str, data, model_cfg: dict, class_num: int) -> dict:
     """A shipped config on ``data``, at the demo's width, CPU switches and a tiny budget."""
     cfg = yaml.safe_load(config_path(name).read_text())
     demo_model = yaml.safe_load(config_path("gaitbert_demo.yaml").read_text())["model_cfg"]
-    if not class_num:  # the demo reconstructs a share of each batch beside its identity losses; none here
-        demo_model.pop("reconstruct_fraction")
+    # the demo's widths; the config's own fine-tuning rates and masked pass (pretraining: every clip)
+    own = ("part_lr", "identity_view", "reconstruct_fraction")
     cfg["model_cfg"] = {**demo_model, **model_cfg, "class_num": class_num,
-                        **{k: v for k, v in cfg["model_cfg"].items() if k == "part_lr"}}
+                        **{k: v for k, v in cfg["model_cfg"].items() if k in own}}
     cfg["data_cfg"].update(dataset_name="Synth", test_dataset_name="CASIA-B", dataset_root=str(data),
                            dataset_partition=str(data / "partition.json"), num_workers=0)
     cfg["evaluator_cfg"].update(enable_float16=False)

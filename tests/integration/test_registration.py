@@ -213,8 +213,8 @@ def test_identity_view_reaches_opengaits_losses_row_for_row(opengait_root, synth
     encodes; with a share of the batch, its masked rows feed the cross-entropy only, since OpenGait's
     TripletLoss needs a balanced P x K batch), OpenGait's loss aggregator takes them, and one training
     step leaves every loss finite."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, identity_view=view,
-                                            reconstruct_fraction=fraction)
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, "gaitbert_casiab_masked.yaml",
+                                            identity_view=view, reconstruct_fraction=fraction)
     result = python(built_model(opengait_root, cfg_file, 29534, training=True) + """
         inputs = model.inputs_pretreament(next(iter(model.train_loader)))
         feat = model(inputs)['training_feat']
