@@ -103,3 +103,9 @@ def test_a_variant_tested_clean_only_is_shown_as_not_measured_under_corruptions(
     assert result.returncode == 0, result.stderr[-2000:]
     table = (tmp_path / "out" / "fair.md").read_text()
     assert "| side | 20.0 ± 0.0 | 20.0 ± 0.0 | not measured | 20.0 ± 0.0 |" in table
+    clean_only = {**runs, "masked": {s: {"rank1": run(60, 20)["rank1"]} for s in "012"}}
+    (tmp_path / "b.json").write_text(json.dumps({"runs": clean_only, "chance": 6.25, "conditions": ["side"]}))
+    result = fair("--runs", f"bodies:200={tmp_path / 'b.json'}", "--results", str(tmp_path / "out2"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "out2" / "fair.md").read_text()
+    assert "`masked` against its ablation and the best GaitBase (GaitBase-no-da), paired by seed (2 of 2" in table
