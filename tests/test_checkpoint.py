@@ -104,27 +104,33 @@ def test_a_missing_checkpoint_names_the_way_back(tmp_path):
         load_checkpoint(tmp_path / "x.pt", fix=CHECKPOINT_FIX)
 
 
-@pytest.mark.parametrize("stored", [True, False])
-def test_a_misfit_names_the_model_cfg_the_checkpoint_was_trained_with(tmp_path, stored):
-    """The adapter stores ``model_cfg`` in every checkpoint: a misfit quotes it exactly, so that
-    even keys the weights cannot reveal (``embed_stride`` read back from a 3x3 stem is ambiguous,
-    ``temporal_heads`` has no shape) are named. Older files fall back to what the weights reveal."""
+def test_tools_build_the_network_a_checkpoint_stores_and_name_what_the_config_says_otherwise(tmp_path, capsys):
+    """The adapter stores ``model_cfg`` in every checkpoint: the tools build that network even when
+    ``--cfgs`` says otherwise (and say so). An older file without it must fit the config; a misfit
+    names what its weights reveal."""
     import yaml
     from tiny_model import tiny_cfg
 
     from opengait_gaitbert.core.model import GaitBERTNet, NetworkConfig
     from opengait_gaitbert.tools.checkpoint import load_model
 
-    trained_cfg = yaml.safe_load(tiny_cfg(channels=(8, 16, 64), extra=""))["model_cfg"]
+    trained_cfg = yaml.safe_load(tiny_cfg(channels=(8, 16, 64)))["model_cfg"]
     trained_cfg["temporal_heads"] = 2
     net = GaitBERTNet(NetworkConfig.from_dict(trained_cfg))
-    checkpoint = {"model": {f"net.{k}": v for k, v in net.state_dict().items()}, "iteration": 1}
-    if stored:
-        checkpoint["model_cfg"] = trained_cfg
-    torch.save(checkpoint, tmp_path / "run-00001.pt")
+    weights = {f"net.{k}": v for k, v in net.state_dict().items()}
+    torch.save({"model": weights, "iteration": 1, "model_cfg": trained_cfg}, tmp_path / "new-00001.pt")
+    torch.save({"model": weights, "iteration": 1}, tmp_path / "old-00001.pt")
     (tmp_path / "cfg.yaml").write_text(tiny_cfg(channels=(8, 16, 32)))
+
+    loaded, cfg = load_model(tmp_path / "cfg.yaml", tmp_path / "new-00001.pt")
+    assert loaded.config.channels == [8, 16, 64] and loaded.config.temporal_heads == 2
+    assert cfg["model_cfg"] == trained_cfg
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+    note = capsys.readouterr().err
+    assert "new-00001.pt: built from the model_cfg it was trained with; " in note
+    assert "cfg.yaml differs in channels, temporal_heads." in note
+
     with pytest.raises(CheckpointError, match="does not fit") as err:
-        load_model(tmp_path / "cfg.yaml", tmp_path / "run-00001.pt")
-    says = "stored model_cfg says" if stored else "weights say"
-    assert f"The checkpoint's {says} channels: [8, 16, 64] (config: [8, 16, 32])" in str(err.value)
-    assert ("temporal_heads: 2 (config: 4)" in str(err.value)) is stored
+        load_model(tmp_path / "cfg.yaml", tmp_path / "old-00001.pt")
+    assert "The checkpoint's weights say channels: [8, 16, 64] (config: [8, 16, 32])" in str(err.value)

@@ -502,3 +502,14 @@ def test_running_statistics_restore_momentum_after_an_error():
             assert torch.equal(norm.running_mean, torch.zeros(3))
             raise RuntimeError("inside")
     assert norm.momentum is None
+
+
+def test_a_network_without_a_masked_pass_refuses_to_reconstruct():
+    """reconstruct_fraction 0 builds no decoder: asking for a reconstruction (visualize) is a
+    ConfigError naming the recipe that has one, and the identity path still runs."""
+    net = small_net(identity_view="clean", reconstruct_fraction=0.0).eval()
+    assert sum(p.numel() for p in net.decoder.parameters()) == 0
+    with torch.no_grad():
+        assert net.embed(torch.rand(1, 4, 64, 44)).shape == (1, 8, 16)
+        with pytest.raises(ConfigError, match=r"reconstruct_fraction is 0.*no decoder.*gaitbert_casiab_masked\.yaml"):
+            net(torch.rand(1, 4, 64, 44), reconstruct=True)

@@ -145,6 +145,20 @@ def test_cli_names_an_unreadable_sequence(cfg_path, tmp_path, capsys):
     assert code == 2 and str(missing) in capsys.readouterr().err
 
 
+def test_cli_refuses_a_model_without_a_decoder(tmp_path, capsys):
+    """The shipped default has no masked pass and so no decoder: nothing to draw, said with the fix."""
+    cfg = tmp_path / "nodecoder.yaml"
+    cfg.write_text(TINY_CFG.replace("  identity_view: masked\n  reconstruct_fraction: 1.0\n",
+                                    "  identity_view: clean\n  reconstruct_fraction: 0\n"))
+    seq = tmp_path / "walk.gif"
+    frames = [Image.fromarray(f) for f in walker(12)]
+    frames[0].save(seq, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    assert "reconstruct_fraction: 0\n" in cfg.read_text()
+    code = cli.main(["visualize", "--cfgs", str(cfg), "--seq", str(seq), "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "reconstruct_fraction is 0" in err and "gaitbert_casiab_masked.yaml" in err
+
+
 def test_policy_overrides_keep_config_fields(cfg_path):
     cfg = load_model(cfg_path)[1]
     assert masking_policy(cfg, cfg_path).ratio == 0.5

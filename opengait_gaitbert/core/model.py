@@ -356,6 +356,11 @@ class GaitBERTNet(nn.Module):
 
     def forward_decoder(self, encoded: EncoderOutput) -> torch.Tensor:
         """-> reconstruction logits in the input's layout ``[n, s, h, w]``."""
+        if self.config.reconstruct_fraction == 0:
+            raise ConfigError("model_cfg: reconstruct_fraction is 0, so this network has no decoder and cannot "
+                              "reconstruct (the shipped default since 2026-12-06). Reconstructions need a model "
+                              "trained with a masked pass: configs/gaitbert/gaitbert_casiab_masked.yaml, or a "
+                              "pretraining config.")
         recon = self._crop(self.decoder(encoded.bottleneck, encoded.skips))  # [F, h, w]
         return encoded.layout.from_frames(recon)
 

@@ -17,6 +17,7 @@ inside the functions so that ``opengait-gaitbert --help`` stays fast.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -108,15 +109,21 @@ def cutting_options(cfg: Mapping, phase: str = "test") -> Dict[str, Any]:
 
 def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
                device: str = "cpu") -> Tuple[Any, Dict[str, Any]]:
-    """Build the network from ``model_cfg`` and load an OpenGait checkpoint into it.
+    """Build the network and load an OpenGait checkpoint into it.
+
+    The network is built from the ``model_cfg`` the checkpoint stores (GaitBERT's own, since
+    2026-12-06), else from the config's. Where the two differ, the checkpoint's wins, and a note
+    on stderr names the keys: the weights were trained with it.
 
     Args:
-        cfgs_path: OpenGait YAML config the checkpoint was trained with.
+        cfgs_path: OpenGait YAML config the checkpoint was trained with (its data and transform
+            options; its ``model_cfg`` for checkpoints that store none).
         ckpt_path: OpenGait checkpoint (``.pt``); None gives a randomly initialised
             network (for tests and untrained pictures).
         device: torch device for the weights.
     Returns:
-        ``(net, cfg)``: a :class:`GaitBERTNet` in eval mode on ``device`` and the config dict.
+        ``(net, cfg)``: a :class:`GaitBERTNet` in eval mode on ``device`` and the config dict,
+        its ``model_cfg`` the one the network was built from.
     Raises:
         ConfigError: bad config (names the file and key).
         CheckpointError: missing/unreadable checkpoint, or weights that do not fit ``model_cfg``.
@@ -125,11 +132,20 @@ def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
     from ..core.training_state import load_checkpoint
 
     cfg = read_config(cfgs_path)
-    config = NetworkConfig.from_dict(cfg["model_cfg"], where=f"{cfgs_path}: model_cfg")
-    net = GaitBERTNet(config)
-    if ckpt_path is not None:
-        data = load_checkpoint(ckpt_path, device, fix=CHECKPOINT_FIX)
-        load_weights(net, network_state_dict(data, ckpt_path), ckpt_path, cfgs_path, trained_with(data))
+    data = None if ckpt_path is None else load_checkpoint(ckpt_path, device, fix=CHECKPOINT_FIX)
+    stored = None if data is None else trained_with(data)
+    where = f"{cfgs_path}: model_cfg"
+    if stored is not None:
+        given = _every_field(NetworkConfig.from_dict(cfg["model_cfg"], where=where).__dict__)
+        differing = sorted(k for k, v in _every_field(stored).items() if given.get(k, v) != v)
+        if differing:
+            print(f"[opengait-gaitbert] {ckpt_path}: built from the model_cfg it was trained with; "
+                  f"{cfgs_path} differs in {', '.join(differing)}.", file=sys.stderr)
+        cfg = {**cfg, "model_cfg": stored}
+        where = f"{ckpt_path}: model_cfg"
+    net = GaitBERTNet(NetworkConfig.from_dict(cfg["model_cfg"], where=where))
+    if data is not None:
+        load_weights(net, network_state_dict(data, ckpt_path), ckpt_path, cfgs_path, stored)
     return net.to(device).eval(), cfg
 
 
