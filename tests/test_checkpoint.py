@@ -134,3 +134,12 @@ def test_tools_build_the_network_a_checkpoint_stores_and_name_what_the_config_sa
     with pytest.raises(CheckpointError, match="does not fit") as err:
         load_model(tmp_path / "cfg.yaml", tmp_path / "old-00001.pt")
     assert "The checkpoint's weights say channels: [8, 16, 64] (config: [8, 16, 32])" in str(err.value)
+
+    # a stored model_cfg that no longer validates (a key since removed): the config builds it
+    torch.save({"model": weights, "iteration": 1, "model_cfg": {**trained_cfg, "mask_channel": False}},
+               tmp_path / "retired-00001.pt")
+    (tmp_path / "fits.yaml").write_text(tiny_cfg(channels=(8, 16, 64)))
+    loaded, _ = load_model(tmp_path / "fits.yaml", tmp_path / "retired-00001.pt")
+    assert loaded.config.channels == [8, 16, 64] and loaded.config.temporal_heads == 4
+    note = capsys.readouterr().err
+    assert "retired-00001.pt: model_cfg: `mask_channel` was removed" in note and "fits.yaml instead" in note

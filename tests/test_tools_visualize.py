@@ -30,6 +30,12 @@ trainer_cfg:
 """)
 
 
+def write_gif(path, seq: np.ndarray) -> None:
+    """uint8 ``[T, H, W]`` frames as an animated GIF, as a user's recording would come."""
+    frames = [Image.fromarray(f) for f in seq]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=40, loop=0)
+
+
 def grid_size(k: int, scale: int = 1):
     """PIL (width, height) of core.render's 4-row grid of k frames with 1-pixel gaps."""
     return (k * (W + 1) - 1) * scale, (4 * (H + 1) - 1) * scale
@@ -116,8 +122,7 @@ def test_short_sequence_shows_all_its_frames(net, tmp_path):
 
 def test_cli_reads_gif_with_checkpoint_and_config_defaults(cfg_path, net, tmp_path, capsys):
     seq = tmp_path / "walk.gif"
-    frames = [Image.fromarray(f) for f in walker(14)]
-    frames[0].save(seq, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    write_gif(seq, walker(14))
     ckpt = tmp_path / "ckpt.pt"
     torch.save({"model": {f"net.{k}": v for k, v in net.state_dict().items()}, "iteration": 1}, ckpt)
 
@@ -151,8 +156,7 @@ def test_cli_refuses_a_model_without_a_decoder(tmp_path, capsys):
     cfg.write_text(TINY_CFG.replace("  identity_view: masked\n  reconstruct_fraction: 1.0\n",
                                     "  identity_view: clean\n  reconstruct_fraction: 0\n"))
     seq = tmp_path / "walk.gif"
-    frames = [Image.fromarray(f) for f in walker(12)]
-    frames[0].save(seq, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    write_gif(seq, walker(12))
     assert "reconstruct_fraction: 0\n" in cfg.read_text()
     code = cli.main(["visualize", "--cfgs", str(cfg), "--seq", str(seq), "--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err

@@ -18,6 +18,7 @@ inside the functions so that ``opengait-gaitbert --help`` stays fast.
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -132,20 +133,23 @@ def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
     from ..core.training_state import load_checkpoint
 
     cfg = read_config(cfgs_path)
+    config = NetworkConfig.from_dict(cfg["model_cfg"], where=f"{cfgs_path}: model_cfg")
     data = None if ckpt_path is None else load_checkpoint(ckpt_path, device, fix=CHECKPOINT_FIX)
-    stored = None if data is None else trained_with(data)
-    where = f"{cfgs_path}: model_cfg"
-    if stored is not None:
-        given = _every_field(NetworkConfig.from_dict(cfg["model_cfg"], where=where).__dict__)
-        differing = sorted(k for k, v in _every_field(stored).items() if given.get(k, v) != v)
-        if differing:
-            print(f"[opengait-gaitbert] {ckpt_path}: built from the model_cfg it was trained with; "
-                  f"{cfgs_path} differs in {', '.join(differing)}.", file=sys.stderr)
-        cfg = {**cfg, "model_cfg": stored}
-        where = f"{ckpt_path}: model_cfg"
-    net = GaitBERTNet(NetworkConfig.from_dict(cfg["model_cfg"], where=where))
+    stored = data.get("model_cfg") if isinstance(data, Mapping) else None
+    if isinstance(stored, Mapping):
+        try:
+            trained = NetworkConfig.from_dict(stored, where=f"{ckpt_path}: model_cfg")
+        except ConfigError as err:  # written by an older version: the config has the last word
+            print(f"[opengait-gaitbert] {err} Building the network from {cfgs_path} instead.", file=sys.stderr)
+        else:
+            differing = [f.name for f in fields(config) if getattr(config, f.name) != getattr(trained, f.name)]
+            if differing:
+                print(f"[opengait-gaitbert] {ckpt_path}: built from the model_cfg it was trained with; "
+                      f"{cfgs_path} differs in {', '.join(differing)}.", file=sys.stderr)
+            config, cfg = trained, {**cfg, "model_cfg": dict(stored)}
+    net = GaitBERTNet(config)
     if data is not None:
-        load_weights(net, network_state_dict(data, ckpt_path), ckpt_path, cfgs_path, stored)
+        load_weights(net, network_state_dict(data, ckpt_path), ckpt_path, cfgs_path)
     return net.to(device).eval(), cfg
 
 
@@ -173,19 +177,10 @@ def network_state_dict(data: Mapping, ckpt_path: PathLike = "the checkpoint") ->
     return state
 
 
-def trained_with(data: Mapping) -> Optional[Dict[str, Any]]:
-    """The ``model_cfg`` a checkpoint stores (GaitBERT's own since 2026-12-06), or None."""
-    stored = data.get("model_cfg") if isinstance(data, Mapping) else None
-    return dict(stored) if isinstance(stored, Mapping) else None
-
-
-def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike,
-                 model_cfg: Optional[Mapping] = None) -> None:
+def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) -> None:
     """``net.load_state_dict(state)``, or a :class:`CheckpointError` listing the missing and
     unexpected keys (as ``load_state_dict(strict=False)`` reports them), the shape mismatches,
-    and the ``model_cfg`` values the checkpoint was trained with: ``model_cfg`` as the
-    checkpoint stores it, else what its weights reveal (:func:`infer_model_cfg`, for older
-    files). ``net`` is unusable after an error.
+    and the ``model_cfg`` values the checkpoint's weights reveal. ``net`` is unusable after an error.
     """
     from ..core.finetune import state_dict_misfits
 
@@ -195,30 +190,16 @@ def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike,
         return
     problems = [quote_keys(title, items) for title, items in (
         ("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if items]
-    trained = infer_model_cfg(state) if model_cfg is None else _every_field(model_cfg)
     differing = [f"{key}: {found} (config: {getattr(net.config, key, None)})"
-                 for key, found in trained.items()
+                 for key, found in infer_model_cfg(state).items()
                  if hasattr(net.config, key) and found != getattr(net.config, key)]
-    says = "weights say" if model_cfg is None else "stored model_cfg says"
-    hint = (f" The checkpoint's {says} " + "; ".join(differing) + "." if differing else "")
+    hint = (" The checkpoint's weights say " + "; ".join(differing) + "." if differing else "")
     raise CheckpointError(
         f"checkpoint {ckpt_path} does not fit the model built from {cfgs_path} (model_cfg):\n  "
         + "\n  ".join(problems)
         + "\nThe checkpoint was trained with a different model_cfg (e.g. encoder, channels, embed_stride, "
           f"temporal, temporal_dim, temporal_layers, embed_dim, bin_num, part_columns or class_num).{hint} Pass "
           "--cfgs with the config it was trained with.")
-
-
-def _every_field(model_cfg: Mapping) -> Dict[str, Any]:
-    """A stored ``model_cfg`` with the defaults it left out filled in (as written, where it no longer validates)."""
-    from dataclasses import fields
-
-    from ..core.model import NetworkConfig
-    try:
-        config = NetworkConfig.from_dict(model_cfg)
-    except ConfigError:  # a key since renamed or removed: compare what it says
-        return dict(model_cfg)
-    return {f.name: getattr(config, f.name) for f in fields(config)}
 
 
 def infer_model_cfg(state: Mapping) -> Dict[str, Any]:
