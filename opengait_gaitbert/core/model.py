@@ -136,8 +136,9 @@ class NetworkConfig:
         """
         names = [f.name for f in fields(cls)]
         own = {k: v for k, v in cfg.items() if k not in ("model",)}
-        for key in own.keys() & RETIRED_KEYS.keys():  # say what became of it, not just "unknown"
-            raise ConfigError(f"{where}: `{key}` {RETIRED_KEYS[key]}")
+        retired = sorted(own.keys() & RETIRED_KEYS.keys())
+        if retired:  # say what became of it, not just "unknown"
+            raise ConfigError(f"{where}: `{retired[0]}` {RETIRED_KEYS[retired[0]]}")
         reject_unknown_keys(where, own, names + ["model"])
         with config_location(where):  # __post_init__'s errors name it
             return cls(**own)
