@@ -75,7 +75,7 @@ def test_label_efficiency_benchmark_runs_every_arm_at_smoke_size(opengait_root, 
                             cwd=repo, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads((tmp_path / "results-smoke" / "label_efficiency.json").read_text())
-    names = {"GaitBERT zero-shot", "GaitBERT fine-tuned 100%", "GaitBERT scratch 100%", "GaitBase scratch 100%"}
+    names = {"GaitBERT zero-shot", "GaitBERT fine-tuned 100%", "GaitBERT scratch 100%", "GaitBase-no-da scratch 100%"}
     assert set(data["runs"]) == names
     assert all(set(run["0"]["rank1"]) == {"NM", "BG", "CL"} for run in data["runs"].values())
     assert data["labelled_ids"] == {"100": 4} or data["labelled_ids"] == {100: 4}
