@@ -2,6 +2,7 @@
 
     python -m benchmarks.label_efficiency --opengait PATH [--smoke] [--seeds 0,1,2] [--iters N]
                                           [--pretrain-iters N] [--fractions 10,25,50,100]
+                                          [--only "GaitBERT fine-tuned 25%,GaitBase-no-da scratch 100%"]
 
 For every generator seed, one synthetic CASIA-B-protocol dataset holds a POOL of
 training ids (the size's ``ids``) and half as many TEST ids, never seen in training:
@@ -92,8 +93,14 @@ def zero_shot_config(pretrain_cfg: dict, pretrained: Path):
     return apply_overrides(pretrain_cfg, extra), extra
 
 
+def run_names(fractions: Sequence[int]) -> List[str]:
+    """Every labelled run, ``"<arm> <fraction>%"``, fraction by fraction."""
+    return [f"{arm} {fraction}%" for fraction in fractions for arm in ARMS]
+
+
 def measure(root: Path, size: Size, work: Path, fractions: Sequence[int], pretrain_iters: int,
-            device: str = "cpu", reuse: bool = False) -> dict:
+            device: str = "cpu", reuse: bool = False, only: Sequence[str] = ()) -> dict:
+    """Pretraining, zero-shot, and every run of ``run_names(fractions)`` (those in ``only``, if given)."""
     pool = size.ids
     datas = {seed: common.synth_data(work / "data" / f"seed{seed}", size, seed, ids=pool + pool // 2,
                                      train_ids=pool) for seed in size.seeds}
@@ -114,12 +121,12 @@ def measure(root: Path, size: Size, work: Path, fractions: Sequence[int], pretra
     for fraction in fractions:  # fraction by fraction: each is complete over the seeds before the next starts
         for seed, data in datas.items():
             partition = write_split(data, fraction)
-            for arm in ARMS:
+            for arm in (a for a in ARMS if not only or f"{a} {fraction}%" in only):
                 cfg, sets = arm_config(arm, root, size, data, partition, device, Path(done[seed]["checkpoint"]))
                 tasks.append(partial(train_and_test, f"{arm} {fraction}%", seed, cfg, sets, root, work, device,
                                      reuse))
-    say(f"[label-efficiency] {len(tasks)} runs: zero-shot + {len(fractions)} label fractions x {len(ARMS)} arms "
-        f"x {len(datas)} seeds, {size.jobs} at a time")
+    say(f"[label-efficiency] {len(tasks)} runs: zero-shot + {len(only) or len(fractions) * len(ARMS)} labelled "
+        f"runs x {len(datas)} seeds, {size.jobs} at a time")
     runs: Dict[str, Dict[str, dict]] = {}
     for res in common.run_parallel(tasks, size.jobs):
         runs.setdefault(res["model"], {})[str(res["seed"])] = res
@@ -133,14 +140,15 @@ def mean_rank1(run: dict) -> float:
 
 
 def summarise(data: dict) -> Dict[str, tuple]:
-    """run name -> (mean, std) over seeds of the NM/BG/CL mean rank-1; and each fine-tuning gain."""
-    out = {name: common.mean_std([mean_rank1(r) for r in seeds.values()]) for name, seeds in data["runs"].items()}
-    for fraction in data["fractions"]:
-        tuned, scratch = data["runs"][f"{ARMS[0]} {fraction}%"], data["runs"][f"{ARMS[1]} {fraction}%"]
-        out[f"gain {fraction}%"] = common.mean_std([mean_rank1(tuned[s]) - mean_rank1(scratch[s]) for s in tuned])
-    if {MOONSHOT, 100} <= set(data["fractions"]):
-        tuned, best = data["runs"][f"{ARMS[0]} {MOONSHOT}%"], data["runs"][f"{ARMS[2]} 100%"]
-        out["moonshot"] = common.mean_std([mean_rank1(tuned[s]) - mean_rank1(best[s]) for s in tuned])
+    """run name -> (mean, std) over seeds of the NM/BG/CL mean rank-1; each fine-tuning gain over scratch
+    and the moonshot gap (fine-tuned on MOONSHOT % against GaitBase on 100 %), paired by seed, where both ran."""
+    runs = data["runs"]
+    out = {name: common.mean_std([mean_rank1(r) for r in seeds.values()]) for name, seeds in runs.items()}
+    pairs = {f"gain {f}%": (f"{ARMS[0]} {f}%", f"{ARMS[1]} {f}%") for f in data["fractions"]}
+    pairs["moonshot"] = (f"{ARMS[0]} {MOONSHOT}%", f"{ARMS[2]} 100%")
+    for key, (first, second) in pairs.items():
+        if first in runs and second in runs:
+            out[key] = common.mean_std([mean_rank1(runs[first][s]) - mean_rank1(runs[second][s]) for s in runs[first]])
     return out
 
 
@@ -148,7 +156,8 @@ def report(data: dict, size: Size, results: Path, work: Path) -> str:
     summary = summarise(data)
     data["summary"] = summary
     seeds = sorted(next(iter(data["runs"].values())))
-    cell = lambda name: f"{summary[name][0]:.1f} ± {summary[name][1]:.1f}"  # noqa: E731
+    cell = lambda name: f"{summary[name][0]:.1f} ± {summary[name][1]:.1f}" if name in summary else "not run"  # noqa: E731
+    gain = lambda key: f"{summary[key][0]:+.1f} ± {summary[key][1]:.1f}" if key in summary else ""  # noqa: E731
     lines = ["# Label efficiency: masked-frame pretraining, then fine-tuning", "",
              f"Synthetic CASIA-B protocol, {size.view_text()}, {size.frames} frames per sequence; seeds "
              f"{', '.join(seeds)}. Pretraining: GaitBERT reconstruction only on {data['pool_ids']} unlabelled "
@@ -158,7 +167,7 @@ def report(data: dict, size: Size, results: Path, work: Path) -> str:
              f"evaluator; chance {data['chance']:.1f} %. Mean rank-1 of NM/BG/CL (%), mean ± std over seeds.", "",
              f"Machine: {common.environment_line()}.", ""]
     rows = [[f"{f} % ({data['labelled_ids'][f]} ids)"] + [cell(f"{arm} {f}%") for arm in ARMS]
-            + [f"{summary[f'gain {f}%'][0]:+.1f} ± {summary[f'gain {f}%'][1]:.1f}"] for f in data["fractions"]]
+            + [gain(f"gain {f}%")] for f in data["fractions"]]
     rows.insert(0, ["0 (zero-shot)", cell(ZERO_SHOT), "", "", ""])
     lines += [md_table(["labels"] + list(ARMS) + ["fine-tuned - scratch (paired)"], rows), ""]
     if "moonshot" in summary:
@@ -166,7 +175,7 @@ def report(data: dict, size: Size, results: Path, work: Path) -> str:
         lines += [f"GaitBERT fine-tuned on {MOONSHOT} % of the labelled ids minus GaitBase-no-da trained on all of "
                   f"them, paired by seed: {gap:+.1f} ± {spread:.1f} ({'met' if gap >= 0 else 'missed'}).", ""]
     lines += ["Per seed (mean rank-1):", ""]
-    names = [ZERO_SHOT] + [f"{arm} {f}%" for f in data["fractions"] for arm in ARMS]
+    names = [name for name in [ZERO_SHOT] + run_names(data["fractions"]) if name in data["runs"]]
     lines += [md_table(["run"] + [f"seed {s}" for s in seeds],
                        [[n] + [f"{mean_rank1(data['runs'][n][s]):.1f}" for s in seeds] for n in names]), ""]
     markdown = "\n".join(lines) + "\n"
@@ -179,8 +188,9 @@ def plot(data: dict, summary: dict, size: Size, path: Path) -> None:
     fractions = data["fractions"]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for arm in ARMS:
-        means = [summary[f"{arm} {f}%"] for f in fractions]
-        ax.errorbar(fractions, [m for m, _ in means], yerr=[s for _, s in means], marker="o", capsize=3,
+        ran = [f for f in fractions if f"{arm} {f}%" in summary]
+        means = [summary[f"{arm} {f}%"] for f in ran]
+        ax.errorbar(ran, [m for m, _ in means], yerr=[s for _, s in means], marker="o", capsize=3,
                     color=COLORS[arm], label=arm)
     zero, spread = summary[ZERO_SHOT]
     ax.errorbar([0], [zero], yerr=[spread], marker="s", color=COLORS[ARMS[0]], capsize=3, linestyle="none",
@@ -206,14 +216,22 @@ def main(argv=None) -> int:
     parser.add_argument("--views", help="CASIA-B views to render, e.g. 000,036,072,108,144 (default: the size's)")
     parser.add_argument("--fractions", default=",".join(map(str, FRACTIONS)),
                         help="label fractions in %% of the labelled ids (default 10,25,50,100)")
+    parser.add_argument("--only", help="comma-separated labelled runs to train, e.g. 'GaitBERT fine-tuned 25%%,"
+                                       "GaitBase-no-da scratch 100%%' (default: every arm at every fraction)")
     args = parser.parse_args(argv)
+    fractions = [int(f) for f in args.fractions.split(",")]
+    only = [name.strip() for name in args.only.split(",")] if args.only else []
+    unknown = [name for name in only if name not in run_names(fractions)]
+    if unknown:
+        parser.error(f"--only {unknown[0]!r} is not a run of --fractions {args.fractions}; "
+                     f"the runs are: {', '.join(run_names(fractions))}")
     size = common.size_from_args(args)
     if args.views:
         size = Size(**{**asdict(size), "views": tuple(args.views.split(","))})
     root = common.opengait_root(args.opengait)
     work = Path(args.workdir).resolve()
-    fractions = [int(f) for f in args.fractions.split(",")]
-    data = measure(root, size, work, fractions, args.pretrain_iters or 2 * size.iters, args.device, args.reuse)
+    data = measure(root, size, work, fractions, args.pretrain_iters or 2 * size.iters, args.device, args.reuse,
+                   only)
     say(report(data, size, common.results_dir(args, size), work))
     return 0
 

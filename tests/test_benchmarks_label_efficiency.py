@@ -1,0 +1,52 @@
+"""benchmarks.label_efficiency: the gains and the moonshot gap, paired by seed, from result data.
+
+Run as the README runs it (``python -m benchmarks.label_efficiency`` from the repository root).
+"""
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks import label_efficiency as le  # noqa: E402
+from benchmarks.common import SIZES  # noqa: E402
+
+
+def run(rank1):
+    return {"rank1": {c: rank1 for c in ("NM", "BG", "CL")}}
+
+
+def data(runs, fractions=(25, 100)):
+    return {"runs": runs, "fractions": list(fractions), "labelled_ids": {25: 4, 100: 16}, "pool_ids": 32,
+            "test_ids": 16, "chance": 6.25, "pretrain_iters": 150}
+
+
+def test_gains_and_moonshot_are_paired_by_seed():
+    runs = {"GaitBERT fine-tuned 25%": {"0": run(60), "1": run(50)},
+            "GaitBERT scratch 25%": {"0": run(40), "1": run(44)},
+            "GaitBase-no-da scratch 100%": {"0": run(55), "1": run(54)}}
+    summary = le.summarise(data(runs))
+    assert summary["gain 25%"] == pytest.approx((13.0, 9.899), abs=1e-3)  # +20 and +6
+    assert summary["moonshot"] == pytest.approx((0.5, 6.364), abs=1e-3)  # +5 and -4
+    assert "gain 100%" not in summary  # fine-tuned 100 % did not run: no gain is made up
+
+
+def test_report_marks_runs_that_did_not_run_and_the_moonshot_verdict(tmp_path):
+    pytest.importorskip("matplotlib", reason="the report plots with matplotlib (pip install '.[bench]')")
+    runs = {le.ZERO_SHOT: {"0": run(30)},
+            "GaitBERT fine-tuned 25%": {"0": run(50)},
+            "GaitBase-no-da scratch 100%": {"0": run(55)}}
+    text = le.report(data(runs), SIZES["small"], tmp_path, tmp_path)
+    assert "| 25 % (4 ids) | 50.0 ± 0.0 | not run | not run |  |" in text
+    assert "trained on all of them, paired by seed: -5.0 ± 0.0 (missed)" in text
+    assert (tmp_path / "label_efficiency.png").is_file()
+
+
+def test_only_names_a_run_of_the_fractions_or_stops_naming_them():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.label_efficiency", "--fractions", "25",
+                             "--only", "GaitBase scratch 25%"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--only 'GaitBase scratch 25%' is not a run of --fractions 25" in result.stderr
+    assert "GaitBase-no-da scratch 25%" in result.stderr
