@@ -93,3 +93,29 @@ def test_launcher_fails_fast_with_clear_messages(opengait_root, synth_data, tmp_
         with pytest.raises(ConfigError, match=match):
             launch(phase, str(cfg), opengait=str(opengait_root), device="cpu", workdir=str(tmp_path),
                    overrides=overrides, **extra)
+
+
+def test_identify_ranks_trained_walkers_with_a_launcher_checkpoint(opengait_root, synth_data, tmp_path, capsys):
+    """The tools read what OpenGait's trainer saved: a gallery of the training walkers' nm-01 and
+    probes of their nm-02 rank most of them first with the launcher's checkpoint and config."""
+    import json
+
+    from opengait_gaitbert.launcher import cli
+    cfg = write_cfg(demo_cfg(synth_data, iters=40), tmp_path)
+    code, lines = run("train", cfg, opengait_root, tmp_path)
+    assert code == 0, "\n".join(lines[-30:])
+    ckpt = tmp_path / "output/CASIA-B/GaitBERT/GaitBERT_demo/checkpoints/GaitBERT_demo-00040.pt"
+    train_ids = json.loads((synth_data / "partition.json").read_text())["TRAIN_SET"]
+    for folder, seq_type in (("gallery", "nm-01"), ("probe", "nm-02")):
+        for walker in train_ids:
+            (tmp_path / folder / walker).mkdir(parents=True)
+            (tmp_path / folder / walker / seq_type).symlink_to(synth_data / walker / seq_type)
+    ranks = tmp_path / "ranks.json"
+    capsys.readouterr()
+    assert cli.main(["identify", "--cfgs", str(cfg), "--ckpt", str(ckpt), "--gallery", str(tmp_path / "gallery"),
+                     "--probe", str(tmp_path / "probe"), "--json", str(ranks)]) == 0
+    assert "differs" not in capsys.readouterr().err  # the checkpoint's model_cfg is the config's
+    probes = json.loads(ranks.read_text())["probes"]
+    assert len(probes) == 2 * len(train_ids)  # two views each
+    first = [p["identities"][0]["id"] == p["probe"]["id"] for p in probes]
+    assert sum(first) >= 0.75 * len(first), probes  # chance is 1 in 4
