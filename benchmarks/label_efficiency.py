@@ -3,6 +3,7 @@
     python -m benchmarks.label_efficiency --opengait PATH [--smoke] [--seeds 0,1,2] [--iters N]
                                           [--pretrain-iters N] [--fractions 10,25,50,100]
                                           [--only "GaitBERT fine-tuned 25%,GaitBase-no-da scratch 100%"]
+    python -m benchmarks.label_efficiency --report RESULT.json [--results DIR]   # the table again, no training
 
 For every generator seed, one synthetic CASIA-B-protocol dataset holds a POOL of
 training ids (the size's ``ids``) and half as many TEST ids, never seen in training:
@@ -29,7 +30,7 @@ import sys
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 if __package__ in (None, ""):  # python benchmarks/label_efficiency.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -131,8 +132,16 @@ def measure(root: Path, size: Size, work: Path, fractions: Sequence[int], pretra
     for res in common.run_parallel(tasks, size.jobs):
         runs.setdefault(res["model"], {})[str(res["seed"])] = res
     labelled = {f: len(split(next(iter(datas.values())), f)["TRAIN_SET"]) for f in fractions}
-    return {"runs": runs, "fractions": list(fractions), "labelled_ids": labelled, "pool_ids": pool,
-            "test_ids": pool // 2, "chance": 100.0 / (pool // 2), "pretrain_iters": pretrain_iters}
+    return {"runs": runs, "fractions": sorted(fractions), "labelled_ids": labelled, "pool_ids": pool,
+            "test_ids": pool // 2, "chance": 100.0 / (pool // 2), "pretrain_iters": pretrain_iters,
+            "iters": size.iters, "machine": common.environment_line()}
+
+
+def load(path: Path) -> dict:
+    """A result JSON as :func:`measure` returned it (JSON keeps the label fractions as strings)."""
+    data = json.loads(path.read_text())
+    data["labelled_ids"] = {int(f): ids for f, ids in data["labelled_ids"].items()}
+    return data
 
 
 def mean_rank1(run: dict) -> float:
@@ -152,7 +161,9 @@ def summarise(data: dict) -> Dict[str, tuple]:
     return out
 
 
-def report(data: dict, size: Size, results: Path, work: Path) -> str:
+def report(data: dict, size: Size, results: Path, work: Optional[Path]) -> str:
+    """Write the table, the per-seed runs and the plot of ``data`` (adding its summary) under ``results``."""
+    data["fractions"] = sorted(data["fractions"])  # rows by fraction, whatever order the runs ran in
     summary = summarise(data)
     data["summary"] = summary
     seeds = sorted(next(iter(data["runs"].values())))
@@ -161,11 +172,11 @@ def report(data: dict, size: Size, results: Path, work: Path) -> str:
     lines = ["# Label efficiency: masked-frame pretraining, then fine-tuning", "",
              f"Synthetic CASIA-B protocol, {size.view_text()}, {size.frames} frames per sequence; seeds "
              f"{', '.join(seeds)}. Pretraining: GaitBERT reconstruction only on {data['pool_ids']} unlabelled "
-             f"ids for {data['pretrain_iters']} iterations. Then {size.iters} iterations for every arm on the "
+             f"ids for {data['pretrain_iters']} iterations. Then {data.get('iters', size.iters)} iterations for every arm on the "
              f"first 10-100 % of {data['pool_ids'] // 2} labelled ids (P x K = {size.batch[0]} x {size.batch[1]}); "
              f"all widths / {size.width_divisor}. Test: {data['test_ids']} other ids, OpenGait's CASIA-B "
              f"evaluator; chance {data['chance']:.1f} %. Mean rank-1 of NM/BG/CL (%), mean ± std over seeds.", "",
-             f"Machine: {common.environment_line()}.", ""]
+             f"Machine: {data.get('machine') or common.environment_line()}.", ""]
     rows = [[f"{f} % ({data['labelled_ids'][f]} ids)"] + [cell(f"{arm} {f}%") for arm in ARMS]
             + [gain(f"gain {f}%")] for f in data["fractions"]]
     rows.insert(0, ["0 (zero-shot)", cell(ZERO_SHOT), "", "", ""])
@@ -216,6 +227,8 @@ def main(argv=None) -> int:
     parser.add_argument("--views", help="CASIA-B views to render, e.g. 000,036,072,108,144 (default: the size's)")
     parser.add_argument("--fractions", default=",".join(map(str, FRACTIONS)),
                         help="label fractions in %% of the labelled ids (default 10,25,50,100)")
+    parser.add_argument("--report", metavar="JSON",
+                        help="rewrite the table and plot from this result JSON, training nothing")
     parser.add_argument("--only", help="comma-separated labelled runs to train, e.g. 'GaitBERT fine-tuned 25%%,"
                                        "GaitBase-no-da scratch 100%%' (default: every arm at every fraction)")
     args = parser.parse_args(argv)
@@ -228,6 +241,9 @@ def main(argv=None) -> int:
     size = common.size_from_args(args)
     if args.views:
         size = Size(**{**asdict(size), "views": tuple(args.views.split(","))})
+    if args.report:
+        say(report(load(Path(args.report)), size, common.results_dir(args, size), None))
+        return 0
     root = common.opengait_root(args.opengait)
     work = Path(args.workdir).resolve()
     data = measure(root, size, work, fractions, args.pretrain_iters or 2 * size.iters, args.device, args.reuse,

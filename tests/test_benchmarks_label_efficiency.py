@@ -50,3 +50,18 @@ def test_only_names_a_run_of_the_fractions_or_stops_naming_them():
     assert result.returncode == 2
     assert "--only 'GaitBase scratch 25%' is not a run of --fractions 25" in result.stderr
     assert "GaitBase-no-da scratch 25%" in result.stderr
+
+
+def test_report_rebuilds_the_same_table_from_its_json(tmp_path):
+    pytest.importorskip("matplotlib", reason="the report plots with matplotlib (pip install '.[bench]')")
+    runs = {le.ZERO_SHOT: {"0": run(30), "1": run(32)},
+            **{name: {"0": run(40 + i), "1": run(45 - i)} for i, name in enumerate(le.run_names([100, 25]))}}
+    result = dict(data(runs, fractions=(100, 25)), iters=60, machine="a test machine")
+    first = le.report(result, SIZES["small"], tmp_path / "a", None)
+    rebuilt = subprocess.run([sys.executable, "-m", "benchmarks.label_efficiency", "--report",
+                              str(tmp_path / "a" / "label_efficiency.json"), "--results", str(tmp_path / "b")],
+                             cwd=REPO, capture_output=True, text=True)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert (tmp_path / "b" / "label_efficiency.md").read_text() == (tmp_path / "a" / "label_efficiency.md").read_text()
+    assert first.index("| 25 % (4 ids)") < first.index("| 100 % (16 ids)")  # rows by fraction, whatever the run order
+    assert "Then 60 iterations" in first and "Machine: a test machine." in first
