@@ -154,6 +154,7 @@ def summarise(data: dict) -> Dict[str, tuple]:
     runs = data["runs"]
     out = {name: common.mean_std([mean_rank1(r) for r in seeds.values()]) for name, seeds in runs.items()}
     pairs = {f"gain {f}%": (f"{ARMS[0]} {f}%", f"{ARMS[1]} {f}%") for f in data["fractions"]}
+    pairs.update({f"over GaitBase {f}%": (f"{ARMS[0]} {f}%", f"{ARMS[2]} {f}%") for f in data["fractions"]})
     pairs["moonshot"] = (f"{ARMS[0]} {MOONSHOT}%", f"{ARMS[2]} 100%")
     for key, (first, second) in pairs.items():
         if first in runs and second in runs:
@@ -178,9 +179,10 @@ def report(data: dict, size: Size, results: Path, work: Optional[Path]) -> str:
              f"evaluator; chance {data['chance']:.1f} %. Mean rank-1 of NM/BG/CL (%), mean ± std over seeds.", "",
              f"Machine: {data.get('machine') or common.environment_line()}.", ""]
     rows = [[f"{f} % ({data['labelled_ids'][f]} ids)"] + [cell(f"{arm} {f}%") for arm in ARMS]
-            + [gain(f"gain {f}%")] for f in data["fractions"]]
-    rows.insert(0, ["0 (zero-shot)", cell(ZERO_SHOT), "", "", ""])
-    lines += [md_table(["labels"] + list(ARMS) + ["fine-tuned - scratch (paired)"], rows), ""]
+            + [gain(f"gain {f}%"), gain(f"over GaitBase {f}%")] for f in data["fractions"]]
+    rows.insert(0, ["0 (zero-shot)", cell(ZERO_SHOT), "", "", "", ""])
+    lines += [md_table(["labels"] + list(ARMS) + ["fine-tuned - scratch (paired)",
+                                                  f"fine-tuned - {ARMS[2].split()[0]} (paired)"], rows), ""]
     if "moonshot" in summary:
         gap, spread = summary["moonshot"]
         lines += [f"GaitBERT fine-tuned on {MOONSHOT} % of the labelled ids minus GaitBase-no-da trained on all of "
