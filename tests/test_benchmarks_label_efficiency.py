@@ -42,7 +42,7 @@ def test_report_marks_runs_that_did_not_run_and_the_moonshot_verdict(tmp_path):
             "GaitBase-no-da scratch 100%": {"0": run(55)}}
     text = le.report(data(runs), SIZES["small"], tmp_path, tmp_path)
     assert "| 25 % (4 ids) | 50.0 ± 0.0 | not run | not run |  |  |" in text
-    assert "trained on all of them, paired by seed: -5.0 ± 0.0 (missed)" in text
+    assert "minus GaitBase-no-da trained on all of them, paired by seed: -5.0 ± 0.0 (missed)" in text
     assert (tmp_path / "label_efficiency.png").is_file()
 
 
