@@ -83,14 +83,18 @@ def best_baseline(runs: Dict[str, Dict[str, dict]], seeds: Sequence[str]) -> str
     return max(complete, key=lambda name: common.mean_std(clean(runs[name], seeds))[0])
 
 
-def cell(runs: Dict[str, dict], seeds: Sequence[str], values) -> str:
-    """``values(runs, seeds)`` as mean ± std over the seeds this variant has; fewer are named, and a
-    variant whose runs were not evaluated under corruptions says so."""
+def corruptions_tested(runs: Dict[str, dict], seeds: Sequence[str]) -> bool:
+    """Whether every one of these runs was also evaluated under the corruptions (else: clean only)."""
+    return all("robust" in runs[s] for s in seeds)
+
+
+def cell(runs: Dict[str, dict], seeds: Sequence[str], values, corrupted: bool = False) -> str:
+    """``values(runs, seeds)`` as mean ± std over the seeds this variant has; fewer are named. A
+    ``corrupted`` cell of a variant tested clean only says "not measured"."""
     have = [s for s in seeds if s in runs]
-    try:
-        text = pm(values(runs, have))
-    except KeyError:  # no "robust" entry: trained and tested clean only
+    if corrupted and not corruptions_tested(runs, have):
         return "not measured"
+    text = pm(values(runs, have))
     return text if len(have) == len(seeds) else f"{text} (seed {', '.join(have)} only)"
 
 
@@ -134,16 +138,16 @@ def section(title: str, data: dict, names: Sequence[str]) -> List[str]:
     lines = [f"## {title}", "", f"{data['describe']}. Seeds {', '.join(seeds)}; chance {data['chance']:.1f} %.", ""]
     header = ["probe"] + list(names)
     rows = [["clean rank-1"] + [cell(runs[n], seeds, clean) for n in names]]
-    rows += [[f"{c} (points lost)"] + [cell(runs[n], seeds, lambda r, s: lost(r, s, c)) for n in names]
+    rows += [[f"{c} (points lost)"] + [cell(runs[n], seeds, lambda r, s: lost(r, s, c), True) for n in names]
              for c in conditions]
     lines += ["Rank-1 % (mean of NM/BG/CL, mean ± std over seeds); under each corruption the points lost "
               "from the run's own clean rank-1 (fewer is better):", "", md_table(header, rows), ""]
     if conditions:
-        rows = [[c] + [cell(runs[n], seeds, lambda r, s: kept(r, s, c)) for n in names] for c in conditions]
+        rows = [[c] + [cell(runs[n], seeds, lambda r, s: kept(r, s, c), True) for n in names] for c in conditions]
         lines += ["Rank-1 % kept under each corruption:", "", md_table(header, rows), ""]
     judged = [n for n in names if n not in BASELINES and set(seeds) <= set(runs[n])]
     for model in judged:
-        tested = all("robust" in runs[model][s] for s in seeds)  # else its clean claims alone
+        tested = corruptions_tested(runs[model], seeds)  # else its clean claims alone
         v = verdicts(runs, seeds, conditions if tested else [], model)
         best = v["best_baseline"]
         rows = []
