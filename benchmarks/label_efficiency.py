@@ -132,7 +132,7 @@ def measure(root: Path, size: Size, work: Path, fractions: Sequence[int], pretra
     for res in common.run_parallel(tasks, size.jobs):
         runs.setdefault(res["model"], {})[str(res["seed"])] = res
     labelled = {f: len(split(next(iter(datas.values())), f)["TRAIN_SET"]) for f in fractions}
-    return {"runs": runs, "fractions": sorted(fractions), "labelled_ids": labelled, "pool_ids": pool,
+    return {"runs": runs, "fractions": list(fractions), "labelled_ids": labelled, "pool_ids": pool,
             "test_ids": pool // 2, "chance": 100.0 / (pool // 2), "pretrain_iters": pretrain_iters,
             "iters": size.iters, "machine": common.environment_line()}
 

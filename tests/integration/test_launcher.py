@@ -1,4 +1,5 @@
 """The launcher runs OpenGait's real pipeline on CPU (gloo) at world size 1 and 2."""
+import json
 import math
 
 import pytest
@@ -98,8 +99,6 @@ def test_launcher_fails_fast_with_clear_messages(opengait_root, synth_data, tmp_
 def test_identify_ranks_trained_walkers_with_a_launcher_checkpoint(opengait_root, synth_data, tmp_path, capsys):
     """The tools read what OpenGait's trainer saved: a gallery of the training walkers' nm-01 and
     probes of their nm-02 rank most of them first with the launcher's checkpoint and config."""
-    import json
-
     from opengait_gaitbert.launcher import cli
     cfg = write_cfg(demo_cfg(synth_data, iters=40), tmp_path)
     code, lines = run("train", cfg, opengait_root, tmp_path)
