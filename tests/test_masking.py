@@ -79,9 +79,10 @@ def test_patch_mode_works_on_a_single_frame():
 
 def test_patches_that_could_cover_a_frame_are_rejected():
     """4 x 3 squares of 16 px can tile 64x44; 11 never can."""
-    mask_sequence(walker(4), MaskingPolicy(mode="patch", ratio=1.0, patches_per_frame=11), np.random.default_rng(0))
+    policy = MaskingPolicy(mode="patch", ratio=1.0, patch_size=16, patches_per_frame=11)
+    mask_sequence(walker(4), policy, np.random.default_rng(0))
     with pytest.raises(ConfigError, match=r"`patches_per_frame` = 12 .* allowed: at most 11"):
-        mask_sequence(walker(4), MaskingPolicy(mode="patch", patches_per_frame=12), np.random.default_rng(0))
+        mask_sequence(walker(4), MaskingPolicy(mode="patch", patch_size=16, patches_per_frame=12), np.random.default_rng(0))
 
 
 def test_patch_larger_than_frame_is_rejected():
@@ -95,7 +96,7 @@ def test_patch_larger_than_frame_is_rejected():
 @pytest.mark.parametrize("ratio", [0.0, 0.3, 0.7, 1.0])
 def test_region_modes_touch_round_ratio_frames_and_never_a_whole_frame(mode, ratio):
     # band_size up to 0.99: 0.99 * 44 rounds to 44, so the clip to 43 is exercised
-    policy = MaskingPolicy(mode=mode, ratio=ratio, patches_per_frame=11, band_size=[0.9, 0.99])
+    policy = MaskingPolicy(mode=mode, ratio=ratio, patch_size=16, patches_per_frame=11, band_size=[0.9, 0.99])
     for seed in range(40):
         s = 1 + seed % 30
         seq = walker(s)
@@ -339,8 +340,8 @@ def test_bert_policy_split():
 
 
 def test_count_chosen_frames_bounds():
-    assert count_chosen_frames(2, MaskingPolicy(ratio=0.99)) == 1
-    assert count_chosen_frames(100, MaskingPolicy(ratio=0.0)) == 1
+    assert count_chosen_frames(2, MaskingPolicy(mode="frame", ratio=0.99)) == 1
+    assert count_chosen_frames(100, MaskingPolicy(mode="frame", ratio=0.0)) == 1
     assert count_chosen_frames(3, MaskingPolicy(mode="patch", ratio=0.99)) == 3
     assert count_chosen_frames(30, MaskingPolicy(mode="frame", ratio=1.0)) == 29
     assert count_chosen_frames(30, MaskingPolicy(mode="span", ratio=1.0)) == 29
@@ -405,7 +406,7 @@ def test_ratio_zero_still_hides_one_frame():
 
 @pytest.mark.parametrize("ratio", [1.0, 1])
 def test_ratio_one_hides_all_frames_but_one(ratio):
-    assert all(frames_hidden(m).sum() == 29 for m in masks_of(MaskingPolicy(ratio=ratio)))
+    assert all(frames_hidden(m).sum() == 29 for m in masks_of(MaskingPolicy(mode="frame", ratio=ratio)))
 
 
 def test_a_one_mode_list_is_that_mode():

@@ -16,12 +16,17 @@ def small_net(**overrides):
     return GaitBERTNet(NetworkConfig(**{**SMALL, **overrides}))
 
 
+def both_passes(net, x, seqL=None):
+    """A pretraining pass (reconstruction) and a fine-tuning pass (embeddings, logits) of ``x``."""
+    return {**net(x, seqL, reconstruct=True), **net(x, seqL)}
+
+
 @pytest.mark.parametrize("n,s", [(1, 1), (2, 7), (3, 30)])
 @pytest.mark.parametrize("temporal", ["transformer", "conv", "none"])
 def test_clip_shapes(n, s, temporal):
     net = small_net(temporal=temporal).eval()  # eval BN: n = 1 is a valid test batch
     with torch.no_grad():
-        out = net(torch.rand(n, s, 64, 44), reconstruct=True)
+        out = both_passes(net, torch.rand(n, s, 64, 44))
     assert out["embeddings"].shape == (n, 8, 16)
     assert out["logits"].shape == (n, 5, 16)
     assert out["reconstruction"].shape == (n, s, 64, 44)
@@ -47,7 +52,7 @@ def test_resnet9_encoder_has_gaitbase_layout_and_reconstructs_full_frames():
 def test_packed_seqL_shapes_and_padding_tail():
     net = small_net().train()
     x = torch.rand(1, 40, 64, 44)  # OpenGait may leave frames after sum(seqL)
-    out = net(x, torch.tensor([[10, 3, 22]]), reconstruct=True)
+    out = both_passes(net, x, torch.tensor([[10, 3, 22]]))
     assert out["embeddings"].shape == (3, 8, 16)
     assert out["reconstruction"].shape == (1, 40, 64, 44)
     assert torch.all(out["reconstruction"][0, 35:] == 0)
@@ -66,7 +71,7 @@ def test_packed_sequences_do_not_mix(temporal):
 
 def test_other_frame_sizes_are_padded_and_cropped():
     net = small_net(frame_size=[128, 88], channels=[4, 8, 16, 16], bin_num=[16, 8])
-    out = net(torch.rand(2, 5, 128, 88), reconstruct=True)
+    out = both_passes(net, torch.rand(2, 5, 128, 88))
     assert out["reconstruction"].shape == (2, 5, 128, 88)
     assert out["embeddings"].shape == (2, 8, 24)
     odd = small_net(frame_size=[64, 64], channels=[4, 8, 16, 16], bin_num=[8])  # 64 % 8 == 0, no pad
@@ -77,7 +82,7 @@ def test_other_frame_sizes_are_padded_and_cropped():
                                                            ("resnet9", 1, [4, 8, 16, 32])])
 def test_gradients_reach_every_parameter(encoder, embed_stride, channels):
     net = small_net(encoder=encoder, embed_stride=embed_stride, channels=channels).train()
-    out = net(torch.rand(2, 6, 64, 44))
+    out = both_passes(net, torch.rand(2, 6, 64, 44))  # a pretraining and a fine-tuning step reach them all
     loss = out["reconstruction"].sigmoid().mean() + out["embeddings"].pow(2).mean() + out["logits"].mean()
     loss.backward()
     missing = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
@@ -94,7 +99,9 @@ def test_eval_runs_encoder_only():
         net.embed(torch.rand(1, 12, 64, 44))
     assert "reconstruction" not in out and calls == []
     net.train()
-    net(torch.rand(2, 4, 64, 44))
+    net(torch.rand(2, 4, 64, 44))  # a fine-tuning step
+    assert calls == []
+    net(torch.rand(2, 4, 64, 44), reconstruct=True)  # a pretraining step
     assert calls == [1]
 
 
@@ -196,170 +203,17 @@ def test_per_sequence_transforms_see_each_packed_sequence_alone():
             trfs[0](packed)
 
 
-@pytest.mark.parametrize("view", ["clean", "both"])
-def test_identity_view_picks_the_clip_the_identity_losses_see(view):
-    """``clean``: identity rows come from the unmasked clip; ``both``: [masked..., clean...].
-    Either way the decoder reconstructs from the masked clip only."""
-    net = small_net(identity_view=view).eval()
-    masked, clean = torch.rand(1, 12, 64, 44), torch.rand(1, 12, 64, 44)
-    seqL = [[5, 7]]
-    with torch.no_grad():
-        out = net(masked, seqL, reconstruct=True, clean=clean)
-        expected = net.embed(clean, seqL)
-        if view == "both":
-            expected = torch.cat([net.embed(masked, seqL), expected])
-        torch.testing.assert_close(out["embeddings"], expected)
-        torch.testing.assert_close(out["reconstruction"], net(masked, seqL, reconstruct=True)["reconstruction"])
-    assert out["logits"].shape[0] == expected.shape[0]
-
-
-def test_identity_view_clean_trains_the_encoder_from_both_clips():
-    """The identity loss reaches the encoder through the clean clip, the reconstruction
-    through the masked one: each alone gives the shared encoder a gradient."""
-    net = small_net(identity_view="clean").train()
-    masked, clean = torch.rand(2, 6, 64, 44), torch.rand(2, 6, 64, 44)
-    weight = net.encoder.levels[0][0].weight
-    out = net(masked, reconstruct=True, clean=clean)
-    identity_grad = torch.autograd.grad(out["embeddings"].square().sum(), weight, retain_graph=True)[0]
-    recon_grad = torch.autograd.grad(out["reconstruction"].square().sum(), weight)[0]
-    assert identity_grad.abs().sum() > 0 and recon_grad.abs().sum() > 0
-    with torch.no_grad():  # and the identity rows are the clean clip's alone
-        net.eval()
-        torch.testing.assert_close(net(masked, reconstruct=True, clean=clean)["embeddings"], net.embed(clean))
-
-
-@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
-def test_reconstruct_fraction_reconstructs_the_first_sequences_and_identifies_all(seqL):
-    """``reconstruct_fraction: 0.5`` of 5 sequences: the decoder sees the first 3, exactly as a
-    batch of those 3 alone would give; the identity rows still cover all 5 clean clips."""
-    net = small_net(identity_view="clean", reconstruct_fraction=0.5).eval()
-    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
-    masked, clean = torch.rand(shape), torch.rand(shape)
-    first = masked[:3] if seqL is None else masked[:, :16]
-    with torch.no_grad():
-        out = net(masked, seqL, reconstruct=True, clean=clean)
-        alone = net(first, None if seqL is None else [[5, 7, 4]], reconstruct=True)["reconstruction"]
-        torch.testing.assert_close(out["reconstruction"], alone)
-        torch.testing.assert_close(out["embeddings"], net.embed(clean, seqL))
-    assert out["logits"].shape[0] == 5
-
-
-@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
-def test_both_views_with_a_fraction_add_masked_rows_for_the_reconstructed_share_only(seqL):
-    """``identity_view: both`` with ``reconstruct_fraction: 0.5`` of 5 sequences: identity rows are
-    the first 3 masked clips (the ones the decoder reconstructs), then all 5 clean clips."""
-    net = small_net(identity_view="both", reconstruct_fraction=0.5).eval()
-    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
-    masked, clean = torch.rand(shape), torch.rand(shape)
-    first, first_seqL = (masked[:3], None) if seqL is None else (masked[:, :16], [[5, 7, 4]])
-    with torch.no_grad():
-        out = net(masked, seqL, reconstruct=True, clean=clean)
-        torch.testing.assert_close(out["embeddings"], torch.cat([net.embed(first, first_seqL), net.embed(clean, seqL)]))
-        torch.testing.assert_close(out["reconstruction"], net(first, first_seqL, reconstruct=True)["reconstruction"])
-    assert out["logits"].shape[0] == 8
-
-
-def test_reconstruct_fraction_keeps_both_gradients():
-    net = small_net(identity_view="clean", reconstruct_fraction=0.25).train()
-    masked, clean = torch.rand(4, 6, 64, 44), torch.rand(4, 6, 64, 44)
-    out = net(masked, reconstruct=True, clean=clean)
-    assert out["reconstruction"].shape == (1, 6, 64, 44) and out["embeddings"].shape[0] == 4
-    weight = net.encoder.levels[0][0].weight
-    identity_grad = torch.autograd.grad(out["embeddings"].square().sum(), weight, retain_graph=True)[0]
-    recon_grad = torch.autograd.grad(out["reconstruction"].square().sum(), weight)[0]
-    assert identity_grad.abs().sum() > 0 and recon_grad.abs().sum() > 0
-
-
-@pytest.mark.parametrize("value", [1.5, -0.5, True, "half"])
-def test_reconstruct_fraction_rejects_values_outside_0_1(value):
-    with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = .* is invalid; allowed: a number in \[0, 1\]"):
-        NetworkConfig(**{**SMALL, "identity_view": "clean", "reconstruct_fraction": value})
-
-
-@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
-def test_reconstruct_fraction_0_is_the_clean_network_alone(seqL):
-    """The ablation without the masked objective: no decoder weights, and a training pass is the
-    clean clips' identity pass alone, whatever the masked input holds."""
-    net = small_net(identity_view="clean", reconstruct_fraction=0.0)
-    assert not list(net.decoder.parameters()) and list(small_net(identity_view="clean").decoder.parameters())
-    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
-    clean = torch.rand(shape)
-    with torch.no_grad():
-        net.eval()
-        out = net(torch.rand(shape), seqL, reconstruct=True, clean=clean, predict_features=True)
-        assert set(out) == {"embeddings", "logits"}  # nothing reconstructed, nothing to predict
-        torch.testing.assert_close(out["embeddings"], net.embed(clean, seqL))
-
-
-@pytest.mark.parametrize("view", ["masked", "both"])
-def test_reconstruct_fraction_0_needs_the_clean_identity_view(view):
-    with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = 0.0 is invalid; allowed: above 0 here\. "
-                                          r"0 \(no masked pass\) needs identity_view: clean"):
-        NetworkConfig(**{**SMALL, "identity_view": view, "reconstruct_fraction": 0.0})
-
-
-@pytest.mark.parametrize("seqL", [None, [[5, 7, 4, 6, 3]]])
-def test_predicted_features_are_the_masked_share_against_its_clean_clips(seqL):
-    """``predict_features``: the first ``ceil(5 * 0.5) = 3`` masked clips' embeddings and the clean
-    embeddings of the same 3 sequences; the masked ones carry gradient into the encoder."""
-    net = small_net(identity_view="clean", reconstruct_fraction=0.5).train()
-    shape = (5, 6, 64, 44) if seqL is None else (1, 25, 64, 44)
-    masked, clean = torch.rand(shape), torch.rand(shape)
-    out = net(masked, seqL, reconstruct=True, clean=clean, predict_features=True)
-    assert out["masked_embeddings"].shape == out["clean_embeddings"].shape == (3, 8, 16)
-    torch.testing.assert_close(out["clean_embeddings"], out["embeddings"][:3])
-    weight = net.encoder.levels[0][0].weight
-    assert torch.autograd.grad(out["masked_embeddings"].square().sum(), weight)[0].abs().sum() > 0
-    first, first_seqL = (masked[:3], None) if seqL is None else (masked[:, :16], [[5, 7, 4]])
-    with torch.no_grad():
-        net.eval()  # batch statistics aside, they are the masked clips' own embeddings
-        out = net(masked, seqL, reconstruct=True, clean=clean, predict_features=True)
-        torch.testing.assert_close(out["masked_embeddings"], net.embed(first, first_seqL))
-
-
-def test_predicted_features_leave_the_bnneck_statistics_to_the_clean_clips():
-    """The masked pass's embeddings skip the BNNeck: its running statistics are the clean clips' alone,
-    the same as a training pass without feature prediction."""
-    masked, clean = torch.rand(4, 6, 64, 44), torch.rand(4, 6, 64, 44)
-    stats = []
-    for predict in (False, True):
-        net = small_net(identity_view="clean", reconstruct_fraction=0.5).train()
-        net(masked, reconstruct=True, clean=clean, predict_features=predict)
-        stats.append(net.head.bnneck.running_mean.clone())
-    torch.testing.assert_close(stats[0], stats[1])
-
-
-@pytest.mark.parametrize("overrides", [{"identity_view": "masked"}, {"identity_view": "clean", "class_num": 0},
-                                       {"identity_view": "both", "class_num": 0}])
-def test_reconstruct_fraction_below_1_needs_the_clean_identity_view(overrides):
-    """Where the identity losses or pretraining read the masked pass alone, it must cover every sequence."""
-    with pytest.raises(ConfigError, match=r"`reconstruct_fraction` = 0.5 is invalid; allowed: 1 here\. "
-                                          r"Below 1 needs identity_view: clean \(or both\) and class_num > 0"):
-        NetworkConfig(**{**SMALL, **overrides, "reconstruct_fraction": 0.5})
-
-
-def test_pretraining_encodes_no_clean_view():
-    """Without identities (class_num 0) there is no identity loss to feed: one encoder pass."""
-    assert small_net(identity_view="clean").config.encodes_clean_view
-    assert not small_net(identity_view="clean", class_num=0).config.encodes_clean_view
-    assert not small_net(identity_view="masked").config.encodes_clean_view
-
-
 def test_boolean_switch_rejects_other_values():
     with pytest.raises(ConfigError, match="`part_visibility` = 'yes' is invalid; allowed: true or false"):
         NetworkConfig(**{**SMALL, "part_visibility": "yes"})
 
 
-def test_identity_view_rejects_other_values_and_the_old_key():
-    with pytest.raises(ConfigError, match=r"`identity_view` = 'claen' is invalid; allowed: clean \| masked \| both"):
-        NetworkConfig(**{**SMALL, "identity_view": "claen"})
-    with pytest.raises(ConfigError, match=r"model_cfg: `clean_view` was replaced by `identity_view`.*"
-                                          r"`clean_view: true` is `identity_view: both`"):
-        NetworkConfig.from_dict({**SMALL, "clean_view": True})
-
-
-@pytest.mark.parametrize("key,says", [("mask_channel", r"removed on 2026-12-06: .*46\.7 against 49\.2"),
-                                      ("spatial_layers", r"removed on 2026-12-06: .*36\.2")])
+@pytest.mark.parametrize("key,says", [
+    ("mask_channel", r"removed on 2026-12-06: .*46\.7 against 49\.2"),
+    ("spatial_layers", r"removed on 2026-12-06: .*36\.2"),
+    ("identity_view", r"removed on 2026-12-07: .*-9\.0 ± 13\.0 .*set `pretrain_fraction`"),
+    ("reconstruct_fraction", r"removed on 2026-12-07: .*-9\.0 ± 13\.0 .*set `pretrain_fraction`"),
+])
 def test_a_removed_key_says_what_it_measured_and_the_fix(key, says):
     with pytest.raises(ConfigError, match=rf"my\.yaml: model_cfg: `{key}` was {says}.*Delete the key"):
         NetworkConfig.from_dict({**SMALL, key: 0}, where="my.yaml: model_cfg")
@@ -467,49 +321,36 @@ def test_temporal_conv_applies_its_conv3d_weights_over_each_sequence_alone():
         torch.testing.assert_close(out[start:start + length], y[0].transpose(0, 1), rtol=1e-5, atol=1e-5)
 
 
-def _running_statistics(module):
-    return {name: buf.clone() for name, buf in module.named_buffers() if "running" in name}
-
-
-@pytest.mark.parametrize("view", ["clean", "both"])
-def test_masked_pass_leaves_running_statistics_to_the_clean_clips(view):
-    """Inference normalises with the running statistics: with a clean view, the shared layers'
-    are exactly those of the clean pass alone, while the decoder (masked pass only) learns its own."""
-    overrides = dict(encoder="resnet9", channels=[4, 8, 16, 32], identity_view=view, reconstruct_fraction=0.5)
-    net, clean_only = small_net(**overrides).train(), small_net(**overrides).train()
-    clean, masked = torch.rand(4, 6, 64, 44), torch.rand(4, 6, 64, 44) * (torch.rand(4, 6, 1, 1) > 0.5)
-    decoder_before = _running_statistics(net.decoder)
-    net(masked, clean=clean, predict_features=view == "clean")
-    with torch.no_grad():  # the same clean clips through the shared layers, nothing masked
-        clean_only.forward_embedding(clean_only.forward_encoder(clean))
-    shared = {k: v for k, v in _running_statistics(net).items() if not k.startswith("decoder.")}
-    expected = {k: v for k, v in _running_statistics(clean_only).items() if not k.startswith("decoder.")}
-    assert shared.keys() == expected.keys() and len(shared) > 10
-    for name in shared:
-        torch.testing.assert_close(shared[name], expected[name], msg=name)
-    decoder_after = _running_statistics(net.decoder)
-    assert any(not torch.equal(decoder_before[k], decoder_after[k]) for k in decoder_after)
-    momenta = {m.momentum for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)}
-    assert momenta == {0.1}  # restored after the masked pass
-
-
-def test_running_statistics_restore_momentum_after_an_error():
-    from opengait_gaitbert.core.batchnorm import running_statistics_frozen
-    norm = torch.nn.BatchNorm1d(3, momentum=None)
-    with pytest.raises(RuntimeError, match="inside"):
-        with running_statistics_frozen(norm):
-            norm(torch.randn(8, 3))
-            assert torch.equal(norm.running_mean, torch.zeros(3))
-            raise RuntimeError("inside")
-    assert norm.momentum is None
-
-
-def test_a_network_without_a_masked_pass_refuses_to_reconstruct():
-    """reconstruct_fraction 0 builds no decoder: asking for a reconstruction (visualize) is a
+def test_a_network_without_pretraining_has_no_decoder_and_refuses_to_reconstruct():
+    """pretrain_fraction 0 builds no decoder: asking for a reconstruction (visualize) is a
     ConfigError naming the recipe that has one, and the identity path still runs."""
-    net = small_net(identity_view="clean", reconstruct_fraction=0.0).eval()
+    net = small_net(pretrain_fraction=0.0).eval()
     assert sum(p.numel() for p in net.decoder.parameters()) == 0
+    assert sum(p.numel() for p in small_net(pretrain_fraction=0.0, class_num=0).decoder.parameters()) > 0
     with torch.no_grad():
         assert net.embed(torch.rand(1, 4, 64, 44)).shape == (1, 8, 16)
-        with pytest.raises(ConfigError, match=r"reconstruct_fraction is 0.*no decoder.*gaitbert_casiab_masked\.yaml"):
+        with pytest.raises(ConfigError, match=r"pretrain_fraction is 0.*no decoder.*gaitbert_casiab\.yaml"):
             net(torch.rand(1, 4, 64, 44), reconstruct=True)
+
+
+@pytest.mark.parametrize("fraction,total,boundary", [(0.3, 1000, 300), (0.3, 10, 3), (0.25, 6, 2), (0.0, 50, 0)])
+def test_the_pretraining_phase_is_the_first_fraction_of_the_iterations(fraction, total, boundary):
+    """The phase of a step is a function of the completed iterations alone: a resumed run is in
+    the same phase as the uninterrupted one, and a shortened schedule keeps its shape."""
+    from opengait_gaitbert.core.model import FINETUNE, PRETRAIN, training_phase
+    config = NetworkConfig(**{**SMALL, "pretrain_fraction": fraction})
+    phases = [training_phase(config, iteration, total) for iteration in range(total)]
+    assert phases == [PRETRAIN] * boundary + [FINETUNE] * (total - boundary)
+
+
+def test_pretraining_without_labels_pretrains_in_every_iteration():
+    from opengait_gaitbert.core.model import PRETRAIN, training_phase
+    config = NetworkConfig(**{**SMALL, "class_num": 0})
+    assert {training_phase(config, iteration, 20) for iteration in range(20)} == {PRETRAIN}
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, 1.5, "half", True])
+def test_pretrain_fraction_rejects_values_outside_0_1(value):
+    with pytest.raises(ConfigError, match=r"`pretrain_fraction` = .* is invalid; allowed: a number in \[0, 1\)"):
+        NetworkConfig(**{**SMALL, "pretrain_fraction": value})
+

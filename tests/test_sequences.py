@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from opengait_gaitbert.core import GaitBERTNet, NetworkConfig
-from opengait_gaitbert.core.sequences import ClipLayout, PackedLayout, SequenceLayout, first_sequences
+from opengait_gaitbert.core.sequences import ClipLayout, PackedLayout, SequenceLayout
 from tiny_model import UNET_RECIPE
 
 WINDOW = 4
@@ -50,23 +50,9 @@ def test_packed_sequences_across_windows_equal_each_alone(temporal):
     lengths = [9, 1, 8, 6]
     seqs = [torch.rand(1, length, 64, 44) for length in lengths]
     with torch.no_grad():
-        packed = net(torch.cat(seqs, dim=1), [lengths], reconstruct=True)
-        alone = [net(seq, reconstruct=True) for seq in seqs]
+        packed = {**net(torch.cat(seqs, dim=1), [lengths]), **net(torch.cat(seqs, dim=1), [lengths], reconstruct=True)}
+        alone = [{**net(seq), **net(seq, reconstruct=True)} for seq in seqs]
     torch.testing.assert_close(packed["embeddings"], torch.cat([out["embeddings"] for out in alone]),
                                atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(packed["reconstruction"], torch.cat([out["reconstruction"] for out in alone], 1),
                                atol=1e-5, rtol=1e-4)
-
-
-@pytest.mark.parametrize("fraction,kept", [(1.0, 4), (0.5, 2), (0.3, 2), (0.01, 1)])
-def test_first_sequences_keeps_the_first_ceil_share(fraction, kept):
-    """Clips and packed batches alike: the first ceil(b * fraction) sequences, in their layout."""
-    clips = torch.arange(4 * 3.0).reshape(4, 3, 1, 1)
-    out, seqL = first_sequences(clips, None, fraction)
-    assert seqL is None and torch.equal(out, clips[:kept])
-    lengths = [2, 5, 1, 4]
-    packed = torch.arange(14.0).reshape(1, 14, 1, 1)  # 2 frames of padding after sum(seqL)
-    out, seqL = first_sequences(packed, torch.tensor([lengths]), fraction)
-    assert seqL.tolist() == [lengths[:kept]]
-    assert torch.equal(out, packed[:, :sum(lengths[:kept])])
-

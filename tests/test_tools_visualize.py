@@ -106,7 +106,7 @@ def test_same_seed_same_picture_other_seed_other_mask(net, tmp_path):
 
 def test_gif_has_one_frame_per_time_step_with_four_panels(net, tmp_path):
     out = tmp_path / "recon.gif"
-    result = visualize(net, walker(12), MaskingPolicy(mode="patch", ratio=0.5), out,
+    result = visualize(net, walker(12), MaskingPolicy(mode="patch", ratio=0.5, patch_size=16, patches_per_frame=2), out,
                        max_frames=6, seed=0, scale=2)
     gif = Image.open(out)
     assert gif.n_frames == 6 == result["frames"]
@@ -151,16 +151,15 @@ def test_cli_names_an_unreadable_sequence(cfg_path, tmp_path, capsys):
 
 
 def test_cli_refuses_a_model_without_a_decoder(tmp_path, capsys):
-    """The shipped default has no masked pass and so no decoder: nothing to draw, said with the fix."""
+    """Without a pretraining phase there is no decoder: nothing to draw, said with the fix."""
     cfg = tmp_path / "nodecoder.yaml"
-    cfg.write_text(TINY_CFG.replace("  identity_view: masked\n  reconstruct_fraction: 1.0\n",
-                                    "  identity_view: clean\n  reconstruct_fraction: 0\n"))
+    cfg.write_text(TINY_CFG.replace("  encoder: unet\n", "  encoder: unet\n  pretrain_fraction: 0\n"))
     seq = tmp_path / "walk.gif"
     write_gif(seq, walker(12))
-    assert "reconstruct_fraction: 0\n" in cfg.read_text()
+    assert "pretrain_fraction: 0\n" in cfg.read_text()
     code = cli.main(["visualize", "--cfgs", str(cfg), "--seq", str(seq), "--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
-    assert code == 2 and "reconstruct_fraction is 0" in err and "gaitbert_casiab_masked.yaml" in err
+    assert code == 2 and "pretrain_fraction is 0" in err and "gaitbert_casiab.yaml" in err
 
 
 def test_policy_overrides_keep_config_fields(cfg_path):

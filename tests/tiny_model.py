@@ -5,17 +5,14 @@ puts this folder on ``sys.path`` for them.
 """
 import torch
 
-#: The U-Net recipe (the defaults until 2026-12-06) that the small core tests are written against:
-#: conv-block encoder of any depth, one masked pass that the identity losses read, whole strips.
-UNET_RECIPE = dict(encoder="unet", temporal="transformer", identity_view="masked", reconstruct_fraction=1.0,
-                   part_columns=1, part_visibility=False)
+#: The U-Net recipe (the defaults until 2026-12-05) that the small core tests are written against:
+#: conv-block encoder of any depth, a decoder (a pretraining phase), whole strips.
+UNET_RECIPE = dict(encoder="unet", temporal="transformer", part_columns=1, part_visibility=False)
 
 TINY_MODEL_CFG = """
 model_cfg:
   model: GaitBERT
   encoder: unet
-  identity_view: masked
-  reconstruct_fraction: 1.0
   part_columns: 1
   part_visibility: false
   channels: {channels}

@@ -22,13 +22,13 @@ from ..core.config import LOSS_PREFIX, SOFTMAX_PREFIX, config_source, validate_c
 from ..core.errors import CheckpointError, ConfigError, DataError, GaitBERTError, quote_keys
 from ..core.finetune import part_param_groups, restorable_state
 from ..core.frames import check_input_frames
-from ..core.model import GaitBERTNet
+from ..core.model import PRETRAIN, GaitBERTNet, training_phase
 from ..core.render import reconstruction_grid
 from ..core.sequences import per_sequence, split_packed
 from ..core.training_state import (ALLOW_WORLD_SIZE_CHANGE_ENV, atomic_save, gather_rng_states, load_checkpoint,
                                    rank_rng_state, save_error, set_rng_state)
 from .patches import checkpoint_already_read
-from .transform import INPUT, MASK, TARGET
+from .transform import INPUT, MASK, TARGET, set_masking
 
 SUMMARY_FRAMES = 8  # frames of the first clip shown in TensorBoard
 
@@ -38,10 +38,10 @@ class NonFiniteLossError(GaitBERTError, FloatingPointError):
 
 
 class GaitBERT(BaseModel):
-    """GaitBERT for OpenGait: masked-frame reconstruction + identity embedding.
+    """GaitBERT for OpenGait: masked-frame pretraining, then identity fine-tuning, in one run.
 
-    Training input is the masked-frame sampler's ``[n, s, 3, h, w]`` (input, target,
-    mask; see ``adapters/transform.py``); test input is plain ``[n, s, h, w]``.
+    Pretraining input is the masked-frame sampler's ``[n, s, 3, h, w]`` (input, target,
+    mask; see ``adapters/transform.py``); fine-tuning and test input is plain ``[n, s, h, w]``.
     """
 
     def build_network(self, model_cfg):
@@ -52,47 +52,31 @@ class GaitBERT(BaseModel):
             self.net.freeze([part for part, lr in self.gaitbert_cfg.network.part_lr.items() if lr == 0])
         self.fp16_skipped_steps = 0
         self.last_batch = None
+        self.phase = None  # the training phase of the last step (training_phase)
 
     def forward(self, inputs):
         ipts, labs, typs, vies, seqL = inputs
         self.last_batch = (labs, typs, vies)
-        sils = ipts[0]  # train: [n, s, 3, h, w]; test: [n, s, h, w]
-        masked = sils[:, :, INPUT] if sils.dim() == 5 else sils  # [n, s, h, w]
-        reconstruct = self.training and sils.dim() == 5
-        clean = sils[:, :, TARGET] if reconstruct and self.net.config.encodes_clean_view else None
-        out = self.net(masked, seqL, reconstruct=reconstruct, clean=clean,
-                       predict_features=self.gaitbert_cfg.predict_features)
-        embed, logits = out["embeddings"], out["logits"]  # [n, c, p], [n, classes, p]
-        triplet_rows = slice(None)
-        if clean is not None and self.net.config.identity_view == "both":  # masked rows, then clean rows
-            masked_rows = embed.shape[0] - labs.shape[0]  # the reconstructed share's
-            if masked_rows < labs.shape[0]:
-                # OpenGait's TripletLoss needs as many positives for every row (a P x K batch):
-                # masked rows of a share of the batch feed the cross-entropy only
-                triplet_rows = slice(masked_rows, None)
-            labs = torch.cat([labs[:masked_rows], labs])
-
-        training_feat, visual_summary = {}, {}
-        if reconstruct:
-            training_feat[LOSS_PREFIX] = {"embeddings": embed[triplet_rows], "labels": labs[triplet_rows]}
-            if "masked_embeddings" in out:
-                training_feat[LOSS_PREFIX].update(masked_embeddings=out["masked_embeddings"],
-                                                  clean_embeddings=out["clean_embeddings"])
-        if reconstruct and "reconstruction" in out:  # none without a masked pass (reconstruct_fraction 0)
-            # what the decoder saw, [n', s, h, w]: the whole batch unless reconstruct_fraction < 1,
-            # which NetworkConfig allows only where the core reconstructs that share (identity_view
-            # clean or both)
-            shown, target, mask = (self.net.reconstructed_part(x, seqL)[0]
-                                   for x in (masked, sils[:, :, TARGET], sils[:, :, MASK]))
-            training_feat[LOSS_PREFIX].update(reconstruction=out["reconstruction"], target=target, mask=mask)
+        sils = ipts[0]  # pretraining: [n, s, 3, h, w]; fine-tuning and test: [n, s, h, w]
+        if self.training and sils.dim() == 5:  # a pretraining step: no labels are read
+            masked, target, mask = sils[:, :, INPUT], sils[:, :, TARGET], sils[:, :, MASK]  # [n, s, h, w] each
+            reconstruction = self.net(masked, seqL, reconstruct=True)["reconstruction"]
+            visual_summary = {"scalar/pretraining": 1.0}
             # OpenGait writes the summary every log_iter iterations only; draw it only then.
             if (self.iteration + 1) % self.engine_cfg["log_iter"] == 0:
-                visual_summary = self.summary_images(shown, out["reconstruction"], target, mask)
-        if SOFTMAX_PREFIX in self.gaitbert_cfg.loss_prefixes:  # never without identities (validate_cfgs)
-            training_feat[SOFTMAX_PREFIX] = {"logits": logits, "labels": labs}
+                visual_summary.update(self.summary_images(masked, reconstruction, target, mask))
+            return {"training_feat": {LOSS_PREFIX: {"reconstruction": reconstruction, "target": target, "mask": mask}},
+                    "visual_summary": visual_summary, "inference_feat": {}}
+        out = self.net(sils, seqL)
+        embed, logits = out["embeddings"], out["logits"]  # [n, c, p], [n, classes, p]
+        training_feat = {}
+        if self.training:
+            training_feat[LOSS_PREFIX] = {"embeddings": embed, "labels": labs}
+            if SOFTMAX_PREFIX in self.gaitbert_cfg.loss_prefixes:  # never without identities (validate_cfgs)
+                training_feat[SOFTMAX_PREFIX] = {"logits": logits, "labels": labs}
         return {
             "training_feat": training_feat,
-            "visual_summary": visual_summary,
+            "visual_summary": {"scalar/pretraining": 0.0} if self.training else {},
             # float32 whatever autocast did: OpenGait's evaluator (cuda_dist) computes squared
             # distances in the features' own dtype, and with enable_float16 they overflowed fp16
             # (|x|^2 over 256 dims of ~50 > 65504): rank-1 fell from 60 to 11 % on CUDA.
@@ -124,6 +108,8 @@ class GaitBERT(BaseModel):
     def inputs_pretreament(self, inputs):
         seqL = inputs[4]
         trfs = self.trainer_trfs if self.training else self.evaluator_trfs
+        if self.training:
+            self.enter_phase(training_phase(self.gaitbert_cfg.network, self.iteration, self.engine_cfg["total_iter"]))
         check_input_frames(inputs[0], self.gaitbert_cfg.network.frame_size, config_source())  # before any transform
         try:
             # Packed batches (unfixed_ordered training, all_ordered testing) reach the
@@ -134,6 +120,19 @@ class GaitBERT(BaseModel):
         except DataError as err:
             raise DataError(f"{err} Sequence: {self._find_bad_sequence(inputs)}. List every bad file with "
                             "`opengait-gaitbert check-data --cfgs <config>`.") from err
+
+    def enter_phase(self, phase: str) -> None:
+        """Masking on in pretraining steps, off in fine-tuning steps; the log says when the phase changes."""
+        set_masking(self.trainer_trfs, phase == PRETRAIN)
+        if phase != self.phase:
+            network, total = self.gaitbert_cfg.network, self.engine_cfg["total_iter"]
+            boundary = network.pretrain_iterations(total)
+            self.msg_mgr.log_info(
+                f"[GaitBERT] iteration {self.iteration + 1}: "
+                + (f"masked-frame pretraining without labels, iterations 1-{boundary} of {total}" if phase == PRETRAIN
+                   else f"fine-tuning on identities, iterations {boundary + 1}-{total}"
+                   + (f" (after {boundary} of masked-frame pretraining)" if boundary else "")))
+            self.phase = phase
 
     def _find_bad_sequence(self, inputs) -> str:
         seqs, labs, typs, vies, seqL = inputs

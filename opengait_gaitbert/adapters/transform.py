@@ -9,8 +9,11 @@ on the new axis after ``s``:
     2: the mask            (1 = hidden, the loss is taken here; 0 = visible)
 
 The extra axis sits after ``s``, so OpenGait's ``seqL`` slicing (``x[:, :sum]``)
-and its batching keep the three aligned. The evaluator's transform stays
-OpenGait's ``BaseSilCuttingTransform``: no masking at test time.
+and its batching keep the three aligned. In fine-tuning steps the model switches
+masking off (:func:`set_masking`) and the sampler yields the clean ``[s, h, w]``
+alone, as ``BaseSilCuttingTransform`` would: no mask is drawn that nothing reads.
+The evaluator's transform stays OpenGait's ``BaseSilCuttingTransform``: no masking
+at test time.
 
 What the sampler takes in, so that it composes with OpenGait's augmentation:
 
@@ -30,11 +33,13 @@ enforces both rules before training starts.
 """
 from __future__ import annotations
 
+from typing import List
+
 import numpy as np
 from data.transform import BaseSilCuttingTransform  # OpenGait
 
 from ..core.errors import DataError
-from ..core.masking import MaskingPolicy, make_mask_fn
+from ..core.masking import MaskingPolicy, check_sequence, make_mask_fn
 
 INPUT, TARGET, MASK = 0, 1, 2
 DEFAULT_DIVSOR = 255.0
@@ -47,7 +52,7 @@ class MaskedFrameSampler:
 
     OpenGait builds transforms with ``get_valid_args``, which passes only keys named
     in ``__init__``'s signature; so every :class:`MaskingPolicy` field is listed here
-    explicitly (a test keeps the two in step).
+    explicitly, ``None`` taking the policy's default (a test keeps the two in step).
 
     Args:
         mode, ratio, patch_size, patches_per_frame, span_count, band_sides, band_size,
@@ -58,14 +63,16 @@ class MaskedFrameSampler:
             Leave both unset when an earlier step of a ``Compose`` cuts and scales.
     """
 
-    def __init__(self, mode="frame", ratio=0.3, patch_size=16, patches_per_frame=2, span_count=1,
-                 band_sides=("top", "bottom", "left", "right"), band_size=(0.2, 0.5), mode_weights=None,
-                 bert_policy=False, seed=None, divsor=None, cutting=None):
+    def __init__(self, mode=None, ratio=None, patch_size=None, patches_per_frame=None, span_count=None,
+                 band_sides=None, band_size=None, mode_weights=None, bert_policy=None, seed=None, divsor=None,
+                 cutting=None):
         given = dict(locals())
-        self.policy = MaskingPolicy(**{name: given[name] for name in MaskingPolicy.field_names()})
+        self.policy = MaskingPolicy(**{name: given[name] for name in MaskingPolicy.field_names()
+                                       if given[name] is not None})
         self.cut_keys_set = [key for key in CUT_KEYS if given[key] is not None]
         self.cut = BaseSilCuttingTransform(divsor=DEFAULT_DIVSOR if divsor is None else divsor, cutting=cutting)
         self.mask_fn = make_mask_fn(self.policy)
+        self.masking = True  # the model turns it off for fine-tuning steps (set_masking)
 
     def clean(self, seq) -> np.ndarray:
         """The clean target ``[s, h, w]`` float32: raw integer frames cut and scaled, float frames as given."""
@@ -81,10 +88,32 @@ class MaskedFrameSampler:
         return np.asarray(seq, dtype=np.float32) if np.issubdtype(seq.dtype, np.floating) else seq
 
     def __call__(self, seq: np.ndarray) -> np.ndarray:
-        """``[s, H, W]`` uint8 or ``[s, h, w]`` float -> ``[s, 3, h, w]`` float32 (input, target, mask)."""
+        """``[s, H, W]`` uint8 or ``[s, h, w]`` float -> ``[s, 3, h, w]`` float32 (input, target, mask);
+        with masking off, the clean ``[s, h, w]`` alone (checked as a masked one would be)."""
         clean = self.clean(seq)
+        if not self.masking:
+            check_sequence(clean, self.policy)
+            return clean
         corrupted, mask = self.mask_fn(clean)
         return np.stack([corrupted, clean, mask], axis=1)
 
     def __repr__(self) -> str:
         return f"MaskedFrameSampler({self.policy})"
+
+
+def samplers_in(transforms) -> List[MaskedFrameSampler]:
+    """Every :class:`MaskedFrameSampler` in OpenGait's per-feature transform list, inside a
+    ``Compose`` (torchvision's, whose steps are ``.transforms``) too."""
+    found = []
+    for trf in transforms if isinstance(transforms, (list, tuple)) else [transforms]:
+        if isinstance(trf, MaskedFrameSampler):
+            found.append(trf)
+        elif isinstance(getattr(trf, "transforms", None), (list, tuple)):
+            found += samplers_in(trf.transforms)
+    return found
+
+
+def set_masking(transforms, on: bool) -> None:
+    """Switch masking on (pretraining steps) or off (fine-tuning steps) in every sampler of ``transforms``."""
+    for sampler in samplers_in(transforms):
+        sampler.masking = on

@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass
 from typing import Iterator, List, Mapping, Optional, Tuple
 
-from .errors import ConfigError, close_match_hint, config_error, config_location, reject_unknown_keys
-from .losses import check_reconstruction_options
+from .errors import ConfigError, close_match_hint, config_location, reject_unknown_keys
+from .losses import LossConfig
 from .masking import MaskingPolicy
 from .model import NetworkConfig
 
@@ -30,8 +30,6 @@ ID_SAMPLERS = ("TripletSampler", "BilateralSampler")
 UNLABELLED_SAMPLER = "CommonSampler"
 # Steps that cut and/or scale (their output is floating point): after one, the sampler must not cut again.
 CUTTING_TRANSFORMS = ("BaseSilCuttingTransform", "BaseSilTransform", "BaseParsingCuttingTransform")
-LOSS_KEYS = ("type", "log_prefix", "loss_term_weight", "reconstruction_weight", "triplet_weight",
-             "margin", "reconstruction", "positions", "feature_weight")
 
 
 def config_source(default: str = "the config") -> str:
@@ -122,8 +120,7 @@ class GaitBERTConfig:
     network: NetworkConfig
     masking: Optional[MaskingPolicy]
     loss_prefixes: List[str]
-    #: the loss predicts the clean clip's embeddings from the masked one's (``feature_weight`` > 0)
-    predict_features: bool = False
+    loss: Optional[LossConfig] = None
 
 
 def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -> GaitBERTConfig:
@@ -150,92 +147,111 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
         step, before, after = samplers[0]
         masking = masking_policy_from_cfg(step[1], f"{source}: trainer_cfg.transform ({SAMPLER_NAME})")
         check_sampler_placement(step, before, after, source)
-    elif training:
-        raise ConfigError(
-            f"{source}: trainer_cfg.transform has no `{SAMPLER_NAME}`. GaitBERT learns from hidden "
-            f"frames, so the training transform must be e.g. `- type: {SAMPLER_NAME}` with "
-            "`mode: frame` and `ratio: 0.3` (alone it also cuts and scales like BaseSilCuttingTransform; "
-            "inside a Compose, e.g. after BaseSilCuttingTransform/RandomRotate/RandomErasing, put it last).")
     if training:
-        sample_type = (trainer.get("sampler") or {}).get("sample_type", "")
-        if sample_type.endswith("_unordered"):
-            raise ConfigError(
-                f"{source}: trainer_cfg.sampler.sample_type = {sample_type!r} shuffles frames, but "
-                "GaitBERT infers hidden frames from their neighbours in time; use `fixed_ordered` "
-                "(with `frames_skip_num: 0`) or `unfixed_ordered`.")
-        if sample_type.split("_")[0] in ("fixed", "unfixed") and sample_type.endswith("_ordered") \
-                and "frames_skip_num" not in (trainer.get("sampler") or {}):
-            raise ConfigError(
-                f"{source}: trainer_cfg.sampler needs `frames_skip_num` (e.g. 0) with sample_type "
-                f"{sample_type!r}; OpenGait's CollateFn reads it for ordered clips.")
-        if sample_type.startswith("unfixed_"):
-            sampler = trainer.get("sampler") or {}
-            lo, hi = sampler.get("frames_num_min"), sampler.get("frames_num_max")
-            if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
-                raise ConfigError(
-                    f"{source}: trainer_cfg.sampler with sample_type {sample_type!r} needs integers "
-                    f"`frames_num_min` <= `frames_num_max` (got {lo!r}, {hi!r}); e.g. 10 and 40, the "
-                    "range of clip lengths OpenGait's CollateFn draws from.")
+        check_sampler_use(network, bool(samplers), source)
+        check_training_sampler(trainer, source)
 
     loss_cfg = cfgs.get("loss_cfg") or []
     loss_cfg = [loss_cfg] if isinstance(loss_cfg, Mapping) else list(loss_cfg)
     prefixes = [entry.get("log_prefix") for entry in loss_cfg]
+    loss = None
     for entry in loss_cfg:
         where = f"{source}: loss_cfg (log_prefix {entry.get('log_prefix')!r})"
         if entry.get("type") == LOSS_NAME:
-            reject_unknown_keys(where, entry, LOSS_KEYS)
             if entry.get("log_prefix") != LOSS_PREFIX:
                 raise ConfigError(f"{where}: `log_prefix` must be `{LOSS_PREFIX}` for {LOSS_NAME}; "
                                   "the model reports its reconstruction and embeddings under that name.")
-            check_reconstruction_options(entry.get("reconstruction", "mse"), entry.get("positions", "hidden"), where)
+            loss = LossConfig.from_dict(entry, where)
+            if training and not network.has_decoder and entry.get("reconstruction_weight", 0) != 0:
+                raise ConfigError(
+                    f"{where}: `reconstruction_weight` = {entry['reconstruction_weight']!r}, but "
+                    "model_cfg.pretrain_fraction is 0: nothing is reconstructed, so the weight would be "
+                    "silently ignored. Remove the key, or set pretrain_fraction > 0.")
         elif entry.get("log_prefix") not in (LOSS_PREFIX, SOFTMAX_PREFIX):
             allowed = (LOSS_PREFIX, SOFTMAX_PREFIX)
             raise ConfigError(
                 f"{where}: GaitBERT feeds only the losses `{LOSS_PREFIX}` ({LOSS_NAME}) and "
                 f"`{SOFTMAX_PREFIX}` (CrossEntropyLoss).{close_match_hint(entry.get('log_prefix'), allowed)}")
-    if training and LOSS_PREFIX not in prefixes:
+    if training and loss is None:
         raise ConfigError(f"{source}: loss_cfg needs an entry `type: {LOSS_NAME}` with "
                           f"`log_prefix: {LOSS_PREFIX}`.")
-    ours = next((e for e in loss_cfg if e.get("log_prefix") == LOSS_PREFIX), {})
-    if training and ours:
-        check_masked_objectives(network, ours, source)
     if training and network.class_num == 0:
-        check_pretraining(trainer, ours, prefixes, source)
-    heads_unused = SOFTMAX_PREFIX not in prefixes or ours.get("triplet_weight", 1.0) == 0
-    if training and network.class_num and heads_unused and not trainer.get("find_unused_parameters", False):
-        raise ConfigError(
-            f"{source}: without the `{SOFTMAX_PREFIX}` loss or with triplet_weight 0, part of the "
-            "embedding head gets no gradient and DDP stops on unused parameters; set "
-            "trainer_cfg.find_unused_parameters: true.")
-    # feature_weight is validated in training only, where it is read
-    return GaitBERTConfig(network, masking, [p for p in prefixes if p],
-                          predict_features=training and ours.get("feature_weight", 0.0) > 0)
+        check_pretraining(trainer, prefixes, source)
+    if training and network.class_num:
+        check_unused_parameters(network, loss, prefixes, trainer, source)
+    return GaitBERTConfig(network, masking, [p for p in prefixes if p], loss)
 
 
-def check_masked_objectives(network: NetworkConfig, ours: Mapping, source: str) -> None:
-    """The loss's masked-clip terms need a masked pass, and feature prediction needs a clean view.
+def check_sampler_use(network: NetworkConfig, has_sampler: bool, source: str) -> None:
+    """A masked-frame sampler exactly where something reads its masks: a pretraining phase.
 
     Raises:
-        ConfigError: naming ``source``, the key and the fix, where a weight would be ignored.
+        ConfigError: a pretraining phase without a sampler, or a sampler whose masks nothing
+            reads (a dead transform in the hot path), naming ``source`` and the fix.
     """
-    where = f"{source}: loss_cfg ({LOSS_NAME})"
-    feature = ours.get("feature_weight", 0.0)
-    if isinstance(feature, bool) or not isinstance(feature, (int, float)) or feature < 0:
-        raise config_error(where, "feature_weight", feature, "a number >= 0 (0 = off)")
-    if network.reconstruct_fraction == 0:  # a weight set > 0 would be ignored; left out, it applies to nothing
-        for key in ("reconstruction_weight", "feature_weight"):
-            if ours.get(key, 0) != 0:
-                raise ConfigError(
-                    f"{where}: `{key}` = {ours[key]!r}, but model_cfg.reconstruct_fraction is 0: "
-                    "no clip is masked, so the term would be silently ignored. Set "
-                    f"`{key}: 0` (the ablation without the masked objective), or reconstruct_fraction > 0.")
-    if feature > 0 and network.identity_view != "clean":
-        raise ConfigError(f"{where}: `feature_weight` > 0 predicts the clean clip's embeddings from the "
-                          f"masked clip's, which needs model_cfg.identity_view: clean "
-                          f"(it is {network.identity_view!r}).")
+    if network.has_decoder and not has_sampler:
+        why = ("model_cfg.class_num is 0 (pretraining)" if network.class_num == 0
+               else f"model_cfg.pretrain_fraction is {network.pretrain_fraction} (a masked-frame pretraining phase)")
+        raise ConfigError(
+            f"{source}: {why}, but trainer_cfg.transform has no `{SAMPLER_NAME}` to hide frames. Use e.g. "
+            f"`- type: {SAMPLER_NAME}` with `mode: frame` and `ratio: 0.5` (alone it also cuts and scales like "
+            "BaseSilCuttingTransform; inside a Compose, after BaseSilCuttingTransform/RandomRotate/RandomErasing, "
+            "put it last).")
+    if has_sampler and not network.has_decoder:
+        raise ConfigError(
+            f"{source}: trainer_cfg.transform has a `{SAMPLER_NAME}`, but model_cfg.pretrain_fraction is 0: no "
+            "step reconstructs, so its masks would be computed and thrown away. Replace it with "
+            "`- type: BaseSilCuttingTransform`, or set pretrain_fraction > 0 (e.g. 0.3).")
 
 
-def check_pretraining(trainer: Mapping, ours: Mapping, prefixes: List[str], source: str) -> None:
+def check_training_sampler(trainer: Mapping, source: str) -> None:
+    """Ordered clips with the keys OpenGait's CollateFn reads for them.
+
+    Raises:
+        ConfigError: naming ``source``, the sampler key and the fix.
+    """
+    sampler = trainer.get("sampler") or {}
+    sample_type = sampler.get("sample_type", "")
+    if sample_type.endswith("_unordered"):
+        raise ConfigError(
+            f"{source}: trainer_cfg.sampler.sample_type = {sample_type!r} shuffles frames, but "
+            "GaitBERT infers hidden frames from their neighbours in time; use `fixed_ordered` "
+            "(with `frames_skip_num: 0`) or `unfixed_ordered`.")
+    if sample_type.split("_")[0] in ("fixed", "unfixed") and sample_type.endswith("_ordered") \
+            and "frames_skip_num" not in sampler:
+        raise ConfigError(
+            f"{source}: trainer_cfg.sampler needs `frames_skip_num` (e.g. 0) with sample_type "
+            f"{sample_type!r}; OpenGait's CollateFn reads it for ordered clips.")
+    if sample_type.startswith("unfixed_"):
+        lo, hi = sampler.get("frames_num_min"), sampler.get("frames_num_max")
+        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
+            raise ConfigError(
+                f"{source}: trainer_cfg.sampler with sample_type {sample_type!r} needs integers "
+                f"`frames_num_min` <= `frames_num_max` (got {lo!r}, {hi!r}); e.g. 10 and 40, the "
+                "range of clip lengths OpenGait's CollateFn draws from.")
+
+
+def check_unused_parameters(network: NetworkConfig, loss: LossConfig, prefixes: List[str], trainer: Mapping,
+                            source: str) -> None:
+    """DDP stops on parameters without a gradient unless ``find_unused_parameters`` is set.
+
+    Raises:
+        ConfigError: naming ``source``, why some parameters get no gradient, and the fix.
+    """
+    if trainer.get("find_unused_parameters", False):
+        return
+    if network.pretrain_fraction > 0:
+        why = ("pretraining steps leave the identity head without a gradient and fine-tuning steps the "
+               "decoder (model_cfg.pretrain_fraction > 0)")
+    elif SOFTMAX_PREFIX not in prefixes or loss.triplet_weight == 0:
+        why = f"without the `{SOFTMAX_PREFIX}` loss or with triplet_weight 0, part of the embedding head gets none"
+    else:
+        return
+    raise ConfigError(f"{source}: {why}, and DDP stops on unused parameters; set "
+                      "trainer_cfg.find_unused_parameters: true.")
+
+
+def check_pretraining(trainer: Mapping, prefixes: List[str], source: str) -> None:
     """With ``model_cfg.class_num: 0`` (pretraining on unlabelled silhouettes) nothing may ask for labels.
 
     Raises:
@@ -246,9 +262,6 @@ def check_pretraining(trainer: Mapping, ours: Mapping, prefixes: List[str], sour
     if SOFTMAX_PREFIX in prefixes:
         raise ConfigError(f"{why} loss_cfg has the `{SOFTMAX_PREFIX}` CrossEntropyLoss, which classifies "
                           "identities. Remove that entry, or set class_num to the number of training ids.")
-    if ours.get("triplet_weight", 1.0) != 0:
-        raise ConfigError(f"{why} loss_cfg ({LOSS_NAME}) has triplet_weight = {ours.get('triplet_weight', 1.0)!r}, "
-                          "and a triplet needs identities. Set `triplet_weight: 0`.")
     sampler = (trainer.get("sampler") or {}).get("type")
     if sampler in ID_SAMPLERS:
         raise ConfigError(f"{why} trainer_cfg.sampler.type = {sampler!r} draws P identities x K sequences. Use "

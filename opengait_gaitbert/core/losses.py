@@ -5,70 +5,83 @@ Mask convention: 1 = hidden / predicted, 0 = visible. Targets are clean.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from dataclasses import dataclass, fields
+from typing import List, Mapping, Tuple
 
 import torch
-import torch.nn.functional as F
 
-from .errors import close_match_hint, config_error
+from .errors import ConfigError, config_error, config_location, location, reject_unknown_keys
 
-RECONSTRUCTION_KINDS = ("mse", "l1", "bce")
-POSITION_CHOICES = ("hidden", "seen", "all")
+#: ``GaitBERTLoss`` keys that no longer exist, and why
+RETIRED_LOSS_KEYS = {
+    "feature_weight": "was removed on 2026-12-07: it predicted the clean clip's embeddings from a masked pass "
+                      "in the same step, which no longer runs (the masked objective is a pretraining phase, "
+                      "model_cfg.pretrain_fraction). Delete the key.",
+    "reconstruction": "was removed on 2026-12-07: the reconstruction is always the mean squared error of the "
+                      "sigmoid output (l1 and bce were never shipped). Delete the key.",
+    "positions": "was removed on 2026-12-07: the loss always covers the hidden positions, as MAE's (seen and "
+                 "all were never shipped). Delete the key.",
+}
+#: OpenGait's own keys of a ``loss_cfg`` entry, read by its LossAggregator
+OPENGAIT_LOSS_KEYS = ("type", "log_prefix")
 
 
-def check_reconstruction_options(kind: str, positions: str, where: str) -> None:
-    if kind not in RECONSTRUCTION_KINDS:
-        raise config_error(where, "reconstruction", kind, ", ".join(RECONSTRUCTION_KINDS),
-                           close_match_hint(kind, RECONSTRUCTION_KINDS))
-    if positions not in POSITION_CHOICES:
-        raise config_error(where, "positions", positions, ", ".join(POSITION_CHOICES),
-                           close_match_hint(positions, POSITION_CHOICES))
+@dataclass
+class LossConfig:
+    """``GaitBERTLoss``'s ``loss_cfg`` keys and their defaults, the one place they are written.
+
+    Attributes:
+        reconstruction_weight: weight of the regression on hidden positions (pretraining steps).
+        triplet_weight: weight of OpenGait's TripletLoss on the embeddings (fine-tuning steps).
+        margin: the triplet margin.
+        loss_term_weight: OpenGait's weight of the whole term.
+    """
+
+    reconstruction_weight: float = 1.0
+    triplet_weight: float = 1.0
+    margin: float = 0.2
+    loss_term_weight: float = 1.0
+
+    @classmethod
+    def field_names(cls) -> List[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_dict(cls, entry: Mapping, where: str) -> "LossConfig":
+        """From a ``loss_cfg`` entry (OpenGait's ``type`` and ``log_prefix`` skipped).
+
+        Raises:
+            ConfigError: a retired or unknown key, or a bad value, naming ``where`` and the key.
+        """
+        retired = sorted(entry.keys() & RETIRED_LOSS_KEYS.keys())
+        if retired:
+            raise ConfigError(f"{where}: `{retired[0]}` {RETIRED_LOSS_KEYS[retired[0]]}")
+        reject_unknown_keys(where, entry, cls.field_names() + list(OPENGAIT_LOSS_KEYS))
+        with config_location(where):
+            return cls(**{k: v for k, v in entry.items() if k not in OPENGAIT_LOSS_KEYS})
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise config_error(location("loss_cfg (GaitBERTLoss)"), f.name, value, "a number >= 0")
+            setattr(self, f.name, float(value))
 
 
-def masked_reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                               kind: str = "mse", positions: str = "hidden") -> torch.Tensor:
-    """Per-pixel regression averaged over the hidden positions (MAE's ``forward_loss``).
+def masked_reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of the sigmoid output over the hidden positions (MAE's ``forward_loss``).
 
     Args:
         logits: reconstruction logits ``[n, s, h, w]`` (a sigmoid maps them to [0, 1]).
         target: clean silhouettes ``[n, s, h, w]`` in [0, 1].
         mask: ``[n, s, h, w]``, 1 where the content was hidden.
-        kind: ``mse`` | ``l1`` on the sigmoid output, or ``bce`` on the logits.
-        positions: ``hidden`` (default); ``seen``: hidden pixels that at least one frame of the
-            same clip shows, so a static occluder over the whole clip (a place no frame shows)
-            trains the identity losses without asking the decoder to invent what it hides;
-            or ``all`` pixels, including visible ones.
     Returns:
-        scalar loss, fp32 (OpenGait calls losses outside autocast with fp16 inputs).
+        scalar loss, fp32 (OpenGait calls losses outside autocast with fp16 inputs); 0 when
+        nothing is hidden.
     """
     logits, target, mask = logits.float(), target.float(), mask.float()
-    if kind == "bce":
-        per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    elif kind == "l1":
-        per_pixel = (torch.sigmoid(logits) - target).abs()
-    else:
-        per_pixel = (torch.sigmoid(logits) - target) ** 2
-    weight = torch.ones_like(mask) if positions == "all" else mask
-    if positions == "seen":  # [n, 1, h, w]: places visible in some frame of the clip
-        weight = weight * (mask < 1).any(dim=1, keepdim=True).to(weight.dtype)
-    return (per_pixel * weight).sum() / weight.sum().clamp_min(1.0)
-
-
-def feature_prediction_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Masked-to-clean embedding prediction: ``1 - cos`` per part, averaged (data2vec's idea,
-    with the clean pass of the same network as a stop-gradient teacher).
-
-    Args:
-        predicted: embeddings of the masked clips ``[b, e, p]``.
-        target: embeddings of the same clips unmasked ``[b, e, p]``; no gradient flows into
-            them, so only the masked view moves: the identity losses anchor the clean one
-            (a term that moved both views let them drift together and collapse).
-    Returns:
-        scalar in [0, 2], fp32. Cosine, not a distance: it ignores the embeddings' scale,
-        which a distance between raw embeddings blew up within a few SGD steps.
-    """
-    cos = F.cosine_similarity(predicted.float(), target.detach().float(), dim=1)  # [b, p]
-    return (1.0 - cos).mean()
+    per_pixel = (torch.sigmoid(logits) - target) ** 2
+    return (per_pixel * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:
@@ -79,7 +92,7 @@ def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:
 def hidden_psnr(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """PSNR in dB of the reconstruction on hidden positions."""
     with torch.no_grad():
-        return psnr_from_mse(masked_reconstruction_loss(logits, target, mask, "mse"))
+        return psnr_from_mse(masked_reconstruction_loss(logits, target, mask))
 
 
 def nearest_visible_frame_baseline(target: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

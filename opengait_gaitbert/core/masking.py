@@ -83,10 +83,11 @@ class MaskingPolicy:
             same clip gets the same mask whatever the world size.
     """
 
-    mode: Union[str, Sequence[str]] = "frame"
-    ratio: Union[float, Sequence[float]] = 0.3
-    patch_size: int = 16
-    patches_per_frame: int = 2
+    # The defaults are the shipped recipe's (configs/gaitbert/gaitbert_casiab.yaml; a test holds them equal).
+    mode: Union[str, Sequence[str]] = ("patch", "band", "moving", "frame")
+    ratio: Union[float, Sequence[float]] = 0.5
+    patch_size: int = 32
+    patches_per_frame: int = 1
     span_count: int = 1
     band_sides: Sequence[str] = SIDES
     band_size: Sequence[float] = (0.2, 0.5)

@@ -20,7 +20,6 @@ two without ever mixing frames of different sequences:
 """
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Callable, Iterator, List, Optional, Sequence, Union
@@ -205,18 +204,6 @@ def _lengths_from_seqL(seqL: SeqL) -> List[int]:
     else:
         values = list(seqL[0]) if len(seqL) and isinstance(seqL[0], (list, tuple)) else list(seqL)
     return [int(v) for v in values]
-
-
-def first_sequences(x: torch.Tensor, seqL: SeqL, fraction: float):
-    """The first ``ceil(b * fraction)`` of the ``b`` sequences of an ``[n, s, ...]`` batch ->
-    ``(x', seqL')`` in the same layout: clips ``[k, s, ...]`` with None, or packed
-    ``[1, sum(l_1..l_k), ...]`` with ``[[l_1, ..., l_k]]`` (a tensor where ``seqL`` was one)."""
-    if seqL is None:
-        return x[:math.ceil(x.shape[0] * fraction)], None
-    lengths = _lengths_from_seqL(seqL)
-    lengths = lengths[:math.ceil(len(lengths) * fraction)]
-    kept = torch.tensor([lengths], device=seqL.device) if isinstance(seqL, torch.Tensor) else [lengths]
-    return x[:, :sum(lengths)], kept
 
 
 def split_packed(packed: np.ndarray, seqL) -> List[np.ndarray]:

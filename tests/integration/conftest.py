@@ -71,6 +71,15 @@ def logged(lines, key):
     return values
 
 
+def logged_by_iteration(lines, key):
+    """``{iteration: value}`` of ``key=...`` in OpenGait's iteration log lines: a phase logs its own keys."""
+    values = {}
+    for line in lines:
+        if "Iteration " in line and f"{key}=" in line:
+            values[int(line.split("Iteration ")[1][:5])] = float(line.split(f"{key}=")[1].split(",")[0])
+    return values
+
+
 def train_in_background_until_iteration_1(cfg_file: Path, root: Path, workdir: Path, deadline_s: float = 180):
     """Start a launcher training in a thread and return once it logged its first iteration (or ended,
     or ``deadline_s`` passed): ``(thread, lines, result)``, ``result["code"]`` set when it ends.

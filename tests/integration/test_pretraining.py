@@ -20,9 +20,9 @@ def shipped(name: str, data, model_cfg: dict, class_num: int) -> dict:
     """A shipped config on ``data``, at the demo's width, CPU switches and a tiny budget."""
     cfg = yaml.safe_load(config_path(name).read_text())
     demo_model = yaml.safe_load(config_path("gaitbert_demo.yaml").read_text())["model_cfg"]
-    # the demo's widths; the config's own fine-tuning rates and masked pass (pretraining: every clip)
-    own = ("part_lr", "identity_view", "reconstruct_fraction")
-    cfg["model_cfg"] = {**demo_model, **model_cfg, "class_num": class_num,
+    # the demo's widths; the config's own fine-tuning rates and phases (pretraining alone: class_num 0)
+    own = ("part_lr", "pretrain_fraction")
+    cfg["model_cfg"] = {**{k: v for k, v in demo_model.items() if k not in own}, **model_cfg, "class_num": class_num,
                         **{k: v for k, v in cfg["model_cfg"].items() if k in own}}
     cfg["data_cfg"].update(dataset_name="Synth", test_dataset_name="CASIA-B", dataset_root=str(data),
                            dataset_partition=str(data / "partition.json"), num_workers=0)

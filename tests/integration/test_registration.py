@@ -1,6 +1,5 @@
 """After pip install, OpenGait's own imports see GaitBERT's names; the model builds from the shipped config."""
 import json
-import re
 import subprocess
 import sys
 import textwrap
@@ -94,48 +93,52 @@ def shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name="gait
     return cfg_file
 
 
-@pytest.mark.parametrize("name", ["gaitbert_casiab_masked.yaml", "gaitbert_casiab_transformer.yaml",
+@pytest.mark.parametrize("name", ["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml",
                                   "gaitbert_casiab_unet.yaml"])
-def test_model_builds_from_shipped_config_and_runs_a_batch(opengait_root, synth_data, tmp_path, name):
-    """GaitBERT(cfgs, training) from a shipped CASIA-B recipe, in a gloo process group on CPU."""
+def test_model_builds_from_shipped_config_and_runs_a_batch_of_each_phase(opengait_root, synth_data, tmp_path, name):
+    """GaitBERT(cfgs, training) from a shipped CASIA-B recipe, in a gloo process group on CPU: a
+    pretraining batch (masked clips, a reconstruction, no labels read) and a fine-tuning batch (clean
+    clips, embeddings for OpenGait's triplet and cross-entropy)."""
     cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name)
     result = python(built_model(opengait_root, cfg_file, 29533, training=True) + """
-        inputs = model.inputs_pretreament(next(iter(model.train_loader)))
-        out = model(inputs)
-        n_params = sum(p.numel() for p in model.parameters())
-        feat = out['training_feat']
-        print('PARAMS', n_params)
-        print('SHAPES', tuple(inputs[0][0].shape), tuple(feat['gaitbert']['reconstruction'].shape),
-              tuple(feat['gaitbert']['target'].shape), tuple(out['inference_feat']['embeddings'].shape),
-              sorted(feat))
-        print('SEQL', inputs[4].reshape(-1).tolist())
+        for iteration in (0, model.engine_cfg['total_iter'] - 1):  # the first step, the last step
+            model.iteration = iteration
+            inputs = model.inputs_pretreament(next(iter(model.train_loader)))
+            out = model(inputs)
+            feat = out['training_feat']
+            print('STEP', iteration, model.phase, tuple(inputs[0][0].shape), sorted(feat),
+                  {k: tuple(v.shape) for k, v in feat['gaitbert'].items()}, sorted(out['inference_feat']))
+            print('SEQL', inputs[4].reshape(-1).tolist())
+        print('PARAMS', sum(p.numel() for p in model.parameters()))
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    shapes = [line for line in result.stdout.splitlines() if line.startswith("SHAPES")][0]
-    seqL = json.loads([line for line in result.stdout.splitlines() if line.startswith("SEQL")][0].split(" ", 1)[1])
-    # unfixed_ordered packs the 2x2 clips of 10..40 frames: [1, sum(seqL), 3, 64, 44]; the decoder
-    # reconstructs the first of them (reconstruct_fraction: 0.125 or 0.25 of 4), and the loss's target matches
-    packed, recon, losses = re.match(r"SHAPES \(1, (\d+), 3, 64, 44\) \(1, (\d+), 64, 44\) \(1, \2, 64, 44\) "
-                                     r"\(4, 256, 32\) (.*)", shapes).group(1, 2, 3)
-    assert len(seqL) == 4 and all(10 <= n <= 40 for n in seqL) and int(packed) == sum(seqL)
-    assert int(recon) == seqL[0] and losses == "['gaitbert', 'softmax']"
+    steps = [line for line in result.stdout.splitlines() if line.startswith("STEP")]
+    seqLs = [json.loads(line.split(" ", 1)[1]) for line in result.stdout.splitlines() if line.startswith("SEQL")]
+    # unfixed_ordered packs the 2x2 clips of 10..40 frames: [1, sum(seqL), (3,) 64, 44]
+    assert all(len(seqL) == 4 and all(10 <= n <= 40 for n in seqL) for seqL in seqLs)
+    first, last = (sum(seqL) for seqL in seqLs)
+    assert steps[0] == (f"STEP 0 pretrain (1, {first}, 3, 64, 44) ['gaitbert'] {{'reconstruction': (1, {first}, 64, 44), "
+                        f"'target': (1, {first}, 64, 44), 'mask': (1, {first}, 64, 44)}} []"), steps[0]
+    assert steps[1] == (f"STEP 59999 finetune (1, {last}, 64, 44) ['gaitbert', 'softmax'] "
+                        "{'embeddings': (4, 256, 32), 'labels': (4,)} ['embeddings']"), steps[1]
     params = int([line for line in result.stdout.splitlines() if line.startswith("PARAMS")][0].split()[1])
     assert 1e6 < params < 2e7
 
 
-def test_the_shipped_default_runs_a_batch_without_a_masked_pass(opengait_root, synth_data, tmp_path):
-    """gaitbert_casiab.yaml (reconstruct_fraction 0): no decoder weights, no reconstruction in the
-    loss's inputs, the identity losses on the clean clips."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path)
+def test_the_supervised_ablation_runs_a_batch_without_a_decoder(opengait_root, synth_data, tmp_path):
+    """gaitbert_casiab_supervised.yaml (pretrain_fraction 0): no decoder weights, no masks, the identity
+    losses from the first step."""
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, "gaitbert_casiab_supervised.yaml")
     result = python(built_model(opengait_root, cfg_file, 29534, training=True) + """
-        out = model(model.inputs_pretreament(next(iter(model.train_loader))))
+        inputs = model.inputs_pretreament(next(iter(model.train_loader)))
+        out = model(inputs)
         feat = out['training_feat']
-        print('DEFAULT', sum(p.numel() for p in model.net.decoder.parameters()), sorted(feat),
+        print('ABLATION', sum(p.numel() for p in model.net.decoder.parameters()), inputs[0][0].dim(), sorted(feat),
               sorted(feat['gaitbert']), tuple(out['inference_feat']['embeddings'].shape))
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    line = [line for line in result.stdout.splitlines() if line.startswith("DEFAULT")][0]
-    assert line == "DEFAULT 0 ['gaitbert', 'softmax'] ['embeddings', 'labels'] (4, 256, 32)", line
+    line = [line for line in result.stdout.splitlines() if line.startswith("ABLATION")][0]
+    assert line == "ABLATION 0 4 ['gaitbert', 'softmax'] ['embeddings', 'labels'] (4, 256, 32)", line
 
 
 def test_fp16_inference_hands_float32_embeddings_to_opengaits_distance(opengait_root, synth_data, tmp_path):
@@ -205,24 +208,25 @@ def test_resume_reads_the_checkpoint_file_once_and_restores_it(opengait_root, sy
     assert "READS 1 RESTORED True ITER 3" in result.stdout, result.stdout[-2000:]
 
 
-@pytest.mark.parametrize("view,fraction,rows,ce_rows", [("clean", 0.125, 4, 4), ("masked", 1.0, 4, 4),
-                                                        ("both", 1.0, 8, 8), ("both", 0.5, 4, 6)])
-def test_identity_view_reaches_opengaits_losses_row_for_row(opengait_root, synth_data, tmp_path, view, fraction,
-                                                            rows, ce_rows):
-    """The identity losses get one embedding row per label (both views: 2 per clip the masked pass
-    encodes; with a share of the batch, its masked rows feed the cross-entropy only, since OpenGait's
-    TripletLoss needs a balanced P x K batch), OpenGait's loss aggregator takes them, and one training
-    step leaves every loss finite."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, "gaitbert_casiab_masked.yaml",
-                                            identity_view=view, reconstruct_fraction=fraction)
-    result = python(built_model(opengait_root, cfg_file, 29534, training=True) + """
-        inputs = model.inputs_pretreament(next(iter(model.train_loader)))
-        feat = model(inputs)['training_feat']
-        loss, info = model.loss_aggregator(feat)
-        ok = model.train_step(loss)
-        print('ROWS', tuple(feat['gaitbert']['embeddings'].shape)[0], tuple(feat['gaitbert']['labels'].shape)[0],
-              tuple(feat['softmax']['logits'].shape)[0], bool(torch.isfinite(loss)), ok)
+def test_a_step_of_each_phase_trains_its_own_parts_through_opengaits_losses(opengait_root, synth_data, tmp_path):
+    """A pretraining step trains everything but the identity head, a fine-tuning step everything but the
+    decoder, through OpenGait's loss aggregator and train_step; every loss is finite."""
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path)
+    result = python(built_model(opengait_root, cfg_file, 29536, training=True) + """
+        for iteration in (0, model.engine_cfg['total_iter'] - 1):
+            model.iteration = iteration
+            before = {n: p.detach().clone() for n, p in model.net.named_parameters()}
+            loss, info = model.loss_aggregator(model(model.inputs_pretreament(next(iter(model.train_loader))))
+                                               ['training_feat'])
+            ok = model.train_step(loss)
+            moved = sorted({n.split('.')[0] for n, p in model.net.named_parameters()
+                            if not torch.equal(before[n], p.detach())})
+            print('PHASE', model.phase, bool(torch.isfinite(loss)), ok, moved, sorted(info))
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    line = [line for line in result.stdout.splitlines() if line.startswith("ROWS")][0]
-    assert line == f"ROWS {rows} {rows} {ce_rows} True True"
+    phases = [line for line in result.stdout.splitlines() if line.startswith("PHASE")]
+    assert phases[0].startswith("PHASE pretrain True True ['decoder', 'encoder', 'frame_embedding', 'temporal'] "
+                                "['scalar/gaitbert/hidden_psnr', 'scalar/gaitbert/hidden_ratio', "
+                                "'scalar/gaitbert/loss', 'scalar/gaitbert/reconstruction']"), phases[0]
+    assert phases[1].startswith("PHASE finetune True True ['encoder', 'frame_embedding', 'head', 'temporal'] "), phases[1]
+    assert "'scalar/gaitbert/triplet'" in phases[1] and "'scalar/softmax/loss'" in phases[1]
