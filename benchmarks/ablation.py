@@ -4,10 +4,9 @@
 
 Each variant is a shipped CASIA-B recipe at the benchmark size plus a few launcher-style
 ``--set`` overrides (listed in ``VARIANTS`` and in the table): ``shipped`` is
-``gaitbert_casiab.yaml`` itself, the others override it, but ``resnet9-lite``, which overrides
-``gaitbert_casiab_unet.yaml``, the default until 2026-12-05 (``recipe_of``). ``VARIANTS`` holds the
-variants the current results cite; the 40 variants measured before 2026-12-06 are in the dated
-result files of ``benchmarks/results/`` and in this file's git history.
+``gaitbert_casiab.yaml`` itself, ``supervised`` its ablation ``gaitbert_casiab_supervised.yaml``
+(``recipe_of``). Recipe decisions use the converged protocol (``benchmarks.converged``); this
+benchmark compares variants at a fixed short budget.
 Every variant and the GaitBase reference train through the launcher on the
 accuracy benchmark's data of each seed and are tested with OpenGait's evaluator;
 with ``--robust`` the robustness benchmark's in-process evaluation adds the
@@ -32,34 +31,15 @@ from benchmarks import accuracy, common, robustness  # noqa: E402
 from benchmarks.common import MODELS, PROTOCOL_TYPES, REFERENCE, md_table, say  # noqa: E402
 
 SAMPLER = "trainer_cfg.transform"
-_RESNET9 = ["model_cfg.encoder=resnet9", "model_cfg.channels=[64, 128, 256, 512]", "model_cfg.embed_stride=1"]
 
-#: The recipe ``resnet9-lite`` overrides: the U-Net recipe, the shipped default until 2026-12-05.
-UNET_RECIPE = "gaitbert_casiab_unet.yaml"
-#: variants built on the shipped ``gaitbert_casiab.yaml``
-ON_THE_DEFAULT = ("shipped", "masked", "no-masked", "feature", "feature-only")
-#: the masked-frame objective on the shipped network: gaitbert_casiab_masked.yaml (the default until 2026-12-06)
-_MASKED = ["model_cfg.reconstruct_fraction=0.125", "loss_cfg.0.reconstruction_weight=1.0"]
-
-#: name -> overrides of :data:`UNET_RECIPE` (of the shipped config for ``ON_THE_DEFAULT``), at full width.
+#: the shipped recipe file each variant overrides
+RECIPES = {"shipped": "gaitbert_casiab.yaml", "supervised": "gaitbert_casiab_supervised.yaml"}
+#: name -> overrides of its recipe (``RECIPES``), at full width. The variants measured before 2026-12-07
+#: (the masked pass beside the clean one, feature targets, the U-Net recipe) are in the dated result
+#: files of ``benchmarks/results/`` and in this file's git history; their keys are retired.
 VARIANTS: Dict[str, List[str]] = {
-    "shipped": [],
-    # the masked-frame objective: a masked pass on an eighth of each batch, its hidden content
-    # reconstructed (gaitbert_casiab_masked.yaml; the shipped default until 2026-12-06)
-    "masked": _MASKED,
-    # its standing ablation: no masked pass at all, so no masked objective and none of its cost;
-    # the identity losses see the same clean clips (the shipped default since 2026-12-06)
-    "no-masked": ["model_cfg.reconstruct_fraction=0", "loss_cfg.0.reconstruction_weight=0.0"],
-    # ... masked, and the masked clips' embeddings also predict the clean clips' (stop-gradient teacher)
-    "feature": _MASKED + ["loss_cfg.0.feature_weight=10.0"],
-    # ... that feature target instead of the pixels (the decoder still runs, untrained by the loss)
-    "feature-only": ["model_cfg.reconstruct_fraction=0.125", "loss_cfg.0.feature_weight=10.0",
-                     "loss_cfg.0.reconstruction_weight=0.0", "trainer_cfg.find_unused_parameters=true"],
-    # over the U-Net recipe: GaitBase's backbone (OpenGait's ResNet9 layout, its widths) as the
-    # encoder, one 3-frame temporal conv layer, an eighth of each batch reconstructed: the
-    # default of 2026-12-05 (gaitbert_casiab_masked.yaml), as RESULTS.md measured it
-    "resnet9-lite": _RESNET9 + ["model_cfg.temporal=conv", "model_cfg.temporal_layers=1",
-                                "model_cfg.reconstruct_fraction=0.125"],
+    "shipped": [],  # masked-frame pretraining, then fine-tuning (gaitbert_casiab.yaml)
+    "supervised": [],  # its standing ablation: identities from the first step (gaitbert_casiab_supervised.yaml)
 }
 
 #: name -> (trained variant, its overrides plus some that change only what the trained network does
@@ -80,7 +60,7 @@ def recipe_of(name: str) -> Path:
     """The shipped recipe variant ``name`` (a test-time variant: the variant it tests) overrides."""
     from opengait_gaitbert import config_path
     trained = TEST_TIME_VARIANTS[name][0] if name in TEST_TIME_VARIANTS else name
-    return config_path("gaitbert_casiab.yaml" if trained in ON_THE_DEFAULT else UNET_RECIPE)
+    return config_path(RECIPES[trained])
 
 
 def gaitbert_config(root: Path, size, data: Path, class_num: int, device: str, extra: List[str],

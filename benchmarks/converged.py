@@ -1,0 +1,492 @@
+"""The converged protocol: every arm trained until its clean rank-1 levels off, on two generators.
+
+    python -m benchmarks.converged --opengait PATH [--generators synth,bodies] [--seeds 0,1,2,3,4]
+                                   [--arms GaitBERT,GaitBERT-supervised,GaitBase,GaitBase-no-da]
+    python -m benchmarks.converged --report                  # the tables and plot again, no training
+
+Every arm trains through the launcher (OpenGait's own trainer, sampler and evaluator) on the
+same data, batch and number of optimizer steps, at the same widths (every channel width / 8)
+and the same frame size. Frames are shrunk, not training: the generators' 64x64 pkl are
+resized to 32x32 (OpenGait's pretreatment at ``--img_size 32``, area-averaged), which the
+models see as 32x22 (``BaseSilCuttingTransform`` with ``cutting: 5``), horizontal parts
+halved to 8 strips. Each run tests itself ``POINTS`` times during training (OpenGait's
+``with_test`` at every ``save_iter``): the learning curve. A run's result is one JSON file
+under ``results/converged/runs/``, so the protocol resumes where it stopped and never trains
+what it has.
+
+Arms (``ARMS``): the shipped recipe (``gaitbert_casiab.yaml``: masked-frame pretraining for
+the first ``pretrain_fraction`` of the steps, then fine-tuning; the pretraining steps count in
+the budget), its standing ablation (``gaitbert_casiab_supervised.yaml``: the same network and
+steps, identities from the first step), and OpenGait's GaitBase with its DA recipe and without
+it. ``VARIANTS`` are further GaitBERT recipes, judged the same way.
+
+Every final checkpoint is also evaluated on corrupted probes (``benchmarks.robustness``'s
+kinds at their target severity, applied to the 64x64 probes, then resized like the clean
+data). The report gives learning curves, final rank-1 with paired differences and 95 %
+intervals (Student's t over seeds), and figures at equal wall-clock time from the measured
+time per step of each arm (``--step-times``: one step of each arm, interleaved round by round).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+if __package__ in (None, ""):  # python benchmarks/converged.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    __package__ = "benchmarks"
+
+from benchmarks import accuracy, common, robustness  # noqa: E402
+from benchmarks.common import ALL_VIEWS, GENERATORS, PROTOCOL_TYPES, Size, md_table, say  # noqa: E402
+
+RESULTS = common.RESULTS / "converged"
+PKL_SIDE = 32          # pkl frames resized to 32x32 ...
+CUTTING = 5            # ... and cut to 32x22 (BaseSilCuttingTransform's 10 of 64, halved)
+PARTS = 8              # horizontal strips: the bottleneck is 8 rows high at 32x22
+POINTS = 4             # tests per run: the learning curve
+#: the size: widths / 8, 16 training and 16 test ids, 11 views, 40-frame sequences, P x K = 4 x 4
+SIZE = Size("converged", width_divisor=8, ids=32, views=ALL_VIEWS, frames=40, iters=1200, batch=(4, 4),
+            seeds=(0, 1, 2, 3, 4), robust_seeds=(0, 1, 2, 3, 4), robust_levels="target", robust_pack=1)
+
+_CUT = f"{{type: BaseSilCuttingTransform, cutting: {CUTTING}}}"
+#: name -> (model, recipe file or None for the model's own config, overrides at full width)
+ARMS: Dict[str, Tuple[str, Optional[str], List[str]]] = {
+    "GaitBERT": ("GaitBERT", "gaitbert_casiab.yaml", []),
+    "GaitBERT-supervised": ("GaitBERT", "gaitbert_casiab_supervised.yaml", []),
+    "GaitBase": ("GaitBase", None, []),
+    "GaitBase-no-da": ("GaitBase", None, [f"trainer_cfg.transform=[{_CUT}]"]),
+}
+#: further GaitBERT recipes: the shipped one with these overrides
+VARIANTS: Dict[str, List[str]] = {
+    "GaitBERT-pretrain-0.15": ["model_cfg.pretrain_fraction=0.15"],
+    "GaitBERT-pretrain-0.5": ["model_cfg.pretrain_fraction=0.5"],
+    "GaitBERT-frame-0.75": ["trainer_cfg.transform.0.mode=frame", "trainer_cfg.transform.0.ratio=0.75"],
+}
+BASELINES = ("GaitBase", "GaitBase-no-da")
+MODEL, ABLATION = "GaitBERT", "GaitBERT-supervised"
+
+
+def arm_spec(name: str) -> Tuple[str, Optional[str], List[str]]:
+    if name in ARMS:
+        return ARMS[name]
+    return "GaitBERT", "gaitbert_casiab.yaml", VARIANTS[name]
+
+
+def small_frame_overrides(model: str, cfg: dict) -> List[str]:
+    """32x22 frames: the cut, the parts and (GaitBERT) the sampler's patch size, halved like the frame."""
+    sets = [f"evaluator_cfg.transform=[{_CUT}]"]
+    if model == "GaitBERT":
+        sets += ["model_cfg.frame_size=[32, 22]", f"model_cfg.bin_num=[{PARTS}]"]
+        first = cfg["trainer_cfg"]["transform"][0]
+        if first["type"] == "MaskedFrameSampler":
+            sets += [f"trainer_cfg.transform.0.cutting={CUTTING}",
+                     f"trainer_cfg.transform.0.patch_size={first.get('patch_size', 32) // 2}"]
+        else:
+            sets.append(f"trainer_cfg.transform=[{_CUT}]")
+        return sets
+    sets += [f"model_cfg.bin_num=[{PARTS}]", f"model_cfg.SeparateFCs.parts_num={PARTS}",
+             f"model_cfg.SeparateBNNecks.parts_num={PARTS}"]
+    first = cfg["trainer_cfg"]["transform"][0]
+    if first["type"] == "Compose":  # GaitBase's DA: BaseSilCuttingTransform, RandomRotate, RandomErasing
+        sets.append(f"trainer_cfg.transform.0.trf_cfg.0.cutting={CUTTING}")
+    else:
+        sets.append(f"trainer_cfg.transform=[{_CUT}]")
+    return sets
+
+
+def arm_config(name: str, root: Path, size: Size, data: Path, device: str) -> Tuple[dict, List[str]]:
+    """The arm's own recipe at this size, testing itself ``POINTS`` times during training."""
+    from opengait_gaitbert import config_path
+    from opengait_gaitbert.launcher.run import apply_overrides
+    model, recipe, extra = arm_spec(name)
+    base = Path(str(config_path(recipe))) if recipe else None
+    class_num = len(common.train_ids(data))
+    cfg, sets = common.build_config(model, root, size, data, class_num, device, base=base, extra=extra)
+    every = size.iters // POINTS
+    curve = [f"trainer_cfg.save_iter={every}", "trainer_cfg.with_test=true", f"trainer_cfg.log_iter={every // 2}"]
+    shrink = small_frame_overrides(model, cfg)
+    return apply_overrides(cfg, shrink + curve), sets + shrink + curve
+
+
+# ----------------------------------------------------------------------------------------
+# Data: the generators' 64x64 pkl, resized
+# ----------------------------------------------------------------------------------------
+
+def resize_tree(src: Path, dst: Path, side: int = PKL_SIDE) -> Path:
+    """Every pkl under ``src`` resized to ``side`` x ``side`` (area-averaged, uint8) under ``dst``,
+    with the partition; written once (a stamp names the source's own stamp)."""
+    import cv2
+
+    from opengait_gaitbert.data.safe_pickle import load_pickle
+    marker = dst / ".bench-stamp.json"
+    source = src / ".bench-stamp.json"
+    stamp = {"side": side, "src": json.loads(source.read_text()) if source.is_file() else str(src)}
+    if marker.is_file() and json.loads(marker.read_text()) == stamp:
+        return dst
+    if dst.exists():
+        shutil.rmtree(dst)
+    for pkl in sorted(src.rglob("*.pkl")):
+        frames = np.asarray(load_pickle(pkl))
+        small = np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) for f in frames]) \
+            if len(frames) else frames.reshape(0, side, side)
+        target = dst / pkl.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as fh:
+            pickle.dump(small.astype(np.uint8), fh, protocol=pickle.HIGHEST_PROTOCOL)
+    shutil.copy(src / "partition.json", dst / "partition.json")
+    marker.write_text(json.dumps(stamp))
+    return dst
+
+
+def dataset(work: Path, generator: str, seed: int) -> Tuple[Path, Path]:
+    """(the 64x64 dataset, its 32x32 copy) of one generator and seed."""
+    size = Size(**{**asdict(SIZE), "generator": generator})
+    full = common.synth_data(work / "data" / f"{generator}-seed{seed}", size, seed)
+    return full, resize_tree(full, work / "data32" / f"{generator}-seed{seed}")
+
+
+def corrupted_folders(work: Path, full: Path, seed: int, generator: str) -> Dict[str, str]:
+    """Each corruption at its target severity, applied to the 64x64 probes, then resized to 32x32."""
+    conds = robustness.conditions(SIZE)
+    big = robustness.corrupted_datasets(full, work / "robust-data" / f"{generator}-seed{seed}", conds, seed)
+    return {name: str(resize_tree(Path(folder), work / "robust-data32" / f"{generator}-seed{seed}" / name))
+            for name, folder in big.items()}
+
+
+# ----------------------------------------------------------------------------------------
+# Runs
+# ----------------------------------------------------------------------------------------
+
+def run_file(results: Path, generator: str, seed: int, arm: str) -> Path:
+    return results / "runs" / f"{generator}-seed{seed}-{arm}.json"
+
+
+def learning_curve(log_lines: Sequence[str], every: int) -> List[dict]:
+    """The rank-1 of every test a training log holds, in order: ``[{iter, NM, BG, CL}]``."""
+    from opengait_gaitbert.launcher.demo import RESULT_LINE
+    points = []
+    for line in log_lines:
+        found = dict(RESULT_LINE.findall(line))
+        if set(found) == set(PROTOCOL_TYPES):
+            points.append({"iter": every * (len(points) + 1), **{k: float(v) for k, v in found.items()}})
+    return points
+
+
+def train_run(arm: str, generator: str, seed: int, root: Path, work: Path, results: Path, size: Size,
+              device: str) -> dict:
+    """Train one arm on one dataset, test it along the way and on corrupted probes; write its result file."""
+    out = run_file(results, generator, seed, arm)
+    if out.is_file():
+        say(f"[converged] {generator} seed {seed} {arm}: done before ({out.name})")
+        return json.loads(out.read_text())
+    full, data = dataset(work, generator, seed)
+    cfg, sets = arm_config(arm, root, size, data, device)
+    where = work / generator
+    log = where / "logs" / f"train-seed{seed}-{accuracy.run_dir(where, seed, arm).name}.log"
+    log.unlink(missing_ok=True)  # the launcher appends: a run stopped before left its lines there
+    started = time.time()
+    record = accuracy.train_and_test(arm, seed, cfg, sets, root, where, device, reuse=False, test=False)
+    wall = time.time() - started
+    curve = learning_curve(log.read_text(errors="replace").splitlines(), size.iters // POINTS)
+    if len(curve) != POINTS:
+        raise common.LaunchFailed(f"{arm} {generator} seed {seed}: {len(curve)} tests in {log}, expected {POINTS}")
+    record.update(variant=arm)
+    robust = robustness.evaluate_run(record, corrupted_folders(work, full, seed, generator), root, where, size, device)
+    result = {"arm": arm, "generator": generator, "seed": seed, "iters": size.iters, "curve": curve,
+              "overrides": sets, "train_wall_s": wall, "clean": robust["clean"], "conditions": robust["conditions"],
+              "machine": common.environment_line()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1).replace(str(work), "<workdir>") + "\n")
+    say(f"[converged] {generator} seed {seed} {arm}: curve "
+        + ", ".join(f"{p['iter']}: {mean3(p):.1f}" for p in curve) + f" ({wall:.0f}s wall)")
+    return result
+
+
+def mean3(point: dict) -> float:
+    return sum(point[c] for c in PROTOCOL_TYPES) / len(PROTOCOL_TYPES)
+
+
+def load_runs(results: Path) -> Dict[str, Dict[str, Dict[int, dict]]]:
+    """generator -> arm -> seed -> run."""
+    runs: Dict[str, Dict[str, Dict[int, dict]]] = {}
+    for path in sorted((results / "runs").glob("*.json")):
+        run = json.loads(path.read_text())
+        runs.setdefault(run["generator"], {}).setdefault(run["arm"], {})[run["seed"]] = run
+    return runs
+
+
+# ----------------------------------------------------------------------------------------
+# Statistics and the report
+# ----------------------------------------------------------------------------------------
+
+def interval(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and the half-width of its 95 % interval (Student's t; 0 for one value)."""
+    from scipy.stats import t
+
+    n = len(values)
+    mean = statistics.fmean(values)
+    if n < 2:
+        return mean, float("nan")
+    return mean, float(t.ppf(0.975, n - 1)) * statistics.stdev(values) / math.sqrt(n)
+
+
+def fmt_interval(values: Sequence[float]) -> str:
+    mean, half = interval(values)
+    return f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}]"
+
+
+def pm(values: Sequence[float]) -> str:
+    mean, std = common.mean_std(list(values))
+    return f"{mean:.1f} ± {std:.1f}"
+
+
+def levelled_off(runs: Dict[int, dict]) -> Tuple[bool, float, float]:
+    """Whether the mean curve's last two points differ by no more than the seeds' spread at the last one."""
+    seeds = sorted(runs)
+    last = [mean3(runs[s]["curve"][-1]) for s in seeds]
+    before = [mean3(runs[s]["curve"][-2]) for s in seeds]
+    change = statistics.fmean(last) - statistics.fmean(before)
+    spread = statistics.stdev(last) if len(last) > 1 else float("nan")
+    return abs(change) <= spread, change, spread
+
+
+def at_steps(run: dict, steps: float) -> float:
+    """Clean rank-1 (mean of NM/BG/CL) of a run's curve at ``steps``, linear between its tests."""
+    xs = [0] + [p["iter"] for p in run["curve"]]
+    ys = [float("nan")] + [mean3(p) for p in run["curve"]]
+    if steps >= xs[-1]:
+        return ys[-1]
+    if steps < xs[1]:
+        return float("nan")
+    return float(np.interp(steps, xs[1:], ys[1:]))
+
+
+def best_baseline(arms: Dict[str, Dict[int, dict]], seeds: Sequence[int]) -> Optional[str]:
+    have = [b for b in BASELINES if b in arms and set(seeds) <= set(arms[b])]
+    return max(have, key=lambda b: statistics.fmean(mean3(arms[b][s]["clean"]) for s in seeds)) if have else None
+
+
+def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
+    runs = load_runs(results)
+    iters = sorted({run["iters"] for arms in runs.values() for per_seed in arms.values() for run in per_seed.values()})
+    p, k = SIZE.batch
+    lines = ["# The converged protocol", "",
+             f"Every channel width = each model's own full config / {SIZE.width_divisor}; synthetic CASIA-B protocol, "
+             f"{SIZE.ids} ids ({SIZE.ids // 2} train / {SIZE.ids - SIZE.ids // 2} test), {SIZE.view_text()}, "
+             f"{SIZE.frames} frames per sequence, resized to {PKL_SIDE}x{PKL_SIDE} pkl, seen as 32x22, {PARTS} strips; "
+             f"{'/'.join(map(str, iters))} optimizer steps of {p}x{k} sequences for every arm (each with its own "
+             f"sampler and schedule), pretraining steps included; every run tests itself {POINTS} times. "
+             "Rank-1 %, mean of NM/BG/CL (identical views excluded), chance "
+             f"{100 / (SIZE.ids - SIZE.ids // 2):.2f} %. Differences are paired by seed: mean and 95 % interval "
+             "(Student's t). Command: `python -m benchmarks.converged`.", ""]
+    data = {"size": asdict(SIZE), "pkl_side": PKL_SIDE, "points": POINTS, "generators": {}}
+    pooled: Dict[str, List[float]] = {}
+    for generator, arms in sorted(runs.items()):
+        seeds = sorted(set.intersection(*(set(r) for r in arms.values())))
+        if not seeds:
+            continue
+        lines += [f"## `{generator}` ({GENERATORS.get(generator, generator)}), seeds {', '.join(map(str, seeds))}", ""]
+        order = [a for a in list(ARMS) + list(VARIANTS) if a in arms]
+        steps = [p["iter"] for p in arms[order[0]][seeds[0]]["curve"]]
+        lines += ["Learning curves (clean rank-1 at each test; \"levelled off\": the last two points differ by "
+                  "no more than the seeds' spread at the last):", ""]
+        rows = []
+        for arm in order:
+            flat, change, spread = levelled_off({s: arms[arm][s] for s in seeds})
+            rows.append([arm] + [pm([mean3(arms[arm][s]["curve"][i]) for s in seeds]) for i in range(len(steps))]
+                        + [f"{'yes' if flat else 'no'} ({change:+.1f} vs ±{spread:.1f})"])
+        lines += [md_table(["arm"] + [str(s) for s in steps] + ["levelled off"], rows), ""]
+        best = best_baseline(arms, seeds)
+        conds = list(arms[order[0]][seeds[0]]["conditions"])
+        lines += [f"Final checkpoints, clean and under each corruption at its target severity (the better "
+                  f"GaitBase by clean rank-1: `{best}`):", ""]
+        rows = []
+        for arm in order:
+            rows.append([arm, pm([mean3(arms[arm][s]["clean"]) for s in seeds])]
+                        + [pm([mean3(arms[arm][s]["conditions"][c]) for s in seeds]) for c in conds])
+        lines += [md_table(["arm", "clean"] + conds, rows), ""]
+        comparisons = [(MODEL, ABLATION)] + ([(MODEL, best)] if best else []) \
+            + [(v, MODEL) for v in VARIANTS if v in arms]
+        rows = []
+        gen_data = {"seeds": seeds, "best_baseline": best, "comparisons": {}}
+        for a, b in comparisons:
+            if a not in arms or b not in arms:
+                continue
+            diffs = {"clean": [mean3(arms[a][s]["clean"]) - mean3(arms[b][s]["clean"]) for s in seeds]}
+            for c in conds:
+                diffs[c] = [mean3(arms[a][s]["conditions"][c]) - mean3(arms[b][s]["conditions"][c]) for s in seeds]
+            rows.append([f"{a} − {b}"] + [fmt_interval(diffs[k]) for k in ["clean"] + conds])
+            gen_data["comparisons"][f"{a} - {b}"] = {k: {"paired": v, "mean": interval(v)[0], "half_width": interval(v)[1]}
+                                                     for k, v in diffs.items()}
+            key = f"{a} − {'the better GaitBase' if b == best else b}"
+            pooled.setdefault(key, []).extend(diffs["clean"])
+        lines += ["Paired differences, rank-1 points, mean [95 % interval]:", "", md_table(
+            ["comparison", "clean"] + conds, rows), ""]
+        if step_times:
+            lines += equal_time_lines(arms, seeds, order, step_times)
+        data["generators"][generator] = gen_data
+    if pooled:
+        lines += ["## Both generators, clean rank-1, paired", "",
+                  md_table(["comparison", "pairs", "mean [95 % interval]"],
+                           [[k, len(v), fmt_interval(v)] for k, v in pooled.items()]), ""]
+    markdown = "\n".join(lines)
+    common.write_result(results, "converged", markdown, data)
+    plot(runs, results / "converged.png")
+    return markdown
+
+
+def equal_time_lines(arms, seeds, order, step_times: Dict[str, float]) -> List[str]:
+    """Each arm's clean rank-1 at the wall-clock time GaitBase's full schedule takes."""
+    reference = step_times.get("GaitBase")
+    if not reference:
+        return []
+    budget = SIZE.iters * reference
+    rows = []
+    for arm in order:
+        per_step = step_times.get(arm)
+        if not per_step:
+            continue
+        steps = budget / per_step
+        rows.append([arm, f"{per_step * 1000:.0f} ms", f"{min(steps, SIZE.iters):.0f}",
+                     pm([at_steps(arms[arm][s], steps) for s in seeds])])
+    return [f"At equal wall-clock time (GaitBase's {SIZE.iters} steps; seconds per step measured side by side, "
+            "see `step_times` in converged.json):", "",
+            md_table(["arm", "time per step", "steps in that time", "clean rank-1"], rows), ""]
+
+
+def plot(runs, path: Path) -> None:
+    plt = common.pyplot()
+    generators = sorted(runs)
+    fig, axes = plt.subplots(1, len(generators), figsize=(5.5 * len(generators), 4), squeeze=False)
+    for ax, generator in zip(axes[0], generators):
+        for arm, per_seed in runs[generator].items():
+            seeds = sorted(per_seed)
+            steps = [p["iter"] for p in per_seed[seeds[0]]["curve"]]
+            means = [statistics.fmean(mean3(per_seed[s]["curve"][i]) for s in seeds) for i in range(len(steps))]
+            ax.plot(steps, means, marker="o", label=f"{arm} ({len(seeds)} seeds)")
+        ax.set_title(f"{generator}")
+        ax.set_xlabel("optimizer steps (pretraining included)")
+        ax.set_ylabel("clean rank-1 %, mean of NM/BG/CL")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    common.small_png(fig, path)
+    plt.close(fig)
+
+
+def measure_step_times(root: Path, work: Path, results: Path, arms: Sequence[str], rounds: int = 15,
+                       warmup: int = 3) -> Dict[str, float]:
+    """Seconds per optimizer step of each arm at this size, interleaved round by round in one worker
+    process per arm (``benchmarks.speed``'s workers: OpenGait's own model, one thread, the run's own
+    batch and transform), so that a shared machine's slow drifts cancel in the ratios. A GaitBERT
+    recipe with a pretraining phase is timed in both phases and weighted by its share of steps."""
+
+    from benchmarks import speed
+    from opengait_gaitbert.core.model import NetworkConfig
+    from opengait_gaitbert.launcher.run import ensure_default_config
+    _, data = dataset(work, "synth", 0)
+    where = work / "step-times"
+    ensure_default_config(where, root)
+    entries: Dict[str, Tuple[str, Optional[str]]] = {}  # timed entry -> (arm, GaitBERT phase)
+    fractions: Dict[str, float] = {}
+    workers = {}
+    try:
+        for arm in arms:
+            cfg, _ = arm_config(arm, root, SIZE, data, "cpu")
+            cfg["evaluator_cfg"]["restore_hint"] = 0
+            cfg_file = common.write_yaml(cfg, where / "configs" / f"{arm}.yaml")
+            workers[arm] = speed.Worker(arm, "train", cfg_file, root, where, 1, where / "logs" / f"{arm}.log")
+            fraction = NetworkConfig.from_dict(cfg["model_cfg"]).pretrain_fraction \
+                if cfg["model_cfg"]["model"] == "GaitBERT" else 0.0
+            fractions[arm] = fraction
+            phases = ("pretrain", "finetune") if fraction else (None,)
+            entries.update({f"{arm}/{phase}" if phase else arm: (arm, phase) for phase in phases})
+        times: Dict[str, List[float]] = {name: [] for name in entries}
+        for w in workers.values():
+            w.ready()
+        for r in range(warmup + rounds):
+            for name in speed._rotation(r, list(entries)):
+                arm, phase = entries[name]
+                t = workers[arm].call(f"train {phase}" if phase else "train")["t"]
+                if r >= warmup:
+                    times[name].append(t)
+            say(f"[converged] step times, round {r + 1}: " + ", ".join(f"{n} {v[-1]:.3f}s" for n, v in times.items()
+                                                                      if v))
+    finally:
+        for w in workers.values():
+            w.close()
+    per_arm = {}
+    for arm in arms:
+        f = fractions[arm]
+        per_round = ([f * a + (1 - f) * b for a, b in zip(times[f"{arm}/pretrain"], times[f"{arm}/finetune"])]
+                     if f else times[arm])
+        per_arm[arm] = common.median(per_round)
+    out = {"seconds_per_step": per_arm, "entries": {n: common.median(v) for n, v in times.items()},
+           "rounds": rounds, "machine": common.environment_line(), "threads": 1}
+    (results / "step_times.json").write_text(json.dumps(out, indent=1) + "\n")
+    return per_arm
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--opengait", help="OpenGait clone (default: $OPENGAIT_ROOT)")
+    parser.add_argument("--workdir", default=str(common.DEFAULT_WORK / "converged"),
+                        help="data, checkpoints and logs; keep it out of the repository")
+    parser.add_argument("--results", default=str(RESULTS), help=f"result files (default {RESULTS})")
+    parser.add_argument("--generators", default="synth,bodies")
+    parser.add_argument("--seeds", default=",".join(map(str, SIZE.seeds)))
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"of {', '.join(list(ARMS) + list(VARIANTS))}")
+    parser.add_argument("--iters", type=int, default=SIZE.iters, help="optimizer steps per run (a smoke run: fewer)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (each gets cores / jobs threads)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--step-times", action="store_true",
+                        help="time one optimizer step of each arm, interleaved (results/step_times.json: the "
+                             "equal-time table), instead of training")
+    parser.add_argument("--report", action="store_true", help="rewrite the report from the result files only")
+    args = parser.parse_args(argv)
+    results = Path(args.results).resolve()
+    if args.step_times:
+        measure_step_times(common.opengait_root(args.opengait), Path(args.workdir).resolve(), results,
+                           [a.strip() for a in args.arms.split(",") if a.strip()])
+    elif not args.report:
+        arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+        unknown = [a for a in arms if a not in ARMS and a not in VARIANTS]
+        if unknown:
+            parser.error(f"--arms: unknown {unknown}; choose from {', '.join(list(ARMS) + list(VARIANTS))}")
+        generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+        bad = [g for g in generators if g not in GENERATORS]
+        if bad:
+            parser.error(f"--generators: unknown {bad}; choose from {', '.join(GENERATORS)}")
+        size = Size(**{**asdict(SIZE), "iters": args.iters})
+        if size.iters % POINTS or (size.iters // POINTS) % 2:
+            parser.error(f"--iters must be a multiple of {2 * POINTS} (a test every iters/{POINTS} steps)")
+        root = common.opengait_root(args.opengait)
+        work = Path(args.workdir).resolve()
+        seeds = [int(s) for s in args.seeds.split(",")]
+        for seed in seeds:  # data first, one at a time: parallel runs of one dataset must not both write it
+            for generator in generators:
+                full, _ = dataset(work, generator, seed)
+                corrupted_folders(work, full, seed, generator)
+        tasks = [partial(train_run, arm, generator, seed, root, work, results, size, args.device)
+                 for seed in seeds for generator in generators for arm in arms]
+        say(f"[converged] {len(tasks)} runs ({len(arms)} arms x {len(generators)} generators x {len(seeds)} seeds), "
+            f"{args.jobs} at a time")
+        common.run_parallel(tasks, args.jobs)
+    timing = results / "step_times.json"
+    say(report(results, json.loads(timing.read_text())["seconds_per_step"] if timing.is_file() else None))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
