@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
 
 from ..compat import read_yaml
 from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
 from ..data.safe_pickle import check_globals, load_pickle, refused_globals
+from ..progress import progress as show_progress
 
 EPILOG = """examples:
   opengait-gaitbert check-data --root datasets/CASIA-B-pkl --partition datasets/CASIA-B/CASIA-B.json
@@ -177,7 +176,7 @@ def check_dataset(root: Path, partition: Path, data_in_use: Optional[Sequence] =
         data_in_use: ``data_cfg.data_in_use``: only the files it selects in each sequence
             folder are read, as by OpenGait (SUSTech1K holds 16 modalities per folder).
         frame_size: the pkl frames' expected ``(H, W)``.
-        progress: show a tqdm bar over the files (on stderr).
+        progress: show progress over the files on stderr.
     """
     report = DataReport()
     ids = read_partition(partition, report)
@@ -193,7 +192,7 @@ def check_dataset(root: Path, partition: Path, data_in_use: Optional[Sequence] =
             where = "no such folder" if not (root / pid).is_dir() else "no sequence files under it"
             report.add(f"id {pid}", "missing-id", f"in the partition but {where} ({root / pid}); add its data "
                        "or remove the id from the partition JSON")
-    for path in tqdm(files, desc="check-data", unit="file", disable=not progress, file=sys.stderr):
+    for path in show_progress(files, "check-data", "file", enabled=progress):
         report.sequences += 1
         problem = (check_pkl(path, frame_size) if path.name.endswith(".pkl") else
                    ("not-pkl", "not a .pkl file: OpenGait's loader reads only .pkl (remove it, or leave it out "
@@ -255,7 +254,7 @@ def refuse_unsafe_files(cfgs: dict, phase: str, workdir: Path, source: str) -> i
     """
     files = run_files(cfgs, phase, workdir)
     bad = []
-    for path in tqdm(files, desc="checking pkl files", unit="file", file=sys.stderr, disable=len(files) < 2000):
+    for path in show_progress(files, "checking pkl files", "file", enabled=len(files) >= 2000):
         try:
             check_globals(path)
         except SequenceReadError as err:  # UnsafePickleError included
