@@ -22,6 +22,7 @@ from ..compat import read_yaml
 from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
 from ..data.safe_pickle import check_globals, load_pickle, refused_globals
 from ..progress import progress as show_progress
+from .paths import resolved_against
 
 EPILOG = """examples:
   opengait-gaitbert check-data --root datasets/CASIA-B-pkl --partition datasets/CASIA-B/CASIA-B.json
@@ -309,6 +310,7 @@ def main(args) -> int:
     if not root or not partition:
         raise ConfigError("check-data needs --root and --partition, or --cfgs with "
                           "data_cfg.dataset_root and data_cfg.dataset_partition.")
+    _check_relative_paths(args, root, partition)
     if not Path(root).is_dir():
         raise ConfigError(f"dataset root {root} is not a folder; pass --root (or data_cfg.dataset_root "
                           "in --cfgs) as the folder holding <id>/<type>/<view>/*.pkl.")
@@ -317,3 +319,18 @@ def main(args) -> int:
     print(json.dumps(report.as_json(root, partition), indent=1) if getattr(args, "json", False)
           else report.summary())
     return EXIT_USER_ERROR if report.problems else 0
+
+
+def _check_relative_paths(args, root, partition) -> None:
+    """A relative root or partition that is not there: ConfigError saying it was resolved against the
+    current directory (as OpenGait resolves it), and how to point at the right folder."""
+    for value, flag, key in ((root, "--root", "dataset_root"), (partition, "--partition", "dataset_partition")):
+        if Path(value).is_absolute() or Path(value).exists():
+            continue
+        from_cfgs = not getattr(args, flag[2:], None)
+        named = f"--cfgs {args.cfgs}: data_cfg.{key} = {value}" if from_cfgs else f"{flag} {value}"
+        note = resolved_against(value, Path.cwd(), "the current directory",
+                                [Path(args.cfgs).parent] if args.cfgs else [])
+        raise ConfigError(f"{named}: not found. {note} Run check-data from the folder the path is relative to "
+                          "(an OpenGait config's: the OpenGait clone; a demo's: its --workdir), or pass an absolute "
+                          f"path with {flag}{f' (it overrides data_cfg.{key})' if from_cfgs else ''}.")
