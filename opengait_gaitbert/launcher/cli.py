@@ -6,7 +6,7 @@ Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 
 Exit status: 0 success; 2 a user error (bad usage, config or data: the message
 names the file, key and fix; check-data found problems); 1 an internal error
-(any other exception: its traceback, then a line saying it is a bug) or a failed
+(any other exception: its traceback, then a line asking for a report) or a failed
 training/testing run. A reader that closes stdout early (``| head``) changes none of
 these (see :class:`_ReaderMayLeave`).
 """
@@ -134,9 +134,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _run(argv)
     except Exception:  # noqa: BLE001 - not a GaitBERTError: a bug, whatever its type; shown whole
         traceback.print_exc()
-        print(f"opengait-gaitbert {chosen_command(argv) or ''}: internal error (traceback above): a bug in "
-              "opengait-gaitbert, not in your input. Please report it with the traceback and the command.",
-              file=sys.stderr)
+        print(f"opengait-gaitbert {chosen_command(argv) or ''}: internal error (the traceback above): an "
+              "exception that no check of this command anticipated. Please report it with the command and "
+              "the traceback.", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
     finally:
         sys.stdout.flush()  # while a closed pipe is still caught
