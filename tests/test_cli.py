@@ -1,12 +1,12 @@
-"""The CLI imports only the chosen command's module and exits 0 / 2 (user error) / 1 (internal error)."""
+"""The CLI imports only the chosen command's module and exits 0 / 2 (user error) / 1 (internal error),
+whether or not its reader closes stdout early."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from opengait_gaitbert.core.errors import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, DataError
+from opengait_gaitbert.core.errors import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR
 from opengait_gaitbert.launcher import cli
 
 ROOT = str(Path(__file__).resolve().parents[1])
@@ -64,29 +64,66 @@ def test_usage_errors_name_the_command_the_word_and_the_choices():
     assert code == EXIT_USER_ERROR and "usage: opengait-gaitbert identify" in err and "--ckpt" in err
 
 
-def test_user_error_exits_2_and_internal_error_is_raised(monkeypatch, capsys):
-    def user_error(args):
-        raise DataError("seq.pkl: broken. Fix it.")
+def test_a_real_user_error_exits_2_with_one_line_naming_it_and_no_traceback(tmp_path, capsys):
+    partition = tmp_path / "partition.json"
+    partition.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": []}))
+    code = cli.main(["check-data", "--root", str(tmp_path / "missing"), "--partition", str(partition)])
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR
+    assert err.startswith("opengait-gaitbert check-data: error: ") and str(tmp_path / "missing") in err
+    assert "Traceback" not in err
 
+
+def test_an_internal_error_exits_1_with_its_traceback_and_is_not_taken_for_a_user_error(monkeypatch, capsys):
+    """A ValueError from a bug is no user error, though ConfigError and DataError are ValueErrors too."""
     def bug(args):
-        raise ZeroDivisionError("a bug")
+        raise ValueError("a bug deep inside")
 
-    for handler, expected in ((user_error, EXIT_USER_ERROR), (bug, None)):
-        monkeypatch.setattr("opengait_gaitbert.launcher.checkdata.main", handler)
-        if expected is None:  # not caught: Python prints the traceback and exits with status 1
-            with pytest.raises(ZeroDivisionError):
-                cli.main(["check-data"])
-        else:
-            assert cli.main(["check-data"]) == expected
-            assert "opengait-gaitbert check-data: error: seq.pkl: broken. Fix it." in capsys.readouterr().err
+    monkeypatch.setattr("opengait_gaitbert.launcher.checkdata.main", bug)
+    code = cli.main(["check-data", "--root", "r", "--partition", "p.json"])
+    err = capsys.readouterr().err
+    assert code == EXIT_INTERNAL_ERROR
+    assert "Traceback" in err and "in bug" in err and "ValueError: a bug deep inside" in err
+    assert "opengait-gaitbert check-data: internal error" in err and "error: a bug deep inside" not in err
 
 
-def test_internal_error_exits_1_with_a_traceback(tmp_path):
-    """An uncaught exception in a command is Python's exit status 1 with its traceback."""
-    code = ("import sys; from opengait_gaitbert.launcher import cli, checkdata\n"
-            "def bug(args): raise ZeroDivisionError('a bug')\n"
-            "checkdata.main = bug\n"
-            "sys.exit(cli.main(['check-data']))\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == EXIT_INTERNAL_ERROR == 1
-    assert "Traceback" in done.stderr and "ZeroDivisionError: a bug" in done.stderr
+def run_with_reader_gone(*argv, cwd=ROOT):
+    """``opengait-gaitbert ARGV | head -0``, with no race: the pipe's read end is closed before the
+    command starts, so its first write to stdout meets a reader that has gone. Its status and stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "opengait_gaitbert.launcher.cli", *map(str, argv)], cwd=cwd,
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    return done.returncode, done.stderr
+
+
+def assert_quiet(err):
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+
+
+def test_a_reader_that_leaves_early_changes_neither_the_status_nor_stderr(tmp_path):
+    """2 MB of check-data report into a closed pipe: the status is check-data's own (2: it found
+    problems), as when the report is read to its end; nothing about the pipe on stderr."""
+    partition = tmp_path / "partition.json"
+    partition.write_text(json.dumps({"TRAIN_SET": [f"{i:05d}" for i in range(20000)], "TEST_SET": []}))
+    (tmp_path / "root").mkdir()
+    code, err = run_with_reader_gone("check-data", "--root", tmp_path / "root", "--partition", partition)
+    assert code == EXIT_USER_ERROR
+    assert_quiet(err)
+    code, err = run_with_reader_gone("--help")
+    assert code == 0
+    assert_quiet(err)
+
+
+def test_identify_into_a_closed_pipe_exits_0_and_still_writes_its_json(tiny_gallery, tmp_path):
+    """The ranking tables go to a reader that has gone; the command still finishes its work."""
+    gallery, cfg = tiny_gallery
+    ranking = tmp_path / "ranking.json"
+    code, err = run_with_reader_gone("identify", "--cfgs", cfg, "--gallery", gallery, "--probe", gallery,
+                                     "--topk", "3", "--json", ranking)
+    assert code == 0
+    assert_quiet(err)
+    assert len(json.loads(ranking.read_text())["probes"]) == 25

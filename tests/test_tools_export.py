@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pathlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +266,23 @@ print("RAN", sorted(m for m in ("torch", "onnxruntime") if m in sys.modules))
                           env={"PYTHONPATH": root, "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "RAN ['onnxruntime', 'torch']" in done.stdout  # the work really happened in there
+
+
+@pytest.mark.parametrize("category", [DeprecationWarning, FutureWarning])
+def test_loading_a_torchscript_file_lets_no_deprecation_notice_out(tmp_path, monkeypatch, category):
+    """torch.jit.load, TorchScript's only loader, announces its deprecation as a DeprecationWarning up to
+    torch 2.13 and as a FutureWarning from 2.14; checking an export must print neither, on any torch."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # jit.script's own deprecation notice: making the file is not the test
+        torch.jit.script(torch.nn.Identity()).save(str(tmp_path / "m.pt"))
+    real_load = torch.jit.load
+
+    def load_as_that_torch(*args, **kwargs):
+        warnings.warn("`torch.jit.load` is deprecated. Please switch to `torch.export`.", category)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch.jit, "load", load_as_that_torch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that gets out fails the test
+        run = load_exported("torchscript", tmp_path / "m.pt")
+    assert run(np.ones((1, 2, 64, 44), np.float32)).shape == (1, 2, 64, 44)

@@ -64,31 +64,98 @@ def test_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
     assert torch.load(path, weights_only=True)["iteration"] == 1
 
 
-def test_rng_state_round_trip_with_weights_only(tmp_path):
+def draws():
+    """The next values of Python's, numpy's and torch's CPU generators, normal samples included (each
+    library caches the second of a pair of normal samples; the cache is part of the state)."""
+    return ([random.random(), random.gauss(0, 1)], np.random.rand(2).tolist() + np.random.randn(1).tolist(),
+            torch.rand(2).tolist() + torch.randn(1).tolist())
+
+
+def test_a_restored_checkpoint_continues_every_cpu_stream_where_it_was_saved(tmp_path):
+    """Real streams through a real weights_only checkpoint: after the restore, each generator gives
+    the numbers the saved run would have drawn next, not those of a fresh seed or of the run since."""
     torch.manual_seed(1), np.random.seed(2), random.seed(3)
+    random.gauss(0, 1), np.random.randn(1), torch.randn(1)  # leave a cached normal sample in each
     atomic_save({"rng": rng_state()}, tmp_path / "rng.pt")
-    expected = (torch.rand(3), np.random.rand(3), random.random())
-    set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True)["rng"])
-    again = (torch.rand(3), np.random.rand(3), random.random())
-    assert torch.equal(expected[0], again[0]) and np.array_equal(expected[1], again[1]) and expected[2] == again[2]
+    continuation = draws()
+    drawn_since = draws()
+    assert drawn_since != continuation  # the streams moved on: a restore that did nothing would show
+    set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
+    assert draws() == continuation
 
 
-def test_cuda_rng_states_are_saved_and_restored_when_cuda_is_present(monkeypatch):
-    """No GPU here: torch.cuda is mocked, to check the guarded path saves and restores every device's state."""
-    saved_states, restored = [torch.tensor([1], dtype=torch.uint8), torch.tensor([2], dtype=torch.uint8)], {}
+@pytest.fixture
+def cuda_devices(monkeypatch):
+    """``(device count, draw(device))`` for CUDA generators: the real ones where CUDA is present.
+
+    Without a GPU, torch.cuda's four functions that rng_state / set_rng_state call are replaced by
+    two real CPU generators standing in for two devices: the mock is only where a GPU is truly
+    needed, and what is saved and restored is still a real generator state.
+    """
+    if torch.cuda.is_available():
+        yield torch.cuda.device_count(), lambda device: torch.rand(2, device=f"cuda:{device}").tolist()
+        return
+    generators = [torch.Generator().manual_seed(10), torch.Generator().manual_seed(20)]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: saved_states)
-    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.__setitem__(device, state))
-    state = rng_state()
-    assert [int(s) for s in state["cuda"]] == [1, 2]
-    set_rng_state(state)
-    assert {d: int(s) for d, s in restored.items()} == {0: 1, 1: 2}
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(generators))
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [g.get_state() for g in generators])
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: generators[device].set_state(state))
+    yield len(generators), lambda device: torch.rand(2, generator=generators[device]).tolist()
+
+
+def test_every_cuda_device_continues_its_own_stream_after_a_restore(cuda_devices, tmp_path):
+    count, draw = cuda_devices
+    for device in range(count):
+        draw(device)
+    atomic_save({"rng": rng_state()}, tmp_path / "rng.pt")
+    continuation = [draw(device) for device in range(count)]
+    assert [draw(device) for device in range(count)] != continuation
+    set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
+    assert [draw(device) for device in range(count)] == continuation
+    if count > 1:
+        assert continuation[0] != continuation[1]  # each device got its own state back, not device 0's
 
 
 def test_no_cuda_state_without_cuda(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    """The one CUDA fact a CPU-only machine checks unmocked: no CUDA, no ``cuda`` entry."""
+    if torch.cuda.is_available():
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert "cuda" not in rng_state()
+
+
+GATHER_THEN_RESUME = textwrap.dedent("""
+    import sys
+    import torch, torch.distributed as dist
+    from opengait_gaitbert.core.training_state import (atomic_save, gather_rng_states, load_checkpoint,
+                                                      rank_rng_state, set_rng_state)
+
+    rank, init = int(sys.argv[1]), sys.argv[2]
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    torch.manual_seed(100 + rank)  # each rank its own stream, as OpenGait seeds them
+    torch.rand(3)
+    states = gather_rng_states()  # a collective: both ranks call it
+    if rank == 0:
+        atomic_save({"rng": states}, sys.argv[3])
+    dist.barrier()
+    continuation = torch.rand(4).tolist()
+    torch.manual_seed(0)  # a resumed run starts from the same seed on every rank
+    set_rng_state(rank_rng_state(load_checkpoint(sys.argv[3])["rng"], rank, 2, sys.argv[3]))
+    print(continuation == torch.rand(4).tolist(), continuation[0])
+    dist.destroy_process_group()
+""")
+
+
+def test_every_rank_of_a_real_process_group_resumes_its_own_stream(tmp_path):
+    """Two gloo processes: gather_rng_states collects both ranks' states into one checkpoint, and each
+    rank restored from it continues its own stream."""
+    init = f"file://{tmp_path / 'rendezvous'}"
+    ranks = [subprocess.Popen([sys.executable, "-c", GATHER_THEN_RESUME, str(rank), init, str(tmp_path / "c.pt")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
+    results = [rank.communicate(timeout=300) for rank in ranks]
+    assert [rank.returncode for rank in ranks] == [0, 0], [err[-2000:] for _, err in results]
+    (same0, first0), (same1, first1) = (out.split() for out, _ in results)
+    assert same0 == same1 == "True" and first0 != first1  # each its own stream, continued
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["rng"]["world_size"] == 2
 
 
 def test_gathered_states_without_a_process_group_are_this_process(tmp_path):

@@ -46,9 +46,9 @@ from typing import Iterable
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
+from ..progress import progress as show_progress
 from .safe_pickle import load_pickle  # noqa: F401 - the one pkl reader; re-exported for callers
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -398,7 +398,7 @@ def pretreat(layout: str, in_dir: str | Path, out_dir: str | Path, img_size: int
         out_dir: output root; created if needed, existing files are overwritten.
         img_size: aligned frame size (OpenGait: 64).
         min_frames: a sequence with fewer valid frames is reported and skipped.
-        progress: show a tqdm progress bar.
+        progress: show progress on stderr (a bar on a terminal, plain lines in a log).
 
     Returns:
         The report. One bad file or sequence never stops the run: it is
@@ -415,7 +415,7 @@ def pretreat(layout: str, in_dir: str | Path, out_dir: str | Path, img_size: int
     jobs = _casiab_jobs(in_dir) if layout == "casiab" else _frames_jobs(in_dir, report)
 
     splits: dict[str, list[str]] = {split: [] for split in SPLITS}
-    for job in tqdm(jobs, desc="Pretreating", unit="seq", disable=not progress):
+    for job in show_progress(jobs, "Pretreating", "seq", enabled=progress):
         if _convert(job, out_dir, img_size, min_frames, report) and job.split:
             splits[job.split].append(job.sid)
 

@@ -64,9 +64,9 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ..core.errors import ConfigError
+from ..progress import progress as show_progress
 from .layouts import CASIAB_TYPES, LAYOUTS, SILHOUETTES, SequenceSpec, covariate_of, get_layout, keyed_rng
 from .pretreat import align_silhouette
 
@@ -519,7 +519,7 @@ def generate(out_dir: str | Path, ids: int = 8, seed: int = 0, frames: int = 40,
         views: view names such as "000", "090" (or a comma list); None = all of the layout.
         types: type names; None = all of the layout.
         train_ids: number of training ids; None = ids // 2.
-        progress: show a tqdm progress bar.
+        progress: show progress on stderr (a bar on a terminal, plain lines in a log).
         layout: ``casiab``, ``oumvlp``, ``grew``, ``gait3d`` or ``sustech1k``.
         img_size: pkl frame side, 64 or 128 (OpenGait's pretreatment ``--img_size``).
 
@@ -531,7 +531,7 @@ def generate(out_dir: str | Path, ids: int = 8, seed: int = 0, frames: int = 40,
     plan = get_layout(layout).plan(ids, train_ids, seed, views, types)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for spec in tqdm(plan.sequences, desc="Synthesising", unit="seq", disable=not progress):
+    for spec in show_progress(plan.sequences, "Synthesising", "seq", enabled=progress):
         write_sequence(out, spec, seed, frames, img_size)
     part_path = out / "partition.json"
     part_path.write_text(json.dumps(plan.partition, indent=2) + "\n")

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
 
 from ..compat import read_yaml
 from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
 from ..data.safe_pickle import check_globals, load_pickle, refused_globals
+from ..progress import progress as show_progress
+from .paths import resolved_against
 
 EPILOG = """examples:
   opengait-gaitbert check-data --root datasets/CASIA-B-pkl --partition datasets/CASIA-B/CASIA-B.json
@@ -177,7 +177,7 @@ def check_dataset(root: Path, partition: Path, data_in_use: Optional[Sequence] =
         data_in_use: ``data_cfg.data_in_use``: only the files it selects in each sequence
             folder are read, as by OpenGait (SUSTech1K holds 16 modalities per folder).
         frame_size: the pkl frames' expected ``(H, W)``.
-        progress: show a tqdm bar over the files (on stderr).
+        progress: show progress over the files on stderr.
     """
     report = DataReport()
     ids = read_partition(partition, report)
@@ -193,7 +193,7 @@ def check_dataset(root: Path, partition: Path, data_in_use: Optional[Sequence] =
             where = "no such folder" if not (root / pid).is_dir() else "no sequence files under it"
             report.add(f"id {pid}", "missing-id", f"in the partition but {where} ({root / pid}); add its data "
                        "or remove the id from the partition JSON")
-    for path in tqdm(files, desc="check-data", unit="file", disable=not progress, file=sys.stderr):
+    for path in show_progress(files, "check-data", "file", enabled=progress):
         report.sequences += 1
         problem = (check_pkl(path, frame_size) if path.name.endswith(".pkl") else
                    ("not-pkl", "not a .pkl file: OpenGait's loader reads only .pkl (remove it, or leave it out "
@@ -255,7 +255,7 @@ def refuse_unsafe_files(cfgs: dict, phase: str, workdir: Path, source: str) -> i
     """
     files = run_files(cfgs, phase, workdir)
     bad = []
-    for path in tqdm(files, desc="checking pkl files", unit="file", file=sys.stderr, disable=len(files) < 2000):
+    for path in show_progress(files, "checking pkl files", "file", enabled=len(files) >= 2000):
         try:
             check_globals(path)
         except SequenceReadError as err:  # UnsafePickleError included
@@ -310,6 +310,7 @@ def main(args) -> int:
     if not root or not partition:
         raise ConfigError("check-data needs --root and --partition, or --cfgs with "
                           "data_cfg.dataset_root and data_cfg.dataset_partition.")
+    _check_relative_paths(args, root, partition)
     if not Path(root).is_dir():
         raise ConfigError(f"dataset root {root} is not a folder; pass --root (or data_cfg.dataset_root "
                           "in --cfgs) as the folder holding <id>/<type>/<view>/*.pkl.")
@@ -318,3 +319,18 @@ def main(args) -> int:
     print(json.dumps(report.as_json(root, partition), indent=1) if getattr(args, "json", False)
           else report.summary())
     return EXIT_USER_ERROR if report.problems else 0
+
+
+def _check_relative_paths(args, root, partition) -> None:
+    """A relative root or partition that is not there: ConfigError saying it was resolved against the
+    current directory (as OpenGait resolves it), and how to point at the right folder."""
+    for value, flag, key in ((root, "--root", "dataset_root"), (partition, "--partition", "dataset_partition")):
+        if Path(value).is_absolute() or Path(value).exists():
+            continue
+        from_cfgs = not getattr(args, flag[2:], None)
+        named = f"--cfgs {args.cfgs}: data_cfg.{key} = {value}" if from_cfgs else f"{flag} {value}"
+        note = resolved_against(value, Path.cwd(), "the current directory",
+                                [Path(args.cfgs).parent] if args.cfgs else [])
+        raise ConfigError(f"{named}: not found. {note} Run check-data from the folder the path is relative to "
+                          "(an OpenGait config's: the OpenGait clone; a demo's: its --workdir), or pass an absolute "
+                          f"path with {flag}{f' (it overrides data_cfg.{key})' if from_cfgs else ''}.")

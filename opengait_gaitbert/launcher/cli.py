@@ -6,13 +6,17 @@ Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 
 Exit status: 0 success; 2 a user error (bad usage, config or data: the message
 names the file, key and fix; check-data found problems); 1 an internal error
-(a traceback) or a failed training/testing run.
+(any other exception: its traceback, then a line asking for a report) or a failed
+training/testing run. A reader that closes stdout early (``| head``) changes none of
+these (see :class:`_ReaderMayLeave`).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from typing import List, Optional
 
 # command, its module under opengait_gaitbert, its one-line help: a table, read once into COMMANDS.
@@ -77,10 +81,71 @@ def chosen_command(argv: List[str]) -> Optional[str]:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+class _ReaderMayLeave:
+    """``sys.stdout`` for one command: once the reader of a pipe has gone (``| head -12``), the
+    rest of the output is discarded instead of raising BrokenPipeError.
+
+    A closed pipe means the reader had all it wanted, not that the command failed. So the
+    command runs to its end, still writes its files (``--json``, ``--out``) and exits with its
+    own status: 0 when its work succeeded, as ``head``-friendly tools do. Not 141 (death by
+    SIGPIPE): that would stop the command before those files are written and fail the caller's
+    ``set -o pipefail`` for output it chose not to read.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._discard_from_now_on()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._discard_from_now_on()
+
+    def _discard_from_now_on(self) -> None:
+        # Point the descriptor at /dev/null: what is still buffered, later writes, child
+        # processes and the interpreter's flush at exit all go there, without an error.
+        try:
+            fd = self._stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real file (io.UnsupportedOperation is an OSError)
+            self._stream = open(os.devnull, "w")
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+    def __getattr__(self, name):  # fileno, isatty, encoding, buffer, ...: the real stream's
+        return getattr(self._stream, name)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse ``argv``, run the command, and return its exit status (see the module doc)."""
-    from ..core.errors import EXIT_USER_ERROR, GaitBERTError
+    from ..core.errors import EXIT_INTERNAL_ERROR
     argv = sys.argv[1:] if argv is None else list(argv)
+    stdout = sys.stdout
+    sys.stdout = _ReaderMayLeave(stdout)  # here once, for every command (and for --help)
+    try:
+        return _run(argv)
+    except Exception:  # noqa: BLE001 - not a GaitBERTError: a bug, whatever its type; shown whole
+        traceback.print_exc()
+        print(f"opengait-gaitbert {chosen_command(argv) or ''}: internal error (the traceback above): an "
+              "exception that no check of this command anticipated. Please report it with the command and "
+              "the traceback.", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+    finally:
+        sys.stdout.flush()  # while a closed pipe is still caught
+        sys.stdout = stdout
+
+
+def _run(argv: List[str]) -> int:
+    """Parse and run the command; a user error (GaitBERTError) is printed and gives EXIT_USER_ERROR."""
+    from ..core.errors import EXIT_USER_ERROR, GaitBERTError
     parser = build_parser(chosen_command(argv))
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse would print the top-level usage; the command's own says what it takes

@@ -11,6 +11,7 @@ from ..core.config import validate_cfgs
 from ..core.errors import ConfigError
 from ..core.training_state import errno_name, load_checkpoint, rank_rng_state
 from ..data.layouts import LAYOUTS, layout_for_dataset
+from .paths import resolved_against
 
 SHOW_IDS = 5  # missing ids quoted in a message; the rest are counted
 
@@ -154,9 +155,12 @@ def preflight(cfgs: Mapping, source: str, phase: str, device: str, world_size: i
         for key in ("dataset_root", "dataset_partition"):
             path = Path(str(data.get(key, "")))
             if not (workdir / path).exists():
-                raise ConfigError(f"{source}: data_cfg.{key} = {data.get(key)!r} does not exist "
-                                  f"(relative paths are read from {workdir}). Point it at your "
-                                  "pretreated pkl folder / partition JSON, or make one with "
+                note = resolved_against(data.get(key), workdir, "the run's working directory (--workdir; by default the "
+                                        "OpenGait clone)", [Path.cwd(), Path(source).parent])
+                fix = (f"Give an absolute path (--set data_cfg.{key}=/absolute/path), or run with --workdir set to "
+                       "the folder it is relative to. " if note else "")
+                raise ConfigError(f"{source}: data_cfg.{key} = {data.get(key)!r} does not exist. {note + ' ' if note else ''}"
+                                  f"{fix}Point it at your pretreated pkl folder / partition JSON, or make one with "
                                   "`opengait-gaitbert synth`.")
     testing = not training or trainer.get("with_test", False)
     for data in data_cfgs:

@@ -33,6 +33,7 @@ TOLERANCE = 1e-4  # max abs difference allowed in fp32
 OPSET = 18  # the dynamo exporter's own opset
 TRACE_LENGTH = 16  # sequence length of the example input used to trace
 INPUT_NAME, OUTPUT_NAME = "sils", "embeddings"
+JIT_LOAD_DEPRECATED = r"`torch\.jit\.load` is deprecated"  # the start of torch's notice, a regex
 
 EPILOG = f"""examples:
   opengait-gaitbert export --cfgs my.yaml --ckpt GaitBERT-60000.pt --format onnx --out gaitbert.onnx
@@ -207,7 +208,9 @@ def load_exported(fmt: str, path):
     import torch
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # jit.load's deprecation notice
+        # jit.load's deprecation notice (TorchScript is the format asked for, and jit.load its only
+        # loader): a DeprecationWarning up to torch 2.13, a FutureWarning from 2.14; so by its text.
+        warnings.filterwarnings("ignore", message=JIT_LOAD_DEPRECATED)
         module = torch.jit.load(str(path), map_location="cpu")
 
     def run(x):

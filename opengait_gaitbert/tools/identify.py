@@ -40,6 +40,7 @@ import numpy as np
 from .checkpoint import (CheckpointError, add_model_arguments, cutting_options, describe_model,
                          load_model, preprocess, read_aligned)
 from ..core.errors import DataError
+from ..progress import progress as show_progress
 
 METRICS = ("euc", "cos")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -292,13 +293,9 @@ def embed_folder(net, root, progress: bool = False, divsor: float = 255.0,
     net.eval()
     entries = find_sequences(root)
     rows = []
-    for index, entry in enumerate(entries, 1):
+    for entry in show_progress(entries, f"embedding {root}", "seq", enabled=progress):
         sils = preprocess(read_aligned(entry.path), divsor, cutting, aligned=True)  # [T, 64, 44]
         rows.append(embed_sequence(net, sils))
-        if progress:
-            print(f"\r  embedding {root}: {index}/{len(entries)}", end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
     return EmbeddingSet(np.stack(rows).astype(np.float32), [e.id for e in entries],
                         [e.type for e in entries], [e.view for e in entries], [e.path for e in entries])
 

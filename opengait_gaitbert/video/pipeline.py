@@ -31,10 +31,10 @@ from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ..core.errors import ConfigError
 from ..data.pretreat import FRAMES_TYPE, FRAMES_VIEW, align_silhouette
+from ..progress import progress as show_progress
 from .foreground import ForegroundExtractor, ForegroundSettings, median_background
 from .frames import FrameSource
 from .results import TrackResult, VideoResult
@@ -88,7 +88,7 @@ def process_video(path, settings: Optional[VideoSettings] = None, progress: bool
     Args:
         path: a video file or a folder of frames (see :class:`~.frames.FrameSource`).
         settings: options; None takes the defaults.
-        progress: show a tqdm bar (frames).
+        progress: show progress over the frames on stderr (see :mod:`..progress`).
         annotated: also write the frames with boxes and ids here (``.mp4``, ``.avi`` or ``.gif``).
     Returns:
         The :class:`~.results.VideoResult`; it may hold no kept track (see
@@ -114,8 +114,8 @@ def process_video(path, settings: Optional[VideoSettings] = None, progress: bool
 
     step = _FrameStep(extractor, IoUTracker(settings.tracker), settings, size, result)
     writer = AnnotatedWriter(annotated, source.fps, size) if annotated else None
-    for index, frame in enumerate(tqdm(frames, total=source.frame_count or None, unit="frame",
-                                       disable=not progress, desc=f"Tracking {source.path.name}")):
+    for index, frame in enumerate(show_progress(frames, f"Tracking {source.path.name}", "frame",
+                                                total=source.frame_count or None, enabled=progress)):
         step(index, frame)
         if writer:
             with _timer(result.timings, "annotate"):

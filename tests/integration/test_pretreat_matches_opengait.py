@@ -8,11 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from real_data import casia_b_sample
 from opengait_gaitbert.data import safe_pickle
 from opengait_gaitbert.data.pretreat import align_sequence, read_sequence
 from opengait_gaitbert.data.safe_pickle import load_pickle
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "casia-b-samples"
 
 
 def opengait_pretreatment(root: Path):
@@ -22,11 +21,10 @@ def opengait_pretreatment(root: Path):
     return module
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["nm", "bg", "cl"])
 def test_real_casiab_frames_match_opengait_pretreatment(opengait_root, tmp_path, name):
-    if not SAMPLES.is_dir():
-        pytest.skip(f"real CASIA-B samples not found at {SAMPLES} (shared/ beside the repo)")
-    frames = read_sequence(SAMPLES / f"{name}.gif")
+    frames = read_sequence(casia_b_sample(f"{name}.gif"))
     paths = []
     for i, frame in enumerate(frames):
         paths.append(tmp_path / "png" / f"{i:03d}.png")
