@@ -1,15 +1,12 @@
 """``GaitBERT(BaseModel)``: the thin adapter between OpenGait's trainer and the core network.
 
-Besides ``build_network`` and ``forward``, it hardens three of BaseModel's steps
-for days-long runs: bad sequences are named (``inputs_pretreament``), a
-non-finite loss stops the run with its context and fp16 overflow skips are
-counted (``train_step``), and checkpoints are written atomically with the RNG
-states that make ``--iter k`` continue exactly (``save_ckpt`` / ``resume_ckpt``).
+``build_network`` and ``forward`` (each step's phase: masked-frame pretraining or fine-tuning),
+the per-sequence transform (``inputs_pretreament``, which names a bad sequence) and the
+optimizer's groups per part. Two of BaseModel's steps are hardened for days-long runs by mixins:
+``adapters/faults.py`` (``train_step``: a non-finite loss, fp16 overflow) and
+``adapters/checkpoints.py`` (``save_ckpt`` / ``resume_ckpt``: atomic files, exact resume).
 """
 from __future__ import annotations
-
-import os
-import os.path as osp
 
 import numpy as np
 import torch
@@ -19,25 +16,21 @@ from torch import optim
 from utils import get_attr_from, get_valid_args  # OpenGait
 
 from ..core.config import LOSS_PREFIX, SOFTMAX_PREFIX, config_source, validate_cfgs
-from ..core.errors import CheckpointError, ConfigError, DataError, GaitBERTError, quote_keys
-from ..core.finetune import part_param_groups, restorable_state
+from ..core.errors import ConfigError, DataError
+from ..core.finetune import part_param_groups
 from ..core.frames import check_input_frames
+from ..core.completion import complete, load_completer
 from ..core.model import PRETRAIN, GaitBERTNet, training_phase
 from ..core.render import reconstruction_grid
 from ..core.sequences import per_sequence, split_packed
-from ..core.training_state import (ALLOW_WORLD_SIZE_CHANGE_ENV, atomic_save, gather_rng_states, load_checkpoint,
-                                   rank_rng_state, save_error, set_rng_state)
-from .patches import checkpoint_already_read
+from .checkpoints import CheckpointsMixin
+from .faults import TrainingFaultsMixin
 from .transform import INPUT, MASK, TARGET, set_masking
 
 SUMMARY_FRAMES = 8  # frames of the first clip shown in TensorBoard
 
 
-class NonFiniteLossError(GaitBERTError, FloatingPointError):
-    """The loss became NaN or infinite: training stops instead of wasting GPU days."""
-
-
-class GaitBERT(BaseModel):
+class GaitBERT(CheckpointsMixin, TrainingFaultsMixin, BaseModel):
     """GaitBERT for OpenGait: masked-frame pretraining, then identity fine-tuning, in one run.
 
     Pretraining input is the masked-frame sampler's ``[n, s, 3, h, w]`` (input, target,
@@ -50,6 +43,12 @@ class GaitBERT(BaseModel):
         self.net = GaitBERTNet(self.gaitbert_cfg.network)
         if training:  # fine-tuning: parts at learning rate 0 are frozen (see get_optimizer)
             self.net.freeze([part for part, lr in self.gaitbert_cfg.network.part_lr.items() if lr == 0])
+        completion = self.gaitbert_cfg.network.test_completion
+        # Held outside the module tree: not a part of this model's checkpoint, nor of its optimizer.
+        self._completer = [] if training or not completion else [load_completer(completion)]
+        if self._completer:
+            self.msg_mgr.log_info(f"[GaitBERT] test-time completion: probes are completed by the network of "
+                                  f"{completion} before they are embedded")
         self.fp16_skipped_steps = 0
         self.last_batch = None
         self.phase = None  # the training phase of the last step (training_phase)
@@ -67,6 +66,8 @@ class GaitBERT(BaseModel):
                 visual_summary.update(self.summary_images(masked, reconstruction, target, mask))
             return {"training_feat": {LOSS_PREFIX: {"reconstruction": reconstruction, "target": target, "mask": mask}},
                     "visual_summary": visual_summary, "inference_feat": {}}
+        if self._completer and not self.training:  # model_cfg.test_completion: fill in what an occluder blanked
+            sils = complete(self._completer[0].to(sils.device), sils, seqL)
         out = self.net(sils, seqL)
         embed, logits = out["embeddings"], out["logits"]  # [n, c, p], [n, classes, p]
         training_feat = {}
@@ -150,34 +151,17 @@ class GaitBERT(BaseModel):
                 return f"id {label}, type {typs[i]}, view {vies[i]}"
         return "one of " + ", ".join(f"{t}/{v}" for t, v in zip(typs, vies))
 
-    # -- training faults -----------------------------------------------------------------
     def train_step(self, loss_sum) -> bool:
-        if not torch.isfinite(torch.as_tensor(loss_sum)).all():
-            raise NonFiniteLossError(
-                f"iteration {self.iteration + 1}: the loss is {float(loss_sum)}; terms: {self._loss_terms()}; "
-                f"batch: {self._batch_description()}. Lower optimizer_cfg.lr or check the data "
-                "(`opengait-gaitbert check-data`); restore the last checkpoint with --iter.")
+        """BaseModel's step; at the end of the pretraining phase, also a checkpoint (unless ``save_iter``
+        already writes one there): the network that can complete occluded probes (``test_completion``)."""
         stepped = super().train_step(loss_sum)
-        if not stepped:  # BaseModel returns False when GradScaler skipped an fp16 overflow
-            self.fp16_skipped_steps += 1
-            self.msg_mgr.log_warning(f"fp16 overflow at iteration {self.iteration + 1}: step skipped "
-                                     f"({self.fp16_skipped_steps} skipped so far).")
+        total = self.engine_cfg["total_iter"]
+        boundary = self.gaitbert_cfg.network.pretrain_iterations(total)
+        if stepped and self.iteration == boundary < total and boundary % self.engine_cfg["save_iter"]:
+            self.save_ckpt(boundary)
+            self.msg_mgr.log_info(f"[GaitBERT] end of masked-frame pretraining: {self.checkpoint_file(boundary)} "
+                                  "holds the network model_cfg.test_completion can complete probes with")
         return stepped
-
-    def _loss_terms(self) -> dict:
-        terms = {}
-        for prefix, loss in self.loss_aggregator.losses.items():
-            for name, value in getattr(loss, "info", {}).items():
-                terms[f"{prefix}_{name}"] = round(float(torch.as_tensor(value).float().mean()), 6)
-        return terms
-
-    def _batch_description(self) -> str:
-        if self.last_batch is None:
-            return "unknown"
-        labs, typs, vies = self.last_batch
-        label_set = self.train_loader.dataset.label_set
-        ids = [label_set[int(i)] for i in torch.as_tensor(labs).tolist()]
-        return ", ".join(f"{i}/{t}/{v}" for i, t, v in zip(ids, typs, vies))
 
     def get_optimizer(self, optimizer_cfg):
         """OpenGait's optimizer, with one parameter group per part when ``model_cfg.part_lr``
@@ -191,97 +175,3 @@ class GaitBERT(BaseModel):
         self.msg_mgr.log_info("learning rate per part: " + ", ".join(f"{g['name']} {g['lr']}" for g in groups)
                               + "".join(f", {part} frozen" for part in self.net.frozen))
         return solver(groups, **get_valid_args(solver, optimizer_cfg, ["solver"]))
-
-    # -- checkpoints ---------------------------------------------------------------------
-    def checkpoint_file(self, iteration: int) -> str:
-        save_name = self.engine_cfg["save_name"]
-        return osp.join(self.save_path, "checkpoints", f"{save_name}-{iteration:0>5}.pt")
-
-    def save_ckpt(self, iteration):
-        """BaseModel's checkpoint, written atomically, with every rank's RNG states and the
-        ``model_cfg`` it was trained with (which the tools read back).
-
-        Every rank calls it (OpenGait's run_train does, and BaseModel checks the rank
-        inside): the states are gathered first, a collective, then rank 0 writes.
-        A failed write (full disk, unwritable folder) stops the run with the file,
-        the cause and the intact earlier checkpoint to resume from.
-        """
-        rng = gather_rng_states()
-        if torch.distributed.get_rank() != 0:
-            return
-        path = self.checkpoint_file(iteration)
-        try:
-            atomic_save({"model": self.state_dict(), "optimizer": self.optimizer.state_dict(),
-                         "scheduler": self.scheduler.state_dict(), "iteration": iteration,
-                         "rng": rng, "model_cfg": dict(self.cfgs["model_cfg"])}, path)
-        except OSError as err:
-            raise save_error(path, err) from err
-
-    def resume_ckpt(self, restore_hint):
-        """BaseModel's restore, then this rank's own RNG states, so training continues as if uninterrupted.
-
-        The checkpoint is read first with weights_only, so that a truncated or corrupt
-        file, or one saved at another world size, is refused by name before OpenGait
-        loads it (see ``core/training_state.py``).
-        """
-        if isinstance(restore_hint, str):
-            return self.restore_from_file(restore_hint)
-        if not (self.training and isinstance(restore_hint, int)):
-            return super().resume_ckpt(restore_hint)
-        path = self.checkpoint_file(restore_hint)
-        checkpoint = load_checkpoint(path)  # read once: OpenGait's _load_ckpt is handed this dict
-        saved = checkpoint.get("rng")
-        rng = None
-        if saved is not None:
-            allow = os.environ.get(ALLOW_WORLD_SIZE_CHANGE_ENV) == "1"
-            rng = rank_rng_state(saved, torch.distributed.get_rank(), torch.distributed.get_world_size(),
-                                 path, allow_change=allow)
-        self._opengait_restore(restore_hint, path, checkpoint)  # builds the same path and calls _load_ckpt
-        world_size = torch.distributed.get_world_size()
-        if saved is not None and "ranks" in saved and int(saved["world_size"]) != world_size:
-            self.msg_mgr.log_warning(f"{path}: saved by {saved['world_size']} process(es), resumed by "
-                                     f"{world_size} (--allow-world-size-change): weights, "
-                                     "optimizer and schedule restored, random streams not (approximate resume).")
-        if rng is not None:
-            set_rng_state(rng)
-        elif saved is not None:
-            self.msg_mgr.log_warning(f"{path}: no random state for rank {torch.distributed.get_rank()}; it "
-                                     "continues from its seed (approximate resume).")
-
-    def restore_from_file(self, path: str):
-        """OpenGait's ``restore_hint: <path>``: fine-tuning from a pretrained checkpoint (or
-        testing one), checked before OpenGait loads it.
-
-        With ``restore_ckpt_strict: false`` the identity head may be missing from the file
-        or sized for other identities: it starts fresh, and the optimizer and schedule
-        must then start fresh too. Anything else that does not fit, a missing file, or
-        another model's checkpoint stops the run here, before any training step, with
-        the file, the tensors and the fix.
-        """
-        engine = "trainer_cfg" if self.training else "evaluator_cfg"
-        source = config_source()
-        if not osp.isfile(path):
-            raise CheckpointError(f"{source}: {engine}.restore_hint = {path!r} does not exist (relative paths "
-                                  f"are read from {os.getcwd()}). Point it at the pretraining run's checkpoint, "
-                                  "output/<dataset>/GaitBERT/<save_name>/checkpoints/<save_name>-<iter>.pt.")
-        checkpoint = load_checkpoint(path)  # a dict: anything else is refused there
-        if not isinstance(checkpoint.get("model"), dict):
-            raise CheckpointError(f"{source}: {engine}.restore_hint {path} is not an OpenGait checkpoint "
-                                  "(a dict with a `model` state dict).")
-        model_state, fresh = restorable_state(self.state_dict(), checkpoint["model"], path, source, ("net.head.",),
-                                              strict=self.engine_cfg.get("restore_ckpt_strict", True))
-        if fresh and self.training and not (self.engine_cfg.get("optimizer_reset")
-                                            and self.engine_cfg.get("scheduler_reset")):
-            raise ConfigError(
-                f"{source}: fine-tuning from {path} trains a new head ({quote_keys('fresh tensors', fresh)}), "
-                "so the checkpoint's optimizer and schedule do not apply; set trainer_cfg.optimizer_reset: "
-                "true and trainer_cfg.scheduler_reset: true.")
-        if fresh:
-            self.msg_mgr.log_info(f"restored {len(model_state)} tensors from {path}; "
-                                  f"{quote_keys('start fresh', fresh)}.")
-        self._opengait_restore(path, path, {**checkpoint, "model": model_state})
-
-    def _opengait_restore(self, restore_hint, path, checkpoint: dict) -> None:
-        """OpenGait's own ``resume_ckpt(restore_hint)``, reading ``checkpoint`` instead of the file ``path``."""
-        with checkpoint_already_read(path, checkpoint):  # patch P2
-            super().resume_ckpt(restore_hint)

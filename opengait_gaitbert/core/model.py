@@ -90,6 +90,9 @@ class NetworkConfig:
             that a shortened schedule keeps its shape. 0 trains on identities from the first
             step, with no decoder: the standing ablation of the masked objective. With
             ``class_num`` 0 (pretraining on unlabelled walks) every iteration reconstructs.
+        test_completion: at test time only, a checkpoint of masked-frame pretraining (the one the
+            recipe saves at its phase boundary) whose encoder and decoder complete each probe
+            before it is embedded (:mod:`.completion`); ``None``: probes as they are.
         part_columns: 1, or 2 to split every horizontal strip into a left and a right part
             (``p`` doubles). With ``part_visibility`` it measured better than whole strips
             (README, results); it did not make a side occluder recognisable.
@@ -121,6 +124,7 @@ class NetworkConfig:
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
     pretrain_fraction: float = 0.3
+    test_completion: Optional[str] = None
     part_visibility: bool = True
     part_columns: int = 2
     part_lr: Dict[str, float] = field(default_factory=dict)
@@ -216,6 +220,8 @@ class NetworkConfig:
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
             bad("pretrain_fraction", "a number in [0, 1)", "e.g. 0.3: the first 30 % of trainer_cfg.total_iter "
                 "pretrain on masked frames, the rest fine-tune; 0 trains on identities from the first step.")
+        if self.test_completion is not None and not (isinstance(self.test_completion, str) and self.test_completion):
+            bad("test_completion", "null, or the path of a pretraining checkpoint")
         if not isinstance(self.part_lr, Mapping) or any(
                 part not in GaitBERTNet.PARTS or isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0
                 for part, lr in self.part_lr.items()):

@@ -26,13 +26,14 @@ import re
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 from torch.serialization import get_unsafe_globals_in_checkpoint
 
-from .errors import CheckpointError
+from .errors import SHOW_KEYS, CheckpointError
 
 # Set (to 1) by the launcher's --allow-world-size-change: resume at another world size, approximately.
 ALLOW_WORLD_SIZE_CHANGE_ENV = "GAITBERT_ALLOW_WORLD_SIZE_CHANGE"
@@ -240,3 +241,23 @@ def save_error(path, err: OSError) -> CheckpointError:
            else "Make the output folder writable (or run with --workdir on a writable disk)")
     return CheckpointError(f"{path}: cannot write the checkpoint: {reason}. Nothing half-written was left. "
                            f"{kept} {fix}, then resume.")
+
+
+#: prefixes of an OpenGait checkpoint's keys before the core network's: DDP's, then the adapter's attribute
+STRIP_PREFIXES = ("module.", "net.")
+
+
+def network_state_dict(data: Mapping, ckpt_path="the checkpoint") -> Dict[str, Any]:
+    """The core network's weights from an OpenGait checkpoint (or a bare state dict).
+
+    Strips ``module.`` (DDP) and ``net.`` (the adapter's attribute) from every key, with
+    torch's ``consume_prefix_in_state_dict_if_present``.
+    """
+    state = data.get("model", data)
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{ckpt_path}: no state dict under 'model' (found keys: "
+                              f"{', '.join(map(str, list(data)[:SHOW_KEYS]))}).")
+    state = dict(state)
+    for prefix in STRIP_PREFIXES:
+        consume_prefix_in_state_dict_if_present(state, prefix)
+    return state

@@ -25,10 +25,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from ..compat import cut_and_scale, read_yaml
-from ..core.errors import SHOW_KEYS, CheckpointError, ConfigError, DataError, quote_keys
+from ..core.errors import CheckpointError, ConfigError, DataError, quote_keys
 
-#: Prefixes that wrappers add to the core network's parameter names, outermost first.
-STRIP_PREFIXES = ("module.", "net.")
 #: Pixel size of OpenGait's pretreated frames (before the side cut).
 PKL_SIZE = 64
 
@@ -130,7 +128,7 @@ def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
         CheckpointError: missing/unreadable checkpoint, or weights that do not fit ``model_cfg``.
     """
     from ..core.model import GaitBERTNet, NetworkConfig
-    from ..core.training_state import load_checkpoint
+    from ..core.training_state import load_checkpoint, network_state_dict
 
     cfg = read_config(cfgs_path)
     config = NetworkConfig.from_dict(cfg["model_cfg"], where=f"{cfgs_path}: model_cfg")
@@ -156,25 +154,6 @@ def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
 #: What to do about a checkpoint the tools cannot use (the loader's default fix is a training resume).
 CHECKPOINT_FIX = ("Pass a checkpoint saved by OpenGait's trainer: output/<dataset>/<model>/<save_name>/checkpoints/"
                   "<save_name>-<iter>.pt.")
-
-
-def network_state_dict(data: Mapping, ckpt_path: PathLike = "the checkpoint") -> Dict[str, Any]:
-    """The core network's weights from an OpenGait checkpoint (or a bare state dict).
-
-    Strips ``module.`` (DDP) and ``net.`` (the adapter's attribute) from every key, with
-    torch's ``consume_prefix_in_state_dict_if_present``.
-    """
-    import torch
-    from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
-
-    state = data.get("model", data)
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{ckpt_path}: no state dict under 'model' (found keys: "
-                              f"{', '.join(map(str, list(data)[:SHOW_KEYS]))}).")
-    state = dict(state)
-    for prefix in STRIP_PREFIXES:
-        consume_prefix_in_state_dict_if_present(state, prefix)
-    return state
 
 
 def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) -> None:
@@ -321,5 +300,5 @@ def add_model_arguments(parser) -> None:
 
 __all__: List[str] = ["CheckpointError", "add_model_arguments", "cutting_options", "describe_model",
                       "infer_model_cfg", "load_model", "load_weights", "masking_policy",
-                      "network_state_dict", "preprocess", "read_aligned",
+                      "preprocess", "read_aligned",
                       "read_config"]
