@@ -213,6 +213,49 @@ def train_run(arm: str, generator: str, seed: int, root: Path, work: Path, resul
     return result
 
 
+#: a test-time arm: the shipped recipe's final checkpoints, each probe completed first by the network of
+#: its pretraining phase (``model_cfg.test_completion``); nothing is trained for it
+COMPLETION = "GaitBERT+completion"
+
+
+def pretraining_checkpoint(final: Path, boundary: int) -> Path:
+    """The run's checkpoint at its phase boundary, else its last one before it (runs that predate the
+    boundary checkpoint saved only every ``save_iter``)."""
+    from opengait_gaitbert.core.training_state import checkpoint_iteration, saved_checkpoints
+    earlier = [p for p in saved_checkpoints(final) if checkpoint_iteration(p) <= boundary]
+    if not earlier:
+        raise common.LaunchFailed(f"no checkpoint at or before iteration {boundary} beside {final}")
+    return earlier[0]
+
+
+def completion_run(generator: str, seed: int, root: Path, work: Path, results: Path, device: str) -> dict:
+    """Evaluate the shipped recipe's final checkpoint with test-time completion, clean and corrupted."""
+    import yaml
+
+    from opengait_gaitbert.core.model import NetworkConfig
+    out = run_file(results, generator, seed, COMPLETION)
+    if out.is_file():
+        return json.loads(out.read_text())
+    base = json.loads(run_file(results, generator, seed, MODEL).read_text())
+    where = work / generator
+    workdir = accuracy.run_dir(where, seed, MODEL)
+    cfg = yaml.safe_load((workdir / f"{workdir.name}.yaml").read_text())
+    final = accuracy.checkpoint(cfg, workdir)
+    boundary = NetworkConfig.from_dict(cfg["model_cfg"]).pretrain_iterations(cfg["trainer_cfg"]["total_iter"])
+    completer = pretraining_checkpoint(final, boundary)
+    cfg["model_cfg"]["test_completion"] = str(completer)
+    cfg_file = common.write_yaml(cfg, workdir / f"{workdir.name}-completion.yaml")
+    run = {"model": "GaitBERT", "variant": COMPLETION, "seed": seed, "workdir": str(workdir), "cfg_file": str(cfg_file),
+           "checkpoint": str(final), "robust_dir": "robustness-completion"}
+    full, _ = dataset(work, generator, seed)
+    robust = robustness.evaluate_run(run, corrupted_folders(work, full, seed, generator), root, where, SIZE, device)
+    result = {**base, "arm": COMPLETION, "completer": completer.name, "clean": robust["clean"],
+              "conditions": robust["conditions"], "machine": common.environment_line()}
+    out.write_text(json.dumps(result, indent=1).replace(str(work), "<workdir>") + "\n")
+    say(f"[converged] {generator} seed {seed} {COMPLETION} ({completer.name}): clean {mean3(robust['clean']):.1f}")
+    return result
+
+
 def mean3(point: dict) -> float:
     return sum(point[c] for c in PROTOCOL_TYPES) / len(PROTOCOL_TYPES)
 
@@ -297,12 +340,12 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
         if not seeds:
             continue
         lines += [f"## `{generator}` ({GENERATORS.get(generator, generator)}), seeds {', '.join(map(str, seeds))}", ""]
-        order = [a for a in list(ARMS) + list(VARIANTS) if a in arms]
+        order = [a for a in list(ARMS) + list(VARIANTS) + [COMPLETION] if a in arms]
         steps = [p["iter"] for p in arms[order[0]][seeds[0]]["curve"]]
         lines += ["Learning curves (clean rank-1 at each test; \"levelled off\": the last two points differ by "
                   "no more than the seeds' spread at the last):", ""]
         rows = []
-        for arm in order:
+        for arm in (a for a in order if a != COMPLETION):  # a test-time arm has its trained arm's curve
             flat, change, spread = levelled_off({s: arms[arm][s] for s in seeds})
             rows.append([arm] + [pm([mean3(arms[arm][s]["curve"][i]) for s in seeds]) for i in range(len(steps))]
                         + [f"{'yes' if flat else 'no'} ({change:+.1f} vs ±{spread:.1f})"])
@@ -317,7 +360,7 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
                         + [pm([mean3(arms[arm][s]["conditions"][c]) for s in seeds]) for c in conds])
         lines += [md_table(["arm", "clean"] + conds, rows), ""]
         comparisons = [(MODEL, ABLATION)] + ([(MODEL, best)] if best else []) \
-            + [(v, MODEL) for v in VARIANTS if v in arms]
+            + [(v, MODEL) for v in VARIANTS if v in arms] + ([(COMPLETION, MODEL), (COMPLETION, best)] if best else [])
         rows = []
         gen_data = {"seeds": seeds, "best_baseline": best, "comparisons": {}}
         for a, b in comparisons:
@@ -371,6 +414,8 @@ def plot(runs, path: Path) -> None:
     fig, axes = plt.subplots(1, len(generators), figsize=(5.5 * len(generators), 4), squeeze=False)
     for ax, generator in zip(axes[0], generators):
         for arm, per_seed in runs[generator].items():
+            if arm == COMPLETION:
+                continue
             seeds = sorted(per_seed)
             steps = [p["iter"] for p in per_seed[seeds[0]]["curve"]]
             means = [statistics.fmean(mean3(per_seed[s]["curve"][i]) for s in seeds) for i in range(len(steps))]
@@ -453,12 +498,18 @@ def main(argv=None) -> int:
     parser.add_argument("--step-times", action="store_true",
                         help="time one optimizer step of each arm, interleaved (results/step_times.json: the "
                              "equal-time table), instead of training")
+    parser.add_argument("--completion", action="store_true",
+                        help=f"evaluate the shipped recipe's trained runs with test-time completion ({COMPLETION})")
     parser.add_argument("--report", action="store_true", help="rewrite the report from the result files only")
     args = parser.parse_args(argv)
     results = Path(args.results).resolve()
     if args.step_times:
         measure_step_times(common.opengait_root(args.opengait), Path(args.workdir).resolve(), results,
                            [a.strip() for a in args.arms.split(",") if a.strip()])
+    elif args.completion:
+        root, work = common.opengait_root(args.opengait), Path(args.workdir).resolve()
+        done = [(r["generator"], r["seed"]) for arms in load_runs(results).values() for r in arms.get(MODEL, {}).values()]
+        common.run_parallel([partial(completion_run, g, s, root, work, results, args.device) for g, s in done], args.jobs)
     elif not args.report:
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
         unknown = [a for a in arms if a not in ARMS and a not in VARIANTS]

@@ -387,7 +387,7 @@ def evaluate_run(run: dict, folders: Dict[str, str], root: Path, work: Path, siz
     name = run.get("variant", run["model"])
     workdir = Path(run["workdir"])
     cfg = yaml.safe_load(Path(run["cfg_file"]).read_text())
-    out_dir = workdir / "robustness"
+    out_dir = workdir / run.get("robust_dir", "robustness")  # a test-time variant of the run: its own folder
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = {"opengait": str(root), "device": device, "cfg": str(run["cfg_file"]), "pack": pack_size(size, device),
             "check": PACK_CHECK_SEQUENCES, "clean": cfg["data_cfg"]["dataset_root"], "conditions": folders,

@@ -1,0 +1,83 @@
+"""benchmarks.converged: learning curves from OpenGait's log, the statistics, and the report from run files.
+
+Run in a subprocess from the repository root, as the README runs the benchmarks: they are scripts
+beside the package, not part of the installed package.
+"""
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def probe(code: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_the_learning_curve_is_every_test_table_of_the_log_in_order():
+    log = ["[INFO]: Iteration 00150, Cost 8.8s, triplet_loss=0.2",
+           "[INFO]: NM@R1: [77.81 90.31 94.38]",  # the per-view line is not a test's mean
+           "[INFO]: NM@R1: 89.09%\tBG@R1: 81.73%\tCL@R1: 82.81%\t",
+           "[INFO]: NM@R1: 95.60%\tBG@R1: 89.92%\tCL@R1: 89.32%\t"]
+    out = probe(f"""
+import json
+from benchmarks.converged import learning_curve
+print(json.dumps(learning_curve({log!r}, 300)))""")
+    assert out == [{"iter": 300, "NM": 89.09, "BG": 81.73, "CL": 82.81},
+                   {"iter": 600, "NM": 95.6, "BG": 89.92, "CL": 89.32}]
+
+
+def test_interval_is_students_t_and_a_curve_levels_off_within_the_seeds_spread():
+    out = probe("""
+import json
+from benchmarks.converged import at_steps, interval, levelled_off
+run = lambda *ys: {"curve": [{"iter": 300 * (i + 1), "NM": y, "BG": y, "CL": y} for i, y in enumerate(ys)]}
+flat = {s: run(50, 80 + s, 81 + s) for s in range(5)}     # +1 against a spread of 1.6: flat
+rising = {s: run(50, 60 + s, 80 + s) for s in range(5)}   # +20: still climbing
+print(json.dumps({"interval": interval([1.0, 2.0, 3.0, 4.0, 5.0]), "one": interval([2.0]),
+                  "flat": levelled_off(flat)[0], "rising": levelled_off(rising)[0],
+                  "at": [at_steps(run(50, 80, 90), s) for s in (300, 450, 900, 1200)], "before": at_steps(run(50, 80), 100)}))
+""")
+    mean, half = out["interval"]
+    assert mean == 3.0 and half == pytest.approx(2.776445 * math.sqrt(2.5) / math.sqrt(5), rel=1e-5)
+    assert out["one"][0] == 2.0 and math.isnan(out["one"][1])
+    assert out["flat"] is True and out["rising"] is False
+    assert out["at"] == [50.0, 65.0, 90.0, 90.0]  # linear between tests, the last value after the last one
+    assert math.isnan(out["before"])  # before the first test nothing is known
+
+
+def test_the_report_pairs_seeds_and_picks_the_better_gaitbase(tmp_path):
+    """From run files alone: the comparisons are paired seed by seed, the better GaitBase by clean rank-1
+    is the reference, and a test-time arm is compared with the arm it tests."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    clean = {"GaitBERT": [80, 82, 84], "GaitBERT-supervised": [79, 80, 81], "GaitBase": [60, 61, 62],
+             "GaitBase-no-da": [78, 83, 79], "GaitBERT+completion": [81, 83, 85]}
+    for arm, values in clean.items():
+        for seed, value in enumerate(values):
+            point = {"NM": value, "BG": value, "CL": value}
+            run = {"arm": arm, "generator": "synth", "seed": seed, "iters": 1200,
+                   "curve": [{"iter": 300 * (i + 1), **point} for i in range(4)], "clean": point,
+                   "conditions": {"occlude-side-50": {k: v / 2 for k, v in point.items()}}}
+            (runs / f"synth-seed{seed}-{arm}.json").write_text(json.dumps(run))
+    out = probe(f"""
+import json, pathlib
+from benchmarks import converged
+converged.report(pathlib.Path({str(tmp_path)!r}), {{"GaitBERT": 0.2, "GaitBase": 0.1}})
+print(json.dumps(json.loads(pathlib.Path({str(tmp_path / "converged.json")!r}).read_text())))""")
+    synth = out["generators"]["synth"]
+    assert synth["best_baseline"] == "GaitBase-no-da" and synth["seeds"] == [0, 1, 2]
+    comparisons = synth["comparisons"]
+    assert comparisons["GaitBERT - GaitBERT-supervised"]["clean"]["paired"] == [1, 2, 3]
+    assert comparisons["GaitBERT - GaitBase-no-da"]["clean"]["paired"] == [2, -1, 5]
+    assert comparisons["GaitBERT - GaitBase-no-da"]["occlude-side-50"]["paired"] == [1, -0.5, 2.5]
+    assert comparisons["GaitBERT+completion - GaitBERT"]["clean"]["paired"] == [1, 1, 1]
+    markdown = (tmp_path / "converged.md").read_text()
+    assert "| GaitBERT | 0.2 s |" not in markdown and "| GaitBERT | 200 ms | 600 |" in markdown  # equal time
+    assert (tmp_path / "converged.png").stat().st_size > 0
