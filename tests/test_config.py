@@ -197,9 +197,9 @@ def test_yaml_comments_list_exactly_the_allowed_values():
     import re
     from pathlib import Path
 
-    from opengait_gaitbert.core.model import ENCODER_KINDS, TEMPORAL_KINDS
+    from opengait_gaitbert.core.model import ENCODER_KINDS, PRETRAIN_TARGETS, TEMPORAL_KINDS
 
-    allowed = {"encoder": ENCODER_KINDS, "temporal": TEMPORAL_KINDS}
+    allowed = {"encoder": ENCODER_KINDS, "temporal": TEMPORAL_KINDS, "pretrain_target": PRETRAIN_TARGETS}
     seen = set()
     for path in sorted(Path(config_path("gaitbert_casiab.yaml")).parent.glob("*.yaml")):
         for line in path.read_text().splitlines():
@@ -223,7 +223,9 @@ def test_network_defaults_are_the_shipped_recipe():
     differing = {k: (v, defaults[k]) for k, v in shipped.items() if k != "model" and defaults[k] != v}
     assert not differing, f"gaitbert_casiab.yaml vs NetworkConfig defaults: {differing}"
     # part_lr: fine-tuning from a file only; the transformer's keys: unread by the conv context
-    unstated = {k for k in defaults if k not in shipped} - {"part_lr", "temporal_dim", "temporal_heads", "temporal_window"}
+    # teacher_momentum: read by the latent target only (refused beside pixels)
+    unstated = {k for k in defaults if k not in shipped} - {"part_lr", "temporal_dim", "temporal_heads", "temporal_window",
+                                                             "teacher_momentum"}
     assert not unstated, f"gaitbert_casiab.yaml leaves {unstated} to the defaults: state every key of the recipe"
 
 

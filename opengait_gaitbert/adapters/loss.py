@@ -19,7 +19,7 @@ import torch.distributed as dist
 from modeling.losses.base import BaseLoss  # OpenGait
 from modeling.losses.triplet import TripletLoss  # OpenGait: batch-all, all-gathered across ranks
 
-from ..core.losses import LossConfig, masked_reconstruction_loss, psnr_from_mse
+from ..core.losses import LossConfig, masked_latent_loss, masked_reconstruction_loss, psnr_from_mse
 
 
 class GaitBERTLoss(BaseLoss):
@@ -37,16 +37,25 @@ class GaitBERTLoss(BaseLoss):
         super().__init__(self.config.loss_term_weight)
         self.triplet = TripletLoss(margin=self.config.margin)
 
-    def forward(self, embeddings=None, labels=None, reconstruction=None, target=None, mask=None):
+    def forward(self, embeddings=None, labels=None, reconstruction=None, target=None, mask=None,
+                latent_prediction=None, latent_target=None, latent_mask=None):
         """
         Args:
             embeddings: ``[n, c, p]``; labels: ``[n]`` (fine-tuning steps).
             reconstruction: logits ``[n, s, h, w]``; target, mask: ``[n, s, h, w]`` (pretraining steps).
+            latent_prediction, latent_target: ``[F, c, h', w']``; latent_mask: ``[F, 1, h', w']``
+                (pretraining steps with ``pretrain_target: latent``).
         Returns:
             (scalar loss, info) where info holds the step's term, the triplet's ``loss_num``
             or the PSNR of the hidden positions.
         """
         self.info.clear()  # a phase's terms must not linger in the other phase's log
+        if latent_prediction is not None:
+            latent = masked_latent_loss(latent_prediction, latent_target, latent_mask)
+            logged = global_mean(latent.detach())
+            self.info.update({"latent": logged, "hidden_ratio": global_mean(latent_mask.float().mean().detach()),
+                              "loss": self.config.reconstruction_weight * logged})
+            return self.config.reconstruction_weight * latent, self.info
         if reconstruction is not None:
             recon = masked_reconstruction_loss(reconstruction, target, mask)
             # Logged values describe the global batch: the local reconstruction is averaged

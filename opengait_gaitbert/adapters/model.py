@@ -59,6 +59,9 @@ class GaitBERT(CheckpointsMixin, TrainingFaultsMixin, BaseModel):
         sils = ipts[0]  # pretraining: [n, s, 3, h, w]; fine-tuning and test: [n, s, h, w]
         if self.training and sils.dim() == 5:  # a pretraining step: no labels are read
             masked, target, mask = sils[:, :, INPUT], sils[:, :, TARGET], sils[:, :, MASK]  # [n, s, h, w] each
+            if self.net.config.has_teacher:  # the EMA teacher's features of the clean clip, not its pixels
+                return {"training_feat": {LOSS_PREFIX: self.net.forward_latent(masked, target, mask, seqL)},
+                        "visual_summary": {"scalar/pretraining": 1.0}, "inference_feat": {}}
             reconstruction = self.net(masked, seqL, reconstruct=True)["reconstruction"]
             visual_summary = {"scalar/pretraining": 1.0}
             # OpenGait writes the summary every log_iter iterations only; draw it only then.
@@ -155,9 +158,12 @@ class GaitBERT(CheckpointsMixin, TrainingFaultsMixin, BaseModel):
         """BaseModel's step; at the end of the pretraining phase, also a checkpoint (unless ``save_iter``
         already writes one there): the network that can complete occluded probes (``test_completion``)."""
         stepped = super().train_step(loss_sum)
+        network = self.gaitbert_cfg.network
+        if stepped and network.has_teacher and self.phase == PRETRAIN:  # the teacher follows the updated student
+            self.net.latent.update(self.net, network.teacher_momentum)
         total = self.engine_cfg["total_iter"]
-        boundary = self.gaitbert_cfg.network.pretrain_iterations(total)
-        if stepped and self.iteration == boundary < total and boundary % self.engine_cfg["save_iter"]:
+        boundary = network.pretrain_iterations(total)
+        if stepped and network.has_decoder and self.iteration == boundary < total and boundary % self.engine_cfg["save_iter"]:
             self.save_ckpt(boundary)
             self.msg_mgr.log_info(f"[GaitBERT] end of masked-frame pretraining: {self.checkpoint_file(boundary)} "
                                   "holds the network model_cfg.test_completion can complete probes with")

@@ -46,8 +46,8 @@ def load_completer(path: PathLike, map_location="cpu", where: str = "model_cfg.t
     except ConfigError as err:
         raise CheckpointError(f"{where}: {err} {fix}") from err
     if not config.has_decoder:
-        raise CheckpointError(f"{where}: {path} was trained without a pretraining phase (pretrain_fraction 0): "
-                              f"it has no decoder to complete probes with. {fix}")
+        why = "without a pretraining phase (pretrain_fraction 0)" if not config.pretrains else "on the latent target"
+        raise CheckpointError(f"{where}: {path} was trained {why}: it has no decoder to complete probes with. {fix}")
     net = GaitBERTNet(config)
     net.load_state_dict(network_state_dict(data, path))
     return net.eval()

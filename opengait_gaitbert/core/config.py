@@ -162,7 +162,7 @@ def validate_cfgs(cfgs: Mapping, training: bool, source: Optional[str] = None) -
                 raise ConfigError(f"{where}: `log_prefix` must be `{LOSS_PREFIX}` for {LOSS_NAME}; "
                                   "the model reports its reconstruction and embeddings under that name.")
             loss = LossConfig.from_dict(entry, where)
-            if training and not network.has_decoder and entry.get("reconstruction_weight", 0) != 0:
+            if training and not network.pretrains and entry.get("reconstruction_weight", 0) != 0:
                 raise ConfigError(
                     f"{where}: `reconstruction_weight` = {entry['reconstruction_weight']!r}, but "
                     "model_cfg.pretrain_fraction is 0: nothing is reconstructed, so the weight would be "
@@ -189,7 +189,7 @@ def check_sampler_use(network: NetworkConfig, has_sampler: bool, source: str) ->
         ConfigError: a pretraining phase without a sampler, or a sampler whose masks nothing
             reads (a dead transform in the hot path), naming ``source`` and the fix.
     """
-    if network.has_decoder and not has_sampler:
+    if network.pretrains and not has_sampler:
         why = ("model_cfg.class_num is 0 (pretraining)" if network.class_num == 0
                else f"model_cfg.pretrain_fraction is {network.pretrain_fraction} (a masked-frame pretraining phase)")
         raise ConfigError(
@@ -197,7 +197,7 @@ def check_sampler_use(network: NetworkConfig, has_sampler: bool, source: str) ->
             f"`- type: {SAMPLER_NAME}` with `mode: frame` and `ratio: 0.5` (alone it also cuts and scales like "
             "BaseSilCuttingTransform; inside a Compose, after BaseSilCuttingTransform/RandomRotate/RandomErasing, "
             "put it last).")
-    if has_sampler and not network.has_decoder:
+    if has_sampler and not network.pretrains:
         raise ConfigError(
             f"{source}: trainer_cfg.transform has a `{SAMPLER_NAME}`, but model_cfg.pretrain_fraction is 0: no "
             "step reconstructs, so its masks would be computed and thrown away. Replace it with "

@@ -31,7 +31,8 @@ class LossConfig:
     """``GaitBERTLoss``'s ``loss_cfg`` keys and their defaults, the one place they are written.
 
     Attributes:
-        reconstruction_weight: weight of the regression on hidden positions (pretraining steps).
+        reconstruction_weight: weight of the pretraining steps' loss: the regression on hidden
+            pixels, or on the teacher's features at hidden cells (``pretrain_target: latent``).
         triplet_weight: weight of OpenGait's TripletLoss on the embeddings (fine-tuning steps).
         margin: the triplet margin.
         loss_term_weight: OpenGait's weight of the whole term.
@@ -82,6 +83,21 @@ def masked_reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, mask:
     logits, target, mask = logits.float(), target.float(), mask.float()
     per_pixel = (torch.sigmoid(logits) - target) ** 2
     return (per_pixel * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def masked_latent_loss(prediction: torch.Tensor, target: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per channel between predicted and target bottleneck features, averaged over
+    the hidden cells (the latent pretraining target, :mod:`.latent`).
+
+    Args:
+        prediction, target: ``[F, c, h', w']``; the target carries no gradient.
+        hidden: ``[F, 1, h', w']``, 1 where the cell's input was (partly) hidden.
+    Returns:
+        scalar, fp32; 0 when nothing is hidden.
+    """
+    per_cell = (prediction.float() - target.detach().float()).pow(2).mean(dim=1, keepdim=True)
+    hidden = hidden.float()
+    return (per_cell * hidden).sum() / hidden.sum().clamp_min(1.0)
 
 
 def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:

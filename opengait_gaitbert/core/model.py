@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .latent import TEACHER_PARTS, LatentTarget
 from .errors import (ConfigError, DataError, close_match_hint, config_error, config_location, location,
                      reject_unknown_keys)
 from .network import (FrameEmbedding, NoTemporalContext, ResidualEncoder, TemporalConv,
@@ -39,6 +40,9 @@ ENCODER_KINDS = ("unet", "resnet9")
 VISIBLE_MASS = 0.05
 #: the two phases of training: masked-frame pretraining without labels, then fine-tuning on identities
 PRETRAIN, FINETUNE = "pretrain", "finetune"
+#: what pretraining predicts at the hidden places: the clean pixels (a decoder), or an EMA teacher's
+#: bottleneck features (a predictor, :mod:`.latent`)
+PRETRAIN_TARGETS = ("pixels", "latent")
 _JOINT = ("measured below the same network without it under the fair protocol (clean rank-1 -9.0 ± 13.0 "
           "and -2.2 ± 1.1 points, benchmarks/results/fair.md). The masked objective now runs as a "
           "pretraining phase before fine-tuning: set `pretrain_fraction` (0 trains without it).")
@@ -90,6 +94,10 @@ class NetworkConfig:
             that a shortened schedule keeps its shape. 0 trains on identities from the first
             step, with no decoder: the standing ablation of the masked objective. With
             ``class_num`` 0 (pretraining on unlabelled walks) every iteration reconstructs.
+        pretrain_target: ``pixels`` (the U-Net decoder reconstructs the hidden pixels) or ``latent``
+            (a predictor regresses a slowly updated (EMA) copy of the encoder's bottleneck features of
+            the clean clip at the hidden cells, :mod:`.latent`; no decoder).
+        teacher_momentum: with ``latent``, the EMA teacher's momentum per pretraining step.
         test_completion: at test time only, a checkpoint of masked-frame pretraining (the one the
             recipe saves at its phase boundary) whose encoder and decoder complete each probe
             before it is embedded (:mod:`.completion`); ``None``: probes as they are.
@@ -124,6 +132,8 @@ class NetworkConfig:
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
     pretrain_fraction: float = 0.3
+    pretrain_target: str = "pixels"
+    teacher_momentum: float = 0.99
     test_completion: Optional[str] = None
     part_visibility: bool = True
     part_columns: int = 2
@@ -143,6 +153,9 @@ class NetworkConfig:
         if retired:  # say what became of it, not just "unknown"
             raise ConfigError(f"{where}: `{retired[0]}` {RETIRED_KEYS[retired[0]]}")
         reject_unknown_keys(where, own, names + ["model"])
+        if "teacher_momentum" in own and own.get("pretrain_target", cls.pretrain_target) != "latent":
+            raise ConfigError(f"{where}: `teacher_momentum` is set, but only the latent pretraining target has a "
+                              "teacher (pretrain_target: latent). Delete the key, or set pretrain_target: latent.")
         if own.get("class_num") == 0 and "pretrain_fraction" in own:  # it would be silently ignored
             raise ConfigError(f"{where}: `pretrain_fraction` is set, but class_num 0 pretrains in every iteration "
                               "(there are no identities to fine-tune on). Delete the key.")
@@ -153,9 +166,19 @@ class NetworkConfig:
         self.validate(location("model_cfg"))
 
     @property
-    def has_decoder(self) -> bool:
-        """Whether training ever reconstructs: a pretraining phase, or pretraining alone (``class_num`` 0)."""
+    def pretrains(self) -> bool:
+        """Whether training has masked-frame pretraining: a phase of it, or pretraining alone (``class_num`` 0)."""
         return self.pretrain_fraction > 0 or self.class_num == 0
+
+    @property
+    def has_decoder(self) -> bool:
+        """Whether pretraining reconstructs pixels (a decoder; what test-time completion needs)."""
+        return self.pretrains and self.pretrain_target == "pixels"
+
+    @property
+    def has_teacher(self) -> bool:
+        """Whether pretraining predicts an EMA teacher's features (:mod:`.latent`)."""
+        return self.pretrains and self.pretrain_target == "latent"
 
     def pretrain_iterations(self, total_iter: int) -> int:
         """How many of ``total_iter`` training iterations are masked-frame pretraining."""
@@ -220,6 +243,12 @@ class NetworkConfig:
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
             bad("pretrain_fraction", "a number in [0, 1)", "e.g. 0.3: the first 30 % of trainer_cfg.total_iter "
                 "pretrain on masked frames, the rest fine-tune; 0 trains on identities from the first step.")
+        if self.pretrain_target not in PRETRAIN_TARGETS:
+            bad("pretrain_target", " | ".join(PRETRAIN_TARGETS), close_match_hint(str(self.pretrain_target),
+                                                                                  PRETRAIN_TARGETS))
+        momentum = self.teacher_momentum
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 < momentum < 1:
+            bad("teacher_momentum", "a number in (0, 1)", "e.g. 0.99: the teacher moves 1 % of the way each step.")
         if self.test_completion is not None and not (isinstance(self.test_completion, str) and self.test_completion):
             bad("test_completion", "null, or the path of a pretraining checkpoint")
         if not isinstance(self.part_lr, Mapping) or any(
@@ -257,7 +286,7 @@ class GaitBERTNet(nn.Module):
     """The GaitBERT network. Input is already masked; it never sees the target."""
 
     #: Its parts, input to output: what fine-tuning may freeze or train at its own rate.
-    PARTS = ("frame_embedding", "encoder", "temporal", "head", "decoder")
+    PARTS = ("frame_embedding", "encoder", "temporal", "head", "decoder", "latent")
 
     def __init__(self, config: NetworkConfig):
         super().__init__()
@@ -279,6 +308,8 @@ class GaitBERTNet(nn.Module):
         # parameter without a gradient and checkpoints carry nothing unused.
         self.decoder = (UNetDecoder(ResidualEncoder.decoder_channels(c) if residual else c, config.embed_stride)
                         if config.has_decoder else nn.Sequential())
+        # after the parts it copies: the latent target's EMA teacher starts as the student
+        self.latent = LatentTarget(self, c[-1]) if config.has_teacher else nn.Sequential()
         self.frozen: Tuple[str, ...] = ()
 
     # -- fine-tuning ---------------------------------------------------------------------
@@ -301,7 +332,7 @@ class GaitBERTNet(nn.Module):
         return {name: [p for p in getattr(self, name).parameters() if p.requires_grad] for name in self.PARTS}
 
     # -- padding so that every halving is exact ------------------------------------------
-    def _pad(self, frames: torch.Tensor) -> torch.Tensor:
+    def pad(self, frames: torch.Tensor) -> torch.Tensor:
         h, w = frames.shape[-2:]
         ph, pw = self.config.padded_size
         # Centre the silhouette horizontally: split the width padding left/right.
@@ -322,16 +353,18 @@ class GaitBERTNet(nn.Module):
                 "(64x44 after BaseSilCuttingTransform on 64x64 pkl).")
 
     # -- MAE-style forward pieces --------------------------------------------------------
-    def forward_encoder(self, sils: torch.Tensor, seqL: SeqL = None) -> EncoderOutput:
-        """``[n, s, h, w]`` (masked) silhouettes -> bottleneck with temporal context + skips."""
+    def forward_encoder(self, sils: torch.Tensor, seqL: SeqL = None, parts: Optional[Mapping] = None) -> EncoderOutput:
+        """``[n, s, h, w]`` (masked) silhouettes -> bottleneck with temporal context + skips, through
+        ``parts`` (``frame_embedding``, ``encoder``, ``temporal``; default this network's own)."""
         self.check_input(sils)
         layout = SequenceLayout.from_input(sils.shape[0], sils.shape[1], seqL)
         windows = layout.windowed(self.config.temporal_window)  # same frames, cut for attention
-        frames = self._pad(layout.to_frames(sils))  # [F, H, W]
-        x = self.frame_embedding(frames)  # [F, c0, H, W]
-        x, skips = self.encoder(x)  # [F, cK, h', w']
+        parts = parts or {name: getattr(self, name) for name in TEACHER_PARTS}  # the teacher passes its copies
+        frames = self.pad(layout.to_frames(sils))  # [F, H, W]
+        x = parts["frame_embedding"](frames)  # [F, c0, H, W]
+        x, skips = parts["encoder"](x)  # [F, cK, h', w']
         # Attention works per window; the local temporal convs see the whole sequence.
-        x = self.temporal(x, windows if self.config.temporal == "transformer" else layout)
+        x = parts["temporal"](x, windows if self.config.temporal == "transformer" else layout)
         cell_mass = None
         if self.config.part_visibility and not self.training:  # read at inference only
             # foreground fraction of the input under each bottleneck cell
@@ -360,10 +393,11 @@ class GaitBERTNet(nn.Module):
     def forward_decoder(self, encoded: EncoderOutput) -> torch.Tensor:
         """-> reconstruction logits in the input's layout ``[n, s, h, w]``."""
         if not self.config.has_decoder:
-            raise ConfigError("model_cfg: pretrain_fraction is 0, so this network has no decoder and cannot "
-                              "reconstruct. Reconstructions need a model trained with a masked-frame "
-                              "pretraining phase (pretrain_fraction > 0, as configs/gaitbert/gaitbert_casiab.yaml) "
-                              "or a pretraining config.")
+            why = "pretrain_fraction is 0" if not self.config.pretrains else "pretrain_target is latent"
+            raise ConfigError(f"model_cfg: {why}, so this network has no decoder and cannot reconstruct. "
+                              "Reconstructions need a model trained with a masked-frame pretraining phase on pixels "
+                              "(pretrain_fraction > 0, as configs/gaitbert/gaitbert_casiab.yaml) or a pretraining "
+                              "config.")
         recon = self._crop(self.decoder(encoded.bottleneck, encoded.skips))  # [F, h, w]
         return encoded.layout.from_frames(recon)
 
@@ -384,6 +418,13 @@ class GaitBERTNet(nn.Module):
             return {"reconstruction": self.forward_decoder(encoded)}
         embeddings, logits = self.forward_embedding(encoded)
         return {"embeddings": embeddings, "logits": logits}
+
+    def forward_latent(self, masked: torch.Tensor, clean: torch.Tensor, mask: torch.Tensor, seqL: SeqL = None
+                       ) -> Dict[str, torch.Tensor]:
+        """A latent pretraining step: the predicted and the teacher's bottleneck features, and the hidden cells
+        (see :class:`~.latent.LatentTarget`)."""
+        prediction, target, hidden = self.latent(self, masked, clean, mask, seqL)
+        return {"latent_prediction": prediction, "latent_target": target, "latent_mask": hidden}
 
     def embed(self, sils: torch.Tensor, seqL: SeqL = None) -> torch.Tensor:
         """Inference: ``[n, s, h, w]`` -> embeddings ``[b, e, p]``, encoder path only."""

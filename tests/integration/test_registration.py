@@ -208,10 +208,19 @@ def test_resume_reads_the_checkpoint_file_once_and_restores_it(opengait_root, sy
     assert "READS 1 RESTORED True ITER 3" in result.stdout, result.stdout[-2000:]
 
 
-def test_a_step_of_each_phase_trains_its_own_parts_through_opengaits_losses(opengait_root, synth_data, tmp_path):
-    """A pretraining step trains everything but the identity head, a fine-tuning step everything but the
-    decoder, through OpenGait's loss aggregator and train_step; every loss is finite."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path)
+@pytest.mark.parametrize("target,pretrained,terms", [
+    ("pixels", "['decoder', 'encoder', 'frame_embedding', 'temporal']",
+     "['scalar/gaitbert/hidden_psnr', 'scalar/gaitbert/hidden_ratio', 'scalar/gaitbert/loss', "
+     "'scalar/gaitbert/reconstruction']"),
+    ("latent", "['encoder', 'frame_embedding', 'latent', 'temporal']",  # the predictor, and the EMA teacher
+     "['scalar/gaitbert/hidden_ratio', 'scalar/gaitbert/latent', 'scalar/gaitbert/loss']"),
+])
+def test_a_step_of_each_phase_trains_its_own_parts_through_opengaits_losses(opengait_root, synth_data, tmp_path,
+                                                                            target, pretrained, terms):
+    """A pretraining step trains everything but the identity head (and moves the latent target's EMA
+    teacher), a fine-tuning step everything but the pretraining's own parts, through OpenGait's loss
+    aggregator and train_step; every loss is finite."""
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, pretrain_target=target)
     result = python(built_model(opengait_root, cfg_file, 29536, training=True) + """
         for iteration in (0, model.engine_cfg['total_iter'] - 1):
             model.iteration = iteration
@@ -225,8 +234,6 @@ def test_a_step_of_each_phase_trains_its_own_parts_through_opengaits_losses(open
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     phases = [line for line in result.stdout.splitlines() if line.startswith("PHASE")]
-    assert phases[0].startswith("PHASE pretrain True True ['decoder', 'encoder', 'frame_embedding', 'temporal'] "
-                                "['scalar/gaitbert/hidden_psnr', 'scalar/gaitbert/hidden_ratio', "
-                                "'scalar/gaitbert/loss', 'scalar/gaitbert/reconstruction']"), phases[0]
+    assert phases[0].startswith(f"PHASE pretrain True True {pretrained} {terms}"), phases[0]
     assert phases[1].startswith("PHASE finetune True True ['encoder', 'frame_embedding', 'head', 'temporal'] "), phases[1]
     assert "'scalar/gaitbert/triplet'" in phases[1] and "'scalar/softmax/loss'" in phases[1]
