@@ -67,12 +67,15 @@ ARMS: Dict[str, Tuple[str, Optional[str], List[str]]] = {
     "GaitBase": ("GaitBase", None, []),
     "GaitBase-no-da": ("GaitBase", None, [f"trainer_cfg.transform=[{_CUT}]"]),
 }
-#: further GaitBERT recipes: the shipped one with these overrides
+#: further GaitBERT recipes: the shipped one with these overrides (a changed pretrain_fraction moves the
+#: learning-rate milestones with the phase boundary, as the shipped configs place them: ``phase_milestones``)
 VARIANTS: Dict[str, List[str]] = {
-    "GaitBERT-pretrain-0.15": ["model_cfg.pretrain_fraction=0.15"],
+    "GaitBERT-latent": ["model_cfg.pretrain_target=latent"],
     "GaitBERT-pretrain-0.5": ["model_cfg.pretrain_fraction=0.5"],
-    "GaitBERT-frame-0.75": ["trainer_cfg.transform.0.mode=frame", "trainer_cfg.transform.0.ratio=0.75"],
+    "GaitBERT-ratio-0.75": ["trainer_cfg.transform.0.ratio=0.75"],
 }
+#: GaitBase's learning-rate milestones as fractions of its schedule (20k, 40k, 50k of 60k)
+GAITBASE_MILESTONES = (1 / 3, 2 / 3, 5 / 6)
 BASELINES = ("GaitBase", "GaitBase-no-da")
 MODEL, ABLATION = "GaitBERT", "GaitBERT-supervised"
 
@@ -105,6 +108,12 @@ def small_frame_overrides(model: str, cfg: dict) -> List[str]:
     return sets
 
 
+def phase_milestones(fraction: float, iters: int) -> List[int]:
+    """GaitBase's milestones placed in the fine-tuning phase, as the shipped phased configs place them."""
+    boundary = round(fraction * iters)
+    return [round(boundary + (1 - fraction) * m * iters) for m in GAITBASE_MILESTONES]
+
+
 def arm_config(name: str, root: Path, size: Size, data: Path, device: str) -> Tuple[dict, List[str]]:
     """The arm's own recipe at this size, testing itself ``POINTS`` times during training."""
     from opengait_gaitbert import config_path
@@ -113,6 +122,10 @@ def arm_config(name: str, root: Path, size: Size, data: Path, device: str) -> Tu
     base = Path(str(config_path(recipe))) if recipe else None
     class_num = len(common.train_ids(data))
     cfg, sets = common.build_config(model, root, size, data, class_num, device, base=base, extra=extra)
+    fraction = cfg["model_cfg"].get("pretrain_fraction", 0) if model == "GaitBERT" else 0
+    if name in VARIANTS and fraction:
+        moved = [f"scheduler_cfg.milestones={phase_milestones(fraction, size.iters)}"]
+        cfg, sets = apply_overrides(cfg, moved), sets + moved
     every = size.iters // POINTS
     curve = [f"trainer_cfg.save_iter={every}", "trainer_cfg.with_test=true", f"trainer_cfg.log_iter={every // 2}"]
     shrink = small_frame_overrides(model, cfg)
@@ -203,7 +216,8 @@ def train_run(arm: str, generator: str, seed: int, root: Path, work: Path, resul
         raise common.LaunchFailed(f"{arm} {generator} seed {seed}: {len(curve)} tests in {log}, expected {POINTS}")
     record.update(variant=arm)
     robust = robustness.evaluate_run(record, corrupted_folders(work, full, seed, generator), root, where, size, device)
-    result = {"arm": arm, "generator": generator, "seed": seed, "iters": size.iters, "curve": curve,
+    result = {"arm": arm, "generator": generator, "seed": seed, "iters": size.iters,
+              "width_divisor": size.width_divisor, "curve": curve,
               "overrides": sets, "train_wall_s": wall, "clean": robust["clean"], "conditions": robust["conditions"],
               "machine": common.environment_line()}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -322,10 +336,13 @@ def best_baseline(arms: Dict[str, Dict[int, dict]], seeds: Sequence[int]) -> Opt
 
 def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
     runs = load_runs(results)
-    iters = sorted({run["iters"] for arms in runs.values() for per_seed in arms.values() for run in per_seed.values()})
+    every = [run for arms in runs.values() for per_seed in arms.values() for run in per_seed.values()]
+    iters = sorted({run["iters"] for run in every})
+    divisors = sorted({run.get("width_divisor", SIZE.width_divisor) for run in every})
     p, k = SIZE.batch
     lines = ["# The converged protocol", "",
-             f"Every channel width = each model's own full config / {SIZE.width_divisor}; synthetic CASIA-B protocol, "
+             f"Every channel width = each model's own full config / {'/'.join(map(str, divisors))}; synthetic "
+             "CASIA-B protocol, "
              f"{SIZE.ids} ids ({SIZE.ids // 2} train / {SIZE.ids - SIZE.ids // 2} test), {SIZE.view_text()}, "
              f"{SIZE.frames} frames per sequence, resized to {PKL_SIDE}x{PKL_SIDE} pkl, seen as 32x22, {PARTS} strips; "
              f"{'/'.join(map(str, iters))} optimizer steps of {p}x{k} sequences for every arm (each with its own "
@@ -493,6 +510,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default=",".join(map(str, SIZE.seeds)))
     parser.add_argument("--arms", default=",".join(ARMS), help=f"of {', '.join(list(ARMS) + list(VARIANTS))}")
     parser.add_argument("--iters", type=int, default=SIZE.iters, help="optimizer steps per run (a smoke run: fewer)")
+    parser.add_argument("--width-divisor", type=int, default=SIZE.width_divisor,
+                        help="every model's channel widths / this (1: full width, for a GPU; use its own --results)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (each gets cores / jobs threads)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--step-times", action="store_true",
@@ -519,7 +538,7 @@ def main(argv=None) -> int:
         bad = [g for g in generators if g not in GENERATORS]
         if bad:
             parser.error(f"--generators: unknown {bad}; choose from {', '.join(GENERATORS)}")
-        size = Size(**{**asdict(SIZE), "iters": args.iters})
+        size = Size(**{**asdict(SIZE), "iters": args.iters, "width_divisor": args.width_divisor})
         if size.iters % POINTS or (size.iters // POINTS) % 2:
             parser.error(f"--iters must be a multiple of {2 * POINTS} (a test every iters/{POINTS} steps)")
         root = common.opengait_root(args.opengait)
