@@ -88,8 +88,9 @@ class Size:
 
 ALL_VIEWS = tuple(f"{d:03d}" for d in range(0, 181, 18))  # CASIA-B's 11 views
 
-#: Two data generators built independently (``opengait_gaitbert.data.<name>``): a choice tuned
+#: Two data generators built independently (``GENERATOR_MODULES``): a choice tuned
 #: to one of them shows up on the other.
+GENERATOR_MODULES = {"synth": "opengait_gaitbert.data.synth", "bodies": "benchmarks.generators.bodies"}
 GENERATORS = {
     "synth": "`synth` generator",
     "bodies": "`bodies` generator: articulated tapered-capsule bodies",
@@ -284,7 +285,7 @@ def synth_data(out: Path, size: Size, seed: int, ids: Optional[int] = None,
     """The synthetic CASIA-B-protocol dataset of ``seed`` (written once, reused); the first
     ``train_ids`` ids (default half) train, the rest test."""
     import importlib
-    generator = importlib.import_module(f"opengait_gaitbert.data.{size.generator}")
+    generator = importlib.import_module(GENERATOR_MODULES[size.generator])
     ids = ids or size.ids
     views = tuple(views or size.views)
     stamp = {"ids": ids, "seed": seed, "frames": size.frames, "views": list(views),

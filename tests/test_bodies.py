@@ -1,13 +1,17 @@
-"""The articulated-body generator (data/bodies.py): its CASIA-B layout, OpenGait's frame
+"""The articulated-body generator (benchmarks/generators/bodies.py): its CASIA-B layout, OpenGait's frame
 format, determinism, and that the silhouettes behave like people: an id resembles
 itself, bags and coats add to the silhouette, legs spread in side view."""
 import json
+import pathlib
 import pickle
+import sys
 
 import numpy as np
 import pytest
 
-from opengait_gaitbert.data import bodies
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the benchmarks are scripts beside the package
+from benchmarks.generators import bodies  # noqa: E402
 
 VIEWS = "000,090"
 TYPES = ["nm-01", "nm-02", "bg-01", "cl-01"]

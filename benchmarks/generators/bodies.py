@@ -738,9 +738,9 @@ def generate(out_dir: Union[str, Path], ids: int = 8, seed: int = 0, frames: int
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m opengait_gaitbert.data.bodies --out DIR [--ids N --seed S --frames F]``."""
+    """``python -m benchmarks.generators.bodies --out DIR [--ids N --seed S --frames F]``."""
     ap = argparse.ArgumentParser(
-        prog="python -m opengait_gaitbert.data.bodies",
+        prog="python -m benchmarks.generators.bodies",
         description="Write a synthetic CASIA-B-layout gait dataset of articulated 3D bodies.")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--ids", type=int, default=8, help="number of people (default 8)")
