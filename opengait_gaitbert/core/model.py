@@ -4,11 +4,12 @@
       -> frame embedding (no time information)   [F, c0, h, w]
       -> U-Net encoder (conv, ReLU, pooling; or  [F, cK, h/2^K, w/2^K] + skips
          GaitBase's residual stages, resnet9)
-      -> temporal context (transformer over time at each location; the only
-         place that knows frame order: a learned bias per frame offset)
+      -> temporal context (3-frame temporal convs, or a transformer over time at each
+         location; the only place that knows frame order)
       -> video embedding head (max over the frames that show someone)
                                                  embeddings [b, e, p], logits [b, classes, p]
       -> U-Net decoder with skips (pretraining)   reconstruction logits [n, s, h, w]
+         (or, with ``pretrain_target: latent``, a predictor of an EMA teacher's bottleneck)
 
 Training has two phases (:func:`training_phase`), BERT's recipe in one run: masked-frame
 pretraining without labels (``forward_encoder`` on the masked clip, ``forward_decoder``),
@@ -24,9 +25,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .latent import TEACHER_PARTS, LatentTarget
 from .errors import (ConfigError, DataError, close_match_hint, config_error, config_location, location,
                      reject_unknown_keys)
+from .latent import TEACHER_PARTS, LatentTarget
 from .network import (FrameEmbedding, NoTemporalContext, ResidualEncoder, TemporalConv,
                       TemporalTransformer, UNetDecoder, UNetEncoder, VideoEmbeddingHead)
 from .sequences import SeqL, SequenceLayout
