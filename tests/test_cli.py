@@ -2,6 +2,7 @@
 whether or not its reader closes stdout early."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,14 @@ def test_identify_into_a_closed_pipe_exits_0_and_still_writes_its_json(tiny_gall
     assert code == 0
     assert_quiet(err)
     assert len(json.loads(ranking.read_text())["probes"]) == 25
+
+
+def test_demo_help_gives_every_default_and_where_the_demo_writes():
+    out = subprocess.run([sys.executable, "-m", "opengait_gaitbert.launcher.cli", "demo", "--help"], cwd=ROOT,
+                         capture_output=True, text=True)
+    text = re.sub(r"-\s+", "-", " ".join(out.stdout.split()))  # argparse wraps lines, after hyphens too
+    assert out.returncode == 0
+    for default in ("(default: gaitbert-demo, in the current directory)", "(default: 16)", "(default: 200)",
+                    "(default: 40)", "(default: 000,090,180)", "(default: auto)"):
+        assert default in text, default
+    assert "<workdir>/output" in text

@@ -16,6 +16,7 @@ import yaml
 from .. import config_path
 from ..data import synth
 from .locate import locate_opengait
+from .preflight import checkpoint_path
 from .run import launch
 
 EPILOG = """examples:
@@ -27,13 +28,18 @@ RESULT_LINE = re.compile(r"(NM|BG|CL)@R1:\s*([0-9.]+)%")
 
 def add_arguments(parser) -> None:
     parser.add_argument("--opengait", help="OpenGait clone (default: $OPENGAIT_ROOT, then the current directory)")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
-    parser.add_argument("--workdir", default="gaitbert-demo", help="where data, config and output go")
-    parser.add_argument("--ids", type=int, default=16, help="synthetic identities (half train, half test)")
-    parser.add_argument("--views", default="000,090,180", help="comma-separated CASIA-B views")
-    parser.add_argument("--frames", type=int, default=40, help="frames per synthetic sequence")
-    parser.add_argument("--iters", type=int, default=200, help="training iterations")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
+                        help="auto: CUDA when there is a GPU, else the CPU (default: %(default)s)")
+    parser.add_argument("--workdir", default="gaitbert-demo",
+                        help="where data, config, checkpoints and logs go: <workdir>/data, <workdir>/output "
+                             "(default: %(default)s, in the current directory)")
+    parser.add_argument("--ids", type=int, default=16, help="synthetic identities, half train, half test "
+                                                             "(default: %(default)s)")
+    parser.add_argument("--views", default="000,090,180", help="comma-separated CASIA-B views (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=40, help="frames per synthetic sequence (default: %(default)s)")
+    parser.add_argument("--iters", type=int, default=200, help="training iterations, pretraining included "
+                                                                "(default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default: %(default)s)")
 
 
 def demo_config(iters: int, class_num: int, nproc: int) -> dict:
@@ -57,6 +63,8 @@ def parse_rank1(lines: List[str]) -> Dict[str, float]:
 
 
 def main(args) -> int:
+    from ..core.model import NetworkConfig  # torch: loaded when the demo runs, not for its --help
+
     started = time.time()
     root = locate_opengait(args.opengait)
     workdir = Path(args.workdir).resolve()
@@ -66,10 +74,15 @@ def main(args) -> int:
     partition = synth.generate(data_dir, ids=args.ids, seed=args.seed, frames=args.frames, views=views)
     train_ids = len(yaml.safe_load(Path(partition).read_text())["TRAIN_SET"])
     cfg_file = workdir / "gaitbert_demo.yaml"
-    cfg_file.write_text(yaml.safe_dump(demo_config(args.iters, train_ids, 1), sort_keys=False))
+    cfg = demo_config(args.iters, train_ids, 1)
+    cfg_file.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
     common = dict(opengait=str(root), device=args.device, nproc=1, workdir=str(workdir))
-    print(f"[demo] 2/3 training GaitBERT for {args.iters} iterations with OpenGait ({cfg_file})")
+    network = NetworkConfig.from_dict(cfg["model_cfg"])
+    boundary = network.pretrain_iterations(args.iters)
+    print(f"[demo] 2/3 training GaitBERT with OpenGait ({cfg_file}): the recipe of gaitbert_casiab.yaml at "
+          f"widths [{', '.join(map(str, network.channels))}], masked-frame pretraining for {boundary} iterations, "
+          f"then fine-tuning for {args.iters - boundary}")
     code = launch("train", str(cfg_file), **common)
     if code:
         return code
@@ -85,5 +98,5 @@ def main(args) -> int:
     print("| NM | BG | CL | chance |\n|---|---|---|---|")
     print("| " + " | ".join(f"{rank1.get(k, float('nan')):.2f}" for k in ("NM", "BG", "CL"))
           + f" | {chance:.2f} |")
-    print(f"wall time: {minutes:.1f} min; output under {workdir / 'output'}")
+    print(f"wall time: {minutes:.1f} min; checkpoint: {checkpoint_path(cfg, 'evaluator_cfg', args.iters, workdir)}")
     return 0 if len(rank1) == 3 else 1
