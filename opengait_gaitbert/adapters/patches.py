@@ -28,11 +28,13 @@ P4     :func:`mark_progress`: the model       The launcher names the rank that f
        ``train_step``, ``save_ckpt`` report   iteration every rank completed.
        each stage of an iteration (training)
 P5     :func:`load_pickles_safely`:           ``pickle.load`` runs any code a downloaded      OpenGait loading pkl
-       ``data.dataset``'s ``pickle`` global   dataset file carries (see                       files with an allow-list
-       is the allow-list loader, and          ``docs/data-safety.md``).                       (or storing ``.npy``).
-       ``DataSet.__init__`` scans the listed
-       files before any is loaded (every run,
-       by ``register()`` and the startup hook)
+       ``data.dataset``'s ``pickle`` global   dataset file carries, and numpy's own state     files without numpy's
+       is the safe loader, its ``open``       restoring crashes on crafted arrays; ``open``   unpickling (or storing
+       refuses FIFOs and devices, and         of a FIFO blocks forever (see                   ``.npy``).
+       ``DataSet.__init__`` checks the        ``docs/data-safety.md``).
+       listed files before any is loaded
+       (every run, by ``register()`` and
+       the startup hook)
 =====  =====================================  ==============================================  =========================
 """
 from __future__ import annotations
@@ -226,6 +228,8 @@ def mark_progress(cls, mark: Callable[[int, int], None], before_step: Callable[[
 
 # -- P5: pkl files through the allow-list loader -------------------------------------------------
 
+_TRUST_SAID: list = []  # filled when this process has logged its trust decision
+
 def load_pickles_safely(dataset_module) -> None:
     """P5: route ``dataset_module`` (OpenGait's ``data.dataset``) through the safe loader; idempotent.
 
@@ -233,10 +237,11 @@ def load_pickles_safely(dataset_module) -> None:
     checks every listed file (:func:`~.dataset.check_listed_files`) before any is loaded;
     a listing that fails or a malformed partition JSON becomes a DataError naming the path.
     """
-    from ..data.safe_pickle import TRUST_ENV, trusted
-    from .dataset import SafePickle, check_listed_files, log
+    from ..data.safe_pickle import trust_decision
+    from .dataset import SafePickle, check_listed_files, log, open_regular_file
 
     dataset_module.pickle = SafePickle()
+    dataset_module.open = open_regular_file
     cls = dataset_module.DataSet
     if getattr(cls, "_gaitbert_safe", False):
         return
@@ -256,13 +261,14 @@ def load_pickles_safely(dataset_module) -> None:
                 f"{data_cfg.get('dataset_partition')}: not a partition JSON ({type(err).__name__}: {err}); "
                 'expected {"TRAIN_SET": [...], "TEST_SET": [...]} (data_cfg.dataset_partition; write one with '
                 "`opengait-gaitbert partition`).") from err
-        if trusted():
-            log(f"{TRUST_ENV}=1 (--trust-data): pkl files are loaded with plain pickle, which runs any code a "
-                "file carries. Use it only for data whose source you know.", warning=True)
-            return
-        checked = check_listed_files(self.seqs_info)
-        log(f"safe pkl loading: the {checked} listed pkl file(s) name only numpy arrays; each is unpickled "
-            "with an allow-list")
+        trust, line = trust_decision()  # ConfigError naming the variable for a value like "false"
+        if not _TRUST_SAID:  # once per process: what was decided and why
+            _TRUST_SAID.append(trust)
+            log(line, warning=trust)
+        if not trust:
+            checked = check_listed_files(self.seqs_info, data_cfg.get("dataset_root"))
+            log(f"safe pkl loading: the {checked} listed pkl file(s) of {self.dataset_name} passed the checks")
 
     cls.__init__ = __init__
     cls._gaitbert_safe = True
+
