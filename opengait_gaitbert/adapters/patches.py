@@ -35,6 +35,11 @@ P5     :func:`load_pickles_safely`:           ``pickle.load`` runs any code a do
        listed files before any is loaded
        (every run, by ``register()`` and
        the startup hook)
+P6     :func:`load_checkpoints_weights_only`: ``_load_ckpt`` calls ``torch.load`` without    ``BaseModel._load_ckpt``
+       ``base_model.torch.load`` is           ``weights_only``: safe only where torch's       passing
+       :func:`..core.training_state.          default is True (2.6 on), and the test phase    ``weights_only=True``.
+       load_checkpoint` (every run, by        restores an integer ``restore_hint`` through
+       ``register()`` and the startup hook)   it; torch 2.5 would run a checkpoint's code.
 =====  =====================================  ==============================================  =========================
 """
 from __future__ import annotations
@@ -73,7 +78,7 @@ class _TorchOnCpu:
     """``torch`` as seen by BaseModel on CPU: CUDA devices map to the CPU."""
 
     def __init__(self, real_torch):
-        self._torch = real_torch
+        self._torch = real_torch  # torch, or P6's torch around it
         self.cuda = _CudaOnCpu(real_torch.cuda)
 
     def device(self, kind, index=None):
@@ -121,7 +126,7 @@ def run_on_cpu(main_module: types.ModuleType = None) -> None:
 
     torch.Tensor.cuda = _stay
     torch.nn.Module.cuda = _stay
-    base_model.torch = _TorchOnCpu(torch)
+    base_model.torch = _TorchOnCpu(base_model.torch)  # over P6's torch, if it is there
     for namespace in (utils, common, loss_aggregator, main_module):
         if namespace is not None and hasattr(namespace, "get_ddp_module"):
             namespace.get_ddp_module = cpu_get_ddp_module
@@ -272,3 +277,32 @@ def load_pickles_safely(dataset_module) -> None:
     cls.__init__ = __init__
     cls._gaitbert_safe = True
 
+
+# -- P6: checkpoints read weights-only on every torch -------------------------------------------
+
+class _TorchLoadingWeightsOnly:
+    """``torch`` as OpenGait's ``base_model`` sees it: ``load`` is the package's one checkpoint
+    loader, ``torch.load(weights_only=True)`` whatever the torch version's default."""
+
+    def __init__(self, real_torch):
+        self._torch = real_torch
+
+    @staticmethod
+    def load(f, map_location=None, **kwargs):
+        from ..core.training_state import load_checkpoint
+        return load_checkpoint(f, map_location=map_location if map_location is not None else "cpu")
+
+    def __getattr__(self, name):
+        return getattr(self._torch, name)
+
+
+def load_checkpoints_weights_only() -> None:
+    """P6: ``BaseModel._load_ckpt`` (every restore: training, the test phase's integer or path
+    ``restore_hint``, any model) reads through :func:`..core.training_state.load_checkpoint`;
+    idempotent, and kept by P1 and P2, which wrap whatever ``base_model.torch`` is."""
+    from modeling.base_model import BaseModel  # OpenGait
+    base_model = sys.modules[BaseModel.__module__]
+    if getattr(base_model, "_gaitbert_weights_only", False):
+        return
+    base_model.torch = _TorchLoadingWeightsOnly(base_model.torch)
+    base_model._gaitbert_weights_only = True
