@@ -173,9 +173,12 @@ def _unsafe(path, reason: str) -> UnsafePickleError:
 
 
 def _unreadable(path, why) -> SequenceReadError:
-    return SequenceReadError(
+    """Its ``reason`` attribute is ``why`` alone (check-data lists it)."""
+    error = SequenceReadError(
         f"{path}: not a readable pickle ({why}): the file is truncated, damaged or not a pickle at all. "
         "Copy it again from its source, or re-create it with `opengait-gaitbert pretreat`.")
+    error.reason = str(why)
+    return error
 
 
 def _too_large(path, size: int, limit: int) -> SequenceReadError:
@@ -533,7 +536,7 @@ class _Machine:
             if handler is None:
                 name = _OPCODE_NAMES.get(code)
                 if name is None:
-                    raise _Malformed(f"invalid load key, {bytes([code])!r}")
+                    raise _Malformed(f"invalid load key, {chr(code)!r}.")
                 if name in _NOT_WRITTEN:
                     raise _Malformed(f"{name}: {_NOT_WRITTEN[name]}")
                 raise _Unsafe(f"it uses the pickle opcode {name}, which builds objects by calling a class")
@@ -774,7 +777,7 @@ def _build(m: _Machine):
 
 def _frame(m: _Machine):
     if _int(m.source.take(8)) > m.source.size:
-        raise _Malformed("a frame longer than the file")
+        raise _Malformed("pickle data was truncated")  # a frame longer than the file
 
 
 def _proto(m: _Machine):

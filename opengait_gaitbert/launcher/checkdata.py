@@ -77,8 +77,10 @@ def check_pkl(path: Path, frame_size=RAW_FRAME_SIZE, root: Optional[Path] = None
         reason = str(err).split(": refused to unpickle: ", 1)[-1].split(";", 1)[0]
         return "unsafe", f"refused, not loaded: {reason}; numpy would crash or run code on it. Delete it and {REMAKE}"
     except SequenceReadError as err:
-        detail = str(err)[len(str(path)) + 2:] if str(err).startswith(f"{path}: ") else str(err)
-        return "unreadable", f"unreadable: {detail}"
+        if getattr(err, "reason", None):  # a damaged pickle
+            return "unreadable", f"unreadable ({err.reason}): copy it again from its source, or {REMAKE}"
+        text = str(err)  # not a regular file, a link out of the root, over the size limit: its own fix
+        return "unreadable", text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
     if not isinstance(data, np.ndarray):
         return "not-array", f"holds a {type(data).__name__}, not a numpy array; {REMAKE}"
     if data.ndim != 3:
