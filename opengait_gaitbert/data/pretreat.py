@@ -46,6 +46,7 @@ import json
 import os
 import pickle
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,20 +215,39 @@ def check_frame_pixels(path, width: int, height: int, what: str = "frame") -> No
             "silhouette frame; refused before decoding. Downscale it (silhouettes are a few hundred pixels high).")
 
 
+def declared_size(head: bytes):
+    """``(width, height, what)`` a PNG, GIF or BMP header declares (the first 26 bytes), else None."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        return (*struct.unpack(">II", head[16:24]), "image")
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return (*struct.unpack("<HH", head[6:10]), "GIF frame")
+    if head[:2] == b"BM" and len(head) >= 26:
+        return (*(abs(n) for n in struct.unpack("<ii", head[18:26])), "image")
+    return None
+
+
 def image_header(data, path):
-    """Pillow's lazily opened image of the encoded ``data`` (bytes or a file path), its frame size checked
-    (:func:`check_frame_pixels`) before anything is decoded; None if Pillow cannot identify it.
+    """Pillow's lazily opened image of the encoded ``data`` (bytes, or a file path), its frame size
+    checked (:func:`check_frame_pixels`) before anything is decoded; None if Pillow cannot identify it.
 
     Raises:
         SequenceReadError: the header declares too many pixels.
     """
     from PIL import Image
+    if isinstance(data, (str, Path)):
+        with open(data, "rb") as stream:
+            head = stream.read(26)
+    else:
+        head = bytes(data[:26])
+    declared = declared_size(head)
+    if declared is not None:
+        check_frame_pixels(path, *declared)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is lower
-            image = Image.open(io.BytesIO(data) if isinstance(data, (bytes, np.ndarray)) else data)
+            image = Image.open(data if isinstance(data, (str, Path)) else io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise SequenceReadError(f"{path}: {exc}: a decompression bomb, refused before decoding.") from exc
+        raise SequenceReadError(f"{path}: {exc}; refused before decoding.") from exc
     except (OSError, ValueError, EOFError):  # not an image Pillow knows: the decoder will say
         return None
     check_frame_pixels(path, *image.size, what="GIF frame" if image.format == "GIF" else "image")
@@ -316,7 +336,7 @@ def _read_folder(folder: Path, bad_frames: list[tuple[str, str]] | None) -> np.n
 def _read_gif(path: Path) -> np.ndarray:
     """Animated GIF -> [T, H, W] uint8 grey (Pillow, since OpenCV reads no GIF)."""
     try:
-        from PIL import ImageSequence
+        from PIL import Image, ImageSequence
     except ImportError as exc:
         raise SequenceReadError(f"{path}: reading GIFs needs Pillow (pip install pillow)") from exc
     gif = image_header(path, path)
@@ -326,11 +346,14 @@ def _read_gif(path: Path) -> np.ndarray:
     try:
         with gif:
             for frame in ImageSequence.Iterator(gif):
+                check_frame_pixels(path, *frame.size, what="GIF frame")  # a frame may outgrow the screen
                 if (len(frames) + 1) * gif.size[0] * gif.size[1] > MAX_SEQUENCE_PIXELS:
                     raise SequenceReadError(
                         f"{path}: more than {len(frames)} frames of {gif.size[0]}x{gif.size[1]}, over the limit of "
                         f"{MAX_SEQUENCE_PIXELS} pixels for one sequence; refused. Cut it into shorter clips.")
                 frames.append(np.array(frame.convert("L"), dtype=np.uint8))
+    except Image.DecompressionBombError as exc:  # a frame declaring more than Pillow's own limit
+        raise SequenceReadError(f"{path}: {exc}; refused before decoding.") from exc
     except (OSError, EOFError, ValueError) as exc:  # PIL.UnidentifiedImageError is an OSError
         raise SequenceReadError(f"{path}: not a readable GIF ({exc})") from exc
     if not frames:
