@@ -34,6 +34,8 @@ from ..data.safe_pickle import check_pickle, load_stream, regular_file, trusted
 
 #: Refused or unreadable files quoted in one error; the rest are counted.
 SHOW_FILES = 3
+#: Set (to 1) by the launcher, which has said the trust decision itself: the workers do not repeat it.
+TRUST_SAID_ENV = "GAITBERT_TRUST_SAID"
 
 
 class SafePickle(types.ModuleType):

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import os.path as osp
 import pickle
 import sys
@@ -243,7 +244,7 @@ def load_pickles_safely(dataset_module) -> None:
     a listing that fails or a malformed partition JSON becomes a DataError naming the path.
     """
     from ..data.safe_pickle import trust_decision
-    from .dataset import SafePickle, check_listed_files, log, open_regular_file
+    from .dataset import TRUST_SAID_ENV, SafePickle, check_listed_files, log, open_regular_file
 
     dataset_module.pickle = SafePickle()
     dataset_module.open = open_regular_file
@@ -267,7 +268,7 @@ def load_pickles_safely(dataset_module) -> None:
                 'expected {"TRAIN_SET": [...], "TEST_SET": [...]} (data_cfg.dataset_partition; write one with '
                 "`opengait-gaitbert partition`).") from err
         trust, line = trust_decision()  # ConfigError naming the variable for a value like "false"
-        if not _TRUST_SAID:  # once per process: what was decided and why
+        if not _TRUST_SAID and os.environ.get(TRUST_SAID_ENV) != "1":  # once: what was decided and why
             _TRUST_SAID.append(trust)
             log(line, warning=trust)
         if not trust:

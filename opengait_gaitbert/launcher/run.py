@@ -30,6 +30,7 @@ from ..core.errors import ConfigError
 from ..core.training_state import ALLOW_WORLD_SIZE_CHANGE_ENV, checkpoint_iteration, saved_checkpoints
 from .locate import locate_opengait
 from ..compat import merge_cfgs, read_yaml, yaml_problem
+from ..adapters.dataset import TRUST_SAID_ENV
 from ..data.safe_pickle import TRUST_ENV, trust_decision
 from .checkdata import refuse_unsafe_files
 from .preflight import checkpoint_path, check_writable, preflight
@@ -223,6 +224,7 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
     if allow_world_size_change:
         env[ALLOW_WORLD_SIZE_CHANGE_ENV] = "1"
     env[TRUST_ENV] = "1" if trust_data else "0"
+    env[TRUST_SAID_ENV] = "1"  # said above: the workers' DataSet does not repeat it
     heartbeats = Path(tempfile.mkdtemp(prefix="gaitbert-progress-"))
     env[HEARTBEAT_ENV] = str(heartbeats)
     try:
