@@ -280,6 +280,11 @@ def _is_int(value) -> bool:
     return type(value) is int
 
 
+def _is_text(value, allowed) -> bool:
+    """``value`` is a str or bytes among ``allowed`` (compared only once its type is known)."""
+    return type(value) in (str, bytes) and value in allowed
+
+
 def _is_flag(value) -> bool:
     """False / True as numpy writes them (0 / 1 from old pickles)."""
     return type(value) in (bool, int) and value in (0, 1)
@@ -555,7 +560,7 @@ class _Machine:
         role = func.role
         if role == "reconstruct":  # _reconstruct(ndarray, (0,), b'b'): an empty array to set the state of
             if (len(args) != 3 or args[0] is not _GLOBALS["numpy", "ndarray"] or type(args[1]) is not tuple
-                    or args[2] not in (b"b", "b")):
+                    or not _is_text(args[2], (b"b", "b"))):
                 raise _Unsafe(f"_reconstruct with arguments {_short(args)}, not (ndarray, shape, b'b')")
             return _Array()
         if role == "dtype":  # dtype(spec, align=False, copy=True): its state sets the byte order
@@ -570,11 +575,11 @@ class _Machine:
                 raise _Unsafe(f"a {dtype.name} scalar of {len(args[1])} bytes")
             return np.frombuffer(args[1], dtype)[0]
         if role == "frombuffer":  # _frombuffer(buffer, dtype, shape, order): protocol 5
-            if len(args) != 4 or not isinstance(args[1], _DType) or args[3] not in ("C", "F"):
+            if len(args) != 4 or not isinstance(args[1], _DType) or not _is_text(args[3], ("C", "F")):
                 raise _Unsafe(f"_frombuffer with arguments {_short(args)}")
             return self.array(args[2], args[1], args[0], args[3] == "F")
         if role == "encode":  # _codecs.encode(text, 'latin1'): bytes in protocols 0-2
-            if len(args) != 2 or type(args[0]) is not str or args[1] not in ("latin1", "latin-1"):
+            if len(args) != 2 or type(args[0]) is not str or not _is_text(args[1], ("latin1", "latin-1")):
                 raise _Unsafe(f"_codecs.encode with arguments {_short(args)}, not (text, 'latin1')")
             return args[0].encode("latin-1")
         if role == "bytes":  # bytes(): the empty data of an empty array in protocols 0-2
@@ -592,14 +597,14 @@ class _Machine:
 
     def build(self, target, state):
         if isinstance(target, _DType) and target.dtype is None:
-            if (type(state) is not tuple or len(state) != 8 or state[0] != 3 or not _is_int(state[0])
+            if (type(state) is not tuple or len(state) != 8 or not _is_int(state[0]) or state[0] != 3
                     or any(a != b or type(a) is not type(b) for a, b in zip(state[2:], _DTYPE_STATE_TAIL))):
                 raise _Unsafe(f"its dtype state {_short(state)} carries fields, flags or sizes that a plain numeric "
                               "dtype does not have")
             target.dtype = _plain_dtype(target.spec, state[1])
             return
         if isinstance(target, _Array) and target.value is None:
-            if type(state) not in (tuple, _Marked) or len(state) != 5 or state[0] != 1 or not _is_int(state[0]):
+            if type(state) not in (tuple, _Marked) or len(state) != 5 or not _is_int(state[0]) or state[0] != 1:
                 raise _Unsafe(f"its array state {_short(state)} is not (1, shape, dtype, fortran, data)")
             if not _is_flag(state[3]):
                 raise _Unsafe(f"its array state's order flag is {_short(state[3])}")
@@ -700,24 +705,16 @@ def _push(value):
     return lambda m: m.stack.append(value)
 
 
-def _push_read(read):
-    return lambda m: m.stack.append(read(m))
-
-
-def _append(m: _Machine):
-    value = m.plain(m.pop())
+def _add_to(m: _Machine, kind: type, items, opcode: str) -> None:
+    """Add ``items`` (made plain) to the list or set on top of the stack."""
+    values = [m.plain(item) for item in items]
     target = m.top()
-    if type(target) is not list:
-        raise _Unsafe("APPEND to something that is not a list")
-    target.append(value)
-
-
-def _appends(m: _Machine):
-    items = [m.plain(item) for item in m.pop_mark()]
-    target = m.top()
-    if type(target) is not list:
-        raise _Unsafe("APPENDS to something that is not a list")
-    target.extend(items)
+    if type(target) is not kind:
+        raise _Unsafe(f"{opcode} to something that is not a {kind.__name__}")
+    if kind is list:
+        target.extend(values)
+    else:
+        target.update(values)
 
 
 def _setitems(m: _Machine, items):
@@ -728,14 +725,6 @@ def _setitems(m: _Machine, items):
         raise _Unsafe("SETITEM on something that is not a dict")
     for i in range(0, len(items), 2):
         target[m.plain(items[i])] = m.plain(items[i + 1])
-
-
-def _additems(m: _Machine):
-    items = [m.plain(item) for item in m.pop_mark()]
-    target = m.top()
-    if type(target) is not set:
-        raise _Unsafe("ADDITEMS to something that is not a set")
-    target.update(items)
 
 
 def _dict_of(m: _Machine):
@@ -864,13 +853,15 @@ _HANDLERS = {
     ord("B"): lambda m: m.stack.append(_BLOB4(m, bytes)),
     0x8e: lambda m: m.stack.append(_BLOB8(m, bytes)),
     0x96: lambda m: m.stack.append(_BLOB8(m, bytearray)),
-    ord("]"): lambda m: m.stack.append([]), ord("a"): _append, ord("e"): _appends,
+    ord("]"): lambda m: m.stack.append([]), ord("a"): lambda m: _add_to(m, list, [m.pop()], "APPEND"),
+    ord("e"): lambda m: _add_to(m, list, m.pop_mark(), "APPENDS"),
     ord("l"): lambda m: m.stack.append([m.plain(item) for item in m.pop_mark()]),
     ord(")"): _push(()), ord("t"): lambda m: m.stack.append(m.tuple_of(m.pop_mark())),
     0x85: _tuple_n(1), 0x86: _tuple_n(2), 0x87: _tuple_n(3),
     ord("}"): lambda m: m.stack.append({}), ord("d"): _dict_of, ord("s"): _setitem,
     ord("u"): lambda m: _setitems(m, m.pop_mark()),
-    0x8f: lambda m: m.stack.append(set()), 0x90: _additems, 0x91: _frozenset,
+    0x8f: lambda m: m.stack.append(set()), 0x90: lambda m: _add_to(m, set, m.pop_mark(), "ADDITEMS"),
+    0x91: _frozenset,
     ord("c"): _text_global, 0x93: _stack_global,
     ord("R"): _reduce, ord("b"): _build,
     ord("p"): lambda m: _put(m, _text_int(m.source.line())),
