@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import pickle
@@ -44,7 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 
@@ -55,6 +56,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = 500              # files per worker
 BATCH_TIMEOUT = 120.0    # seconds a worker may take for one batch before the case in progress counts as a hang
 WORKER_MEMORY = 2 << 30  # address space of a worker: a load that tries to allocate more fails loudly
+#: Set by ``--against``: the workers import ``opengait_gaitbert`` from this checkout instead.
+AGAINST_ENV = "GAITBERT_FUZZ_AGAINST"
 
 # --------------------------------------------------------------------------
 # Generating cases
@@ -208,7 +211,7 @@ def seed_pickles(samples: Optional[Path] = None) -> List[bytes]:
     if samples is not None and Path(samples).is_dir():
         from opengait_gaitbert.data.pretreat import align_sequence, read_sequence
         for gif in sorted(Path(samples).glob("*.gif")):
-            sequences.append(align_sequence(read_sequence(gif), 64)[:30])
+            sequences.append(align_sequence(read_sequence(gif), 64)[:8])  # real frames; a few keep cases small
     objects = []
     for seq in sequences:
         objects += [seq, seq.astype(np.float32) / 255, [seq[:2], seq[2:4]], {"sils": seq[:3], "n": np.uint8(3)}]
@@ -254,14 +257,13 @@ def mutate(rng: random.Random, seeds: List[bytes]) -> bytes:
 GENERATORS: Dict[str, Callable] = {"stream": stream_case, "array": array_case, "mutation": mutate}
 
 
-def generate(count: int, seed: int, seeds: List[bytes]) -> List[tuple]:
-    """``count`` cases ``(generator name, bytes)``: a third from each generator, deterministic in ``seed``."""
+def generate(count: int, seed: int, seeds: List[bytes]) -> Iterator[tuple]:
+    """``count`` cases ``(generator name, bytes)``, made one at a time: a third from each generator,
+    deterministic in ``seed``."""
     rng = random.Random(seed)
-    cases = []
     for i in range(count):
         name = ("stream", "array", "mutation")[i % 3]
-        cases.append((name, mutate(rng, seeds) if name == "mutation" else GENERATORS[name](rng)))
-    return cases
+        yield name, (mutate(rng, seeds) if name == "mutation" else GENERATORS[name](rng))
 
 
 # --------------------------------------------------------------------------
@@ -275,11 +277,12 @@ def _plain(value, size: int, depth: int = 0) -> Optional[str]:
     if value is None or type(value) in (bool, int, float, str, bytes, bytearray):
         return None
     if isinstance(value, np.ndarray):
-        plain = value.dtype.str.lstrip("<>|=") in ("b1", "u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8",
-                                                   "f2", "f4", "f8")
-        if not (plain and value.dtype.isnative and value.flags.c_contiguous and value.flags.owndata
-                and value.flags.writeable and value.nbytes <= size):
-            return f"array {value.dtype} {value.shape} flags={value.flags.c_contiguous, value.flags.owndata}"
+        if value.dtype.str.lstrip("<>|=") not in PLAIN_SPECS or value.nbytes > size:
+            return f"an array of {value.dtype}, shape {value.shape}, {value.nbytes} bytes from a {size}-byte file"
+        flags = value.flags
+        if not (value.dtype.isnative and flags.c_contiguous and flags.owndata and flags.writeable):
+            return (f"an array layout: {value.dtype} {value.shape}, C-contiguous {flags.c_contiguous}, owns its "
+                    f"memory {flags.owndata}, writeable {flags.writeable}")
         return None
     if isinstance(value, (np.generic, np.dtype)):
         return None if value.dtype.kind in "buif" else f"numpy {type(value).__name__} {value.dtype}"
@@ -295,6 +298,12 @@ def worker(list_file: str) -> int:
     per file: ``{"i", "outcome": "ok"|"refused"|"finding", "detail"}``."""
     import resource  # POSIX
 
+    against = os.environ.get(AGAINST_ENV)
+    if against:  # another checkout's loader: past the startup hook's import and an editable install's finder
+        for name in [m for m in sys.modules if m.split(".")[0] == "opengait_gaitbert"]:
+            del sys.modules[name]
+        sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")]
+        sys.path.insert(0, against)
     from opengait_gaitbert.core.errors import GaitBERTError
     from opengait_gaitbert.data.safe_pickle import load_pickle
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, WORKER_MEMORY))
@@ -306,7 +315,8 @@ def worker(list_file: str) -> int:
         try:
             value = load_pickle(path)
             why = _plain(value, os.path.getsize(path))
-            outcome, kind, detail = ("finding", "result", f"returned {why}") if why else ("ok", "", type(value).__name__)
+            kind = "layout" if why and why.startswith("an array layout") else "result"
+            outcome, kind, detail = ("finding", kind, f"returned {why}") if why else ("ok", "", type(value).__name__)
         except GaitBERTError as err:
             text = str(err)
             memory = isinstance(err.__cause__, MemoryError)
@@ -319,7 +329,7 @@ def worker(list_file: str) -> int:
     return 0
 
 
-def run_batch(paths: List[Path], folder: Path, timeout: float = BATCH_TIMEOUT) -> List[dict]:
+def run_batch(paths: List[Path], folder: Path, timeout: float = BATCH_TIMEOUT, against: Optional[str] = None) -> List[dict]:
     """Outcomes of ``paths``, loaded by workers in the empty ``folder``: one dict per path, in order."""
     results: List[dict] = []
     while len(results) < len(paths):
@@ -327,7 +337,7 @@ def run_batch(paths: List[Path], folder: Path, timeout: float = BATCH_TIMEOUT) -
         listing = folder.parent / f"{folder.name}.list"
         listing.write_text("\n".join(map(str, rest)))
         env = {**os.environ, "TMPDIR": str(folder), "HOME": str(folder), "PYTHONDONTWRITEBYTECODE": "1",
-               "OMP_NUM_THREADS": "1"}
+               "OMP_NUM_THREADS": "1", **({AGAINST_ENV: against} if against else {})}
         try:
             proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(listing)],
                                   cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
@@ -356,8 +366,9 @@ def run_batch(paths: List[Path], folder: Path, timeout: float = BATCH_TIMEOUT) -
 
 
 def fuzz(count: int, seed: int = 0, samples: Optional[Path] = None, batch: int = BATCH,
-         progress: bool = False) -> dict:
-    """Generate ``count`` cases and load each in a worker; returns counts and findings."""
+         progress: bool = False, against: Optional[str] = None) -> dict:
+    """Generate ``count`` cases and load each in a worker (with ``against``, by that checkout's
+    loader); returns counts and findings."""
     seeds = seed_pickles(samples)
     started = time.monotonic()
     cases = generate(count, seed, seeds)
@@ -369,13 +380,13 @@ def fuzz(count: int, seed: int = 0, samples: Optional[Path] = None, batch: int =
         work.mkdir()
         quiet.mkdir()
         for start in range(0, count, batch):
-            chunk = cases[start:start + batch]
+            chunk = list(itertools.islice(cases, batch))
             paths = []
             for j, (_, data) in enumerate(chunk):
                 path = work / f"{start + j:07d}.pkl"
                 path.write_bytes(data)
                 paths.append(path)
-            for (name, data), path, result in zip(chunk, paths, run_batch(paths, quiet)):
+            for (name, data), path, result in zip(chunk, paths, run_batch(paths, quiet, against=against)):
                 outcomes[result["outcome"]] += 1
                 by_generator[name][result["outcome"]] += 1
                 if result["outcome"] == "finding":
@@ -398,9 +409,24 @@ def fuzz(count: int, seed: int = 0, samples: Optional[Path] = None, batch: int =
 # The longer run
 # --------------------------------------------------------------------------
 
+def _summary(result: dict) -> List[str]:
+    """The outcome table and the findings of one fuzz run, as markdown lines."""
+    out = result["outcomes"]
+    lines = ["| generator | cases | loaded | refused | findings |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, counts in result["by_generator"].items():
+        lines.append(f"| {name} | {sum(counts.values())} | {counts['ok']} | {counts['refused']} | {counts['finding']} |")
+    lines.append(f"| all | {result['cases']} | {out['ok']} | {out['refused']} | {out['finding']} |")
+    kinds: Dict[str, int] = {}
+    for finding in result["findings"]:
+        kinds[finding["kind"]] = kinds.get(finding["kind"], 0) + 1
+    listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    lines += ["", f"Findings: {len(result['findings'])}" + (f" ({listed})" if listed else "") + "."]
+    lines += [f"- {f['case']} ({f['generator']}, {f['kind']}): {f['detail'][:200]}" for f in result["findings"][:12]]
+    return lines
+
+
 def markdown(doc: dict) -> str:
     result = doc["result"]
-    out = result["outcomes"]
     lines = [
         f"# Safe pkl loading: fuzzing ({doc['date']})",
         "",
@@ -410,26 +436,23 @@ def markdown(doc: dict) -> str:
         + (" and the real CASIA-B GIFs (one subject), aligned as OpenGait's pretreatment does" if
            result["seeds_real_gifs"] else "") + ", every protocol.",
         "",
-        "Each case is a pkl file loaded by `load_pickle` in a worker process. A finding is a signal, a hang "
-        "(`hang`), an exception other than a refusal naming the file (`exception`, `unclear`), a refusal caused by "
-        "running out of memory (`memory`), a result holding anything but plain data and new plain numeric "
-        "arrays that own their memory and are no larger than the file (`result`), or a file written by the "
-        "worker (`written`).",
+        "Each case is a pkl file loaded by `load_pickle` in a worker process. A finding is a signal (`signal`), "
+        "a hang (`hang`), an exception other than a refusal naming the file (`exception`, `unclear`), a refusal "
+        "caused by running out of memory (`memory`), a result holding anything but plain data and plain numeric "
+        "arrays no larger than the file (`result`), arrays that are not new, C-contiguous, native and writeable "
+        "(`layout`: plain pickle's own arrays are views of its bytes), or a file written by the worker (`written`).",
         "",
-        "| generator | cases | loaded | refused | findings |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        *_summary(result),
+        "",
+        "Most frequent refusals (the loader's own words, after the file name):",
+        "",
+        *[f"- {count}: {kind}" for kind, count in result["top_refusals"].items()],
     ]
-    for name, counts in result["by_generator"].items():
-        lines.append(f"| {name} | {sum(counts.values())} | {counts['ok']} | {counts['refused']} | {counts['finding']} |")
-    lines.append(f"| all | {result['cases']} | {out['ok']} | {out['refused']} | {out['finding']} |")
-    kinds: Dict[str, int] = {}
-    for finding in result["findings"]:
-        kinds[finding["kind"]] = kinds.get(finding["kind"], 0) + 1
-    lines += ["", f"Findings: {len(result['findings'])}" + (f" ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})"
-                                                              if kinds else "") + "."]
-    lines += [f"- {f['case']} ({f['generator']}): {f['detail']}" for f in result["findings"][:20]]
-    lines += ["", "Most frequent refusals (the loader's own words, after the file name):", ""]
-    lines += [f"- {count}: {kind}" for kind, count in result["top_refusals"].items()]
+    against = doc.get("against")
+    if against:
+        lines += ["", f"## The same generators against {against['label']}", "",
+                  f"The first {against['result']['cases']} of these cases (seed {against['result']['seed']}), loaded "
+                  "by that checkout's `load_pickle` in the same workers:", "", *_summary(against["result"])]
     return "\n".join(lines) + "\n"
 
 
@@ -440,16 +463,25 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1; CI uses 0)")
     parser.add_argument("--samples", default=os.environ.get("GAITBERT_CASIA_B_SAMPLES"),
                         help="folder of real silhouette GIFs for mutation seeds (default: $GAITBERT_CASIA_B_SAMPLES)")
+    parser.add_argument("--against", help="also run the first --against-cases cases against the loader of this "
+                                          "checkout (e.g. a `git worktree` of an older commit), for comparison")
+    parser.add_argument("--against-cases", type=int, default=20_000, help="cases for --against (default 20000)")
+    parser.add_argument("--against-label", help="how the results name --against (default: its path)")
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
     parser.add_argument("--no-write", action="store_true", help="print the summary only")
     parser.add_argument("--date", default=datetime.date.today().isoformat(), help="date written into the results")
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker)
-    result = fuzz(args.cases, args.seed, Path(args.samples) if args.samples else None, progress=True)
+    samples = Path(args.samples) if args.samples else None
+    result = fuzz(args.cases, args.seed, samples, progress=True)
     doc = {"date": args.date, "result": result,
            "machine": {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
                        "platform": platform.platform()}}
+    if args.against:
+        doc["against"] = {"label": args.against_label or args.against,
+                          "result": fuzz(min(args.against_cases, args.cases), args.seed, samples, progress=True,
+                                         against=str(Path(args.against).resolve()))}
     print(markdown(doc))
     if not args.no_write:
         out = Path(args.out)
