@@ -58,6 +58,7 @@ BATCH_TIMEOUT = 120.0    # seconds a worker may take for one batch before the ca
 WORKER_MEMORY = 2 << 30  # address space of a worker: a load that tries to allocate more fails loudly
 #: Set by ``--against``: the workers import ``opengait_gaitbert`` from this checkout instead.
 AGAINST_ENV = "GAITBERT_FUZZ_AGAINST"
+KEEP_FINDINGS = 50  # findings kept with their bytes in the results; all are counted
 
 # --------------------------------------------------------------------------
 # Generating cases
@@ -374,7 +375,7 @@ def fuzz(count: int, seed: int = 0, samples: Optional[Path] = None, batch: int =
     cases = generate(count, seed, seeds)
     outcomes = {"ok": 0, "refused": 0, "finding": 0}
     by_generator: Dict[str, Dict[str, int]] = {name: dict.fromkeys(outcomes, 0) for name in GENERATORS}
-    findings, refusals = [], {}
+    findings, refusals, kinds = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="gaitbert-fuzz-") as tmp:
         work, quiet = Path(tmp) / "cases", Path(tmp) / "worker"
         work.mkdir()
@@ -390,8 +391,11 @@ def fuzz(count: int, seed: int = 0, samples: Optional[Path] = None, batch: int =
                 outcomes[result["outcome"]] += 1
                 by_generator[name][result["outcome"]] += 1
                 if result["outcome"] == "finding":
-                    findings.append({"case": path.name, "generator": name, "kind": result["kind"],
-                                     "detail": result["detail"], "bytes": data[:200].hex()})
+                    kinds[result["kind"]] = kinds.get(result["kind"], 0) + 1
+                    if len(findings) < KEEP_FINDINGS:
+                        findings.append({"case": path.name, "generator": name, "kind": result["kind"],
+                                         "detail": result["detail"].replace(str(path), path.name),
+                                         "bytes": data[:200].hex()})
                 elif result["outcome"] == "refused":
                     kind = result["detail"].split(" (", 1)[0][:90]
                     refusals[kind] = refusals.get(kind, 0) + 1
@@ -400,7 +404,8 @@ def fuzz(count: int, seed: int = 0, samples: Optional[Path] = None, batch: int =
             if progress:
                 print(f"  {start + len(chunk)} cases, {outcomes['finding']} findings", file=sys.stderr, flush=True)
     return {"cases": count, "seed": seed, "outcomes": outcomes, "by_generator": by_generator,
-            "findings": findings, "top_refusals": dict(sorted(refusals.items(), key=lambda kv: -kv[1])[:15]),
+            "finding_kinds": dict(sorted(kinds.items())), "findings": findings,
+            "top_refusals": dict(sorted(refusals.items(), key=lambda kv: -kv[1])[:15]),
             "seeds_real_gifs": bool(samples and Path(samples).is_dir()),
             "wall_s": round(time.monotonic() - started, 1)}
 
@@ -416,11 +421,8 @@ def _summary(result: dict) -> List[str]:
     for name, counts in result["by_generator"].items():
         lines.append(f"| {name} | {sum(counts.values())} | {counts['ok']} | {counts['refused']} | {counts['finding']} |")
     lines.append(f"| all | {result['cases']} | {out['ok']} | {out['refused']} | {out['finding']} |")
-    kinds: Dict[str, int] = {}
-    for finding in result["findings"]:
-        kinds[finding["kind"]] = kinds.get(finding["kind"], 0) + 1
-    listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-    lines += ["", f"Findings: {len(result['findings'])}" + (f" ({listed})" if listed else "") + "."]
+    listed = ", ".join(f"{n} {k}" for k, n in result["finding_kinds"].items())
+    lines += ["", f"Findings: {out['finding']}" + (f" ({listed})" if listed else "") + "."]
     lines += [f"- {f['case']} ({f['generator']}, {f['kind']}): {f['detail'][:200]}" for f in result["findings"][:12]]
     return lines
 
