@@ -13,6 +13,7 @@ someone else's.
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
@@ -78,6 +79,22 @@ def MergeCfgsDict(src: Mapping, dst: Dict[str, Any]) -> None:  # noqa: N802 - Op
             dst[key] = value
 
 
+def yaml_problem(err: Exception) -> str:
+    """What is wrong with a YAML text that ``yaml.safe_load`` refused, and the fix: a tag that would
+    build a Python object (``!!python/object/apply:os.system``) is named as such, since a config
+    never needs one; anything else is "not readable YAML"."""
+    import yaml
+
+    tag = re.search(r"constructor for the tag '(?:tag:yaml\.org,2002:)?([^']*)'", str(getattr(err, "problem", "")))
+    if isinstance(err, yaml.constructor.ConstructorError) and tag:
+        mark = err.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        shown = f"!!{tag.group(1)}" if not tag.group(1).startswith("!") else tag.group(1)
+        return (f"uses the YAML tag `{shown}`{where}, which asks to build a Python object (and could run code): "
+                "a config holds only mappings, lists, numbers and strings. Remove the tag; nothing was read.")
+    return f"not a readable YAML file ({err})."
+
+
 def read_yaml(path: Union[str, Path], what: str = "--cfgs") -> Dict[str, Any]:
     """A YAML config file as a dict (``{}`` when empty), as OpenGait's ``config_loader`` reads it.
 
@@ -92,7 +109,7 @@ def read_yaml(path: Union[str, Path], what: str = "--cfgs") -> Dict[str, Any]:
     try:
         cfg = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"{what} {path}: not a readable YAML file ({err}).") from err
+        raise ConfigError(f"{what} {path}: {yaml_problem(err)}") from err
     if cfg is None:
         return {}
     if not isinstance(cfg, dict):

@@ -5,7 +5,8 @@ OpenGait resolves YAML names with ``getattr`` on module namespaces:
 ``modeling.losses`` and ``*_cfg.transform[].type`` on ``data.transform``.
 Registering is setting those attributes, in every process, before ``run_model``.
 The fourth entry, ``dataset``, registers no name: it routes OpenGait's pkl loading
-(``data.dataset``) through the safe loader (:mod:`.adapters.dataset`).
+(``data.dataset``) through the safe loader (:mod:`.adapters.dataset`). Registering the
+model also makes ``BaseModel`` read checkpoints weights-only (patch P6).
 """
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ def register_entry(kind: str) -> None:
             f"({getattr(existing, '__module__', '?')}), which is not GaitBERT's. Rename or remove "
             f"that one, or set OPENGAIT_GAITBERT_DISABLE=1 and do not use GaitBERT in this run.")
     setattr(namespace, class_name, cls)
+    if kind == "model":  # every model's checkpoints, GaitBERT's or not, are read weights-only
+        from .adapters.patches import load_checkpoints_weights_only
+        load_checkpoints_weights_only()
 
 
 def register() -> None:

@@ -102,13 +102,14 @@ def good_bytes():
     return pickle.dumps(np.full((10, 64, 64), 255, np.uint8))
 
 
-# Each kind of corrupt pkl, and how it is listed: unreadable (with the exception the opcode scan
-# or the safe loader met), or refused before loading (naming the global it would have called).
+# Each kind of corrupt pkl, and how it is listed: unreadable (with what the safe loader met), or
+# refused, not loaded (naming the global it would have called, or what is unsafe in its array).
 CORRUPT = {
-    "not a pickle": (lambda: b"not a pickle", "unreadable (ValueError: unknown opcode"),
-    "empty file": (lambda: b"", "unreadable (ValueError: ends before its STOP opcode"),
-    "truncated": (lambda: good_bytes()[:len(good_bytes()) // 2], "unreadable (ValueError: truncated"),
-    "damaged dtype": (lambda: good_bytes().replace(b"u1", b"zz"), "unreadable (TypeError"),
+    "not a pickle": (lambda: b"not a pickle", "unreadable (UnpicklingError: invalid load key, 'n'.)"),
+    "empty file": (lambda: b"", "unreadable (UnpicklingError: pickle data was truncated)"),
+    "truncated": (lambda: good_bytes()[:len(good_bytes()) // 2], "unreadable (UnpicklingError: pickle data was "
+                                                                 "truncated)"),
+    "damaged dtype": (lambda: good_bytes().replace(b"u1", b"zz"), "refused, not loaded: its array has dtype 'zz'"),
     "missing key": (lambda: pickle.dumps(Reduces(operator.getitem, {}, "frames")),
                     "refused, not loaded: the pickle names `_operator.getitem`"),
     "missing module": (lambda: b"cno_such_module_x\nthing\n.",
@@ -146,7 +147,7 @@ def test_a_folder_named_pkl_is_listed(tmp_path):
     partition = tmp_path / "partition.json"
     partition.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": []}))
     report = checkdata.check_dataset(root, partition)
-    assert [reason.split(":")[0] for _, reason in report.problems] == ["unreadable (IsADirectoryError"]
+    assert [reason.split(";")[0] for _, reason in report.problems] == ["is a folder, not a regular file"]
 
 
 def test_a_tree_of_thousands_of_files_is_checked_to_the_end(tmp_path, capsys):

@@ -19,10 +19,12 @@ import numpy as np
 import pytest
 import torch
 
-from malicious import silhouettes, write_malicious_pkl
+from malicious import claimed_frames_pkl, flagged_dtype_pkl, object_pointer_pkl, silhouettes, write_malicious_pkl, \
+    zero_stride_pkl
 from opengait_gaitbert import config_path
 from opengait_gaitbert.core.errors import EXIT_USER_ERROR, DataError, UnsafePickleError
 from opengait_gaitbert.data import pretreat
+from opengait_gaitbert.data.safe_pickle import MAX_BYTES_ENV, TRUST_ENV
 from opengait_gaitbert.launcher import cli
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "data-safety.md"
@@ -66,6 +68,11 @@ def partly_empty():
 
 
 PKL_INPUTS = {
+    "pkl naming only numpy globals whose bytes numpy would take as object pointers": object_pointer_pkl,
+    "pkl whose dtype state sets numpy's object flags": flagged_dtype_pkl,
+    "50-byte pkl claiming 2^30 frames with zero strides": zero_stride_pkl,
+    "pkl whose shape claims 2^30 frames over one frame of data": claimed_frames_pkl,
+    "pkl over the size limit (OPENGAIT_GAITBERT_MAX_PKL_BYTES=4096)": silhouettes,
     "truncated pkl": lambda: pickle.dumps(silhouettes())[:3000],
     # What a download link often gives instead of the file: the host's HTML page.
     "non-pickle file named .pkl": lambda: b"<!DOCTYPE html><html><head><title>Virus scan warning</title></html>\n",
@@ -84,10 +91,30 @@ PKL_INPUTS = {
 }
 
 
-def build(tmp_path: Path, name: str):
-    """Write input ``name``; returns (dataset root, partition, marker file)."""
+#: A config whose data_cfg is a YAML tag that would run ``touch PWNED`` (column 11 of line 1).
+TAGGED_YAML = 'data_cfg: !!python/object/apply:os.system ["touch PWNED"]\n'
+#: A GIF (45 bytes) whose screen and only frame declare 65535x65535 pixels.
+BOMB_GIF = (b"GIF89a\xff\xff\xff\xff\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+            + b",\x00\x00\x00\x00\xff\xff\xff\xff\x00\x02\x02D\x01\x00;")
+
+
+def bomb_png() -> bytes:
+    """A PNG whose header declares 65535x65535 grey pixels, with one tiny compressed row."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 65535, 65535, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
+
+
+def build(tmp_path: Path, name: str, monkeypatch):
+    """Write input ``name`` (and set its environment); returns (dataset root, partition, marker file)."""
     marker = tmp_path / "PWNED"
     partition = tmp_path / "partition.json"
+    sequence = tmp_path / "data" / "001" / "nm-01" / "000" / "000.pkl"
+    monkeypatch.chdir(tmp_path)  # a YAML tag's "touch PWNED" would land here
     if name == "pkl whose unpickling runs code":
         root = pkl_tree(tmp_path, silhouettes())
         write_malicious_pkl(root / "001" / "nm-01" / "000" / "000.pkl", marker)
@@ -99,14 +126,48 @@ def build(tmp_path: Path, name: str):
     elif name == "malformed partition JSON":
         root = pkl_tree(tmp_path, silhouettes())
         partition.write_text('{"TRAIN_SET": ["001"], ')
+    elif name == "FIFO named 01.pkl":
+        root = pkl_tree(tmp_path, silhouettes())
+        sequence.unlink()
+        os.mkfifo(sequence.with_name("01.pkl"))
+    elif name == "folder named 01.pkl":
+        root = pkl_tree(tmp_path, silhouettes())
+        sequence.with_name("01.pkl").mkdir()
+    elif name == "symbolic link out of the data root":
+        root = pkl_tree(tmp_path, silhouettes())
+        outside = tmp_path / "elsewhere.pkl"
+        sequence.rename(outside)
+        sequence.symlink_to(outside)
     else:
         root = pkl_tree(tmp_path, silhouettes())
+    if "OPENGAIT_GAITBERT_MAX_PKL_BYTES=4096" in name:
+        monkeypatch.setenv(MAX_BYTES_ENV, "4096")
+    if name == "OPENGAIT_GAITBERT_TRUST_DATA=false":
+        monkeypatch.setenv(TRUST_ENV, "false")
     return root, partition, marker
 
 
 def argv(tmp_path: Path, name: str, command: str, root: Path, partition: Path):
+    if name.startswith("YAML tag"):
+        cfg = tmp_path / "tagged.yaml"
+        cfg.write_text(TAGGED_YAML if name == "YAML tag in --cfgs" else Path(DEMO_CFG).read_text())
+        if command == "check-data":
+            return ["check-data", "--cfgs", cfg, "--no-progress"]
+        tagged_set = ["--set", 'trainer_cfg.total_iter=!!python/object/apply:os.system ["touch PWNED"]']
+        return [command, "--cfgs", cfg, *(tagged_set if name == "YAML tag in a --set value" else [])]
+    if command == "train":
+        return ["train", "--cfgs", DEMO_CFG, "--opengait", tmp_path / "no-opengait-needed"]
     if command == "check-data":
         return ["check-data", "--root", root, "--partition", partition, "--no-progress"]
+    if command == "visualize":
+        gif = tmp_path / "bomb.gif"
+        gif.write_bytes(BOMB_GIF)
+        return ["visualize", "--cfgs", DEMO_CFG, "--seq", gif, "--out", tmp_path / "v.png"]
+    if name == "PNG frame declaring 65535x65535 pixels":
+        frames = tmp_path / "frames" / "walker"
+        frames.mkdir(parents=True)
+        (frames / "frame0.png").write_bytes(bomb_png())
+        return ["embed", "--cfgs", DEMO_CFG, "--data", frames.parent, "--out", tmp_path / "e.npz"]
     if command == "embed":
         extra = []
         if name == "checkpoint of another model":
@@ -116,9 +177,11 @@ def argv(tmp_path: Path, name: str, command: str, root: Path, partition: Path):
             extra = ["--ckpt", ckpt]
         return ["embed", "--cfgs", DEMO_CFG, "--data", root, "--out", tmp_path / "e.npz", *extra]
     if command == "video":
-        clip = tmp_path / ("broken.mp4" if name == "unreadable video" else "empty.avi")
+        clip = tmp_path / {"unreadable video": "broken.mp4", "video of 9000x9000 frames": "big.y4m"}.get(name, "empty.avi")
         if name == "unreadable video":
             clip.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+        elif name == "video of 9000x9000 frames":  # a header and a few bytes: the frame is never decoded
+            clip.write_bytes(b"YUV4MPEG2 W9000 H9000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(100))
         else:
             cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 120)).release()
         return ["video", clip, "--out", tmp_path / "out", "--no-progress"]
@@ -126,25 +189,35 @@ def argv(tmp_path: Path, name: str, command: str, root: Path, partition: Path):
 
 
 @pytest.mark.parametrize("name,command,message,status", doc_rows(), ids=lambda v: str(v)[:40])
-def test_each_bad_input_of_the_doc_gets_its_message(tmp_path, capsys, name, command, message, status):
-    root, partition, marker = build(tmp_path, name)
+def test_each_bad_input_of_the_doc_gets_its_message(tmp_path, capsys, monkeypatch, name, command, message, status):
+    if command == "test":
+        pytest.skip("needs OpenGait: tests/integration/test_data_safety.py runs this row")
+    if "FIFO" in name and not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this system")
+    root, partition, marker = build(tmp_path, name, monkeypatch)
     code = cli.main([str(a) for a in argv(tmp_path, name, command, root, partition)])
     out = capsys.readouterr()
     text = out.out + out.err
     assert code == status, text[-2000:]
     assert message in text, text[-2000:]
     assert "Traceback" not in text and not marker.exists()
-    if command in ("check-data", "embed") and name not in ("malformed partition JSON",
-                                                           "symbolic link loop in the data root",
-                                                           "checkpoint of another model"):
+    assert not list(tmp_path.glob("PWNED*"))  # a YAML tag's command did not run either
+    if name in PKL_INPUTS or name == "symbolic link out of the data root":
         assert str(root / "001" / "nm-01" / "000" / "000.pkl") in text  # the message names the file
+    elif "01.pkl" in name:
+        assert str(root / "001" / "nm-01" / "000" / "01.pkl") in text
 
 
 def test_the_doc_table_covers_every_kind_of_bad_input():
     names = {name for name, *_ in doc_rows()}
     assert set(PKL_INPUTS) | {"pkl whose unpickling runs code", "symbolic link loop in the data root",
                               "malformed partition JSON", "unreadable video", "empty video",
-                              "checkpoint of another model"} == names
+                              "checkpoint of another model", "FIFO named 01.pkl", "folder named 01.pkl",
+                              "symbolic link out of the data root", "OPENGAIT_GAITBERT_TRUST_DATA=false",
+                              "YAML tag in a --set value", "YAML tag in --cfgs", "GIF declaring 65535x65535 pixels",
+                              "PNG frame declaring 65535x65535 pixels", "video of 9000x9000 frames",
+                              "checkpoint whose unpickling runs code, restored by the test phase's integer "
+                              "restore_hint"} == names
 
 
 # -- a malicious pkl at every entry point -------------------------------------------------

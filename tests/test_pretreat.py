@@ -208,7 +208,7 @@ def test_read_pkl_valid_and_bool(tmp_path):
     (pickle.dumps({"a": 1}), "holds a dict"),
     (pickle.dumps(np.zeros((64, 64), np.uint8)), "expected non-empty \\[T, H, W\\]"),
     (pickle.dumps(np.full((2, 4, 4), 300, np.int16)), "do not fit uint8"),
-    (pickle.dumps(np.array([[["a"]]])), "not a silhouette dtype"),
+    (pickle.dumps(np.array([[["a"]]])), "refused to unpickle: its array has dtype 'U1'"),
 ])
 def test_read_malformed_pkl(tmp_path, payload, message):
     path = tmp_path / "seq.pkl"

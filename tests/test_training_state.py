@@ -190,6 +190,20 @@ def test_corrupt_checkpoint_names_the_file_and_the_previous_one(tmp_path, damage
     assert previous_checkpoints(bad) == [tmp_path / "run-00003.pt"]
 
 
+def test_a_checkpoint_that_runs_code_is_refused_where_torch_would_unpickle_it(tmp_path, monkeypatch):
+    """TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 gives torch.load the default of torch 2.5 (weights_only=False),
+    the oldest torch this package allows: the loader passes weights_only=True itself."""
+    from malicious import ShellTouch
+    marker = tmp_path / "PWNED"
+    path = tmp_path / "run-00005.pt"
+    torch.save({"model": {}, "payload": ShellTouch(marker)}, path)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(CheckpointError, match=r"run-00005\.pt: cannot be read with weights_only=True \(it holds "
+                                              r"Python objects: posix\.system\)"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
 def test_full_disk_at_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     """ENOSPC in the middle of the write: a clear error, the previous checkpoint intact, no temporary file."""
     atomic_save({"iteration": 3}, tmp_path / "run-00003.pt")

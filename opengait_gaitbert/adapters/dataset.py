@@ -1,14 +1,17 @@
 """What OpenGait's ``data.dataset`` loads its pkl files through (patch P5 of :mod:`.patches`).
 
-``DataSet.__loader__`` calls ``pickle.load(f)`` on each sequence file, with
-``pickle`` the module global of ``data/dataset.py``. P5 replaces that one global
-with :class:`SafePickle`, whose ``load`` is :func:`..data.safe_pickle.load_stream`,
-so every file OpenGait's training and testing read is unpickled with the
-allow-list, and wraps ``DataSet.__init__``:
+``DataSet.__loader__`` calls ``open(pth, 'rb')`` and ``pickle.load(f)`` on each
+sequence file, with ``open`` and ``pickle`` looked up in the module globals of
+``data/dataset.py``. P5 sets both there: ``pickle`` is :class:`SafePickle`, whose
+``load`` is :func:`..data.safe_pickle.load_stream` (arrays rebuilt from their
+description, nothing in a file runs), and ``open`` is :func:`open_regular_file`,
+which refuses a FIFO, device or folder by its ``stat`` instead of blocking on it.
+It also wraps ``DataSet.__init__``:
 
-* after OpenGait has listed the sequences, the globals of every listed file are
-  read from its opcodes (nothing is loaded) and a file naming anything but numpy
-  arrays stops the run there, before the first step, as an UnsafePickleError;
+* after OpenGait has listed the sequences, every listed file is checked as the
+  safe loader reads it, without its frames (:func:`..data.safe_pickle.check_pickle`,
+  symbolic links kept inside ``data_cfg.dataset_root``), and a refused file stops
+  the run there, before the first step, as an UnsafePickleError or SequenceReadError;
 * a listing that fails (a symbolic link loop, an unreadable folder) or a
   malformed partition JSON becomes a DataError naming the path and the fix,
   instead of an OSError from inside OpenGait.
@@ -16,18 +19,23 @@ allow-list, and wraps ``DataSet.__init__``:
 Nothing of OpenGait is edited on disk. It is applied by the launcher's worker
 (through :func:`..registry.register`) and, for users who run OpenGait's own
 ``main.py``, by the startup hook when ``data.dataset`` is imported.
-``OPENGAIT_GAITBERT_TRUST_DATA=1`` (``--trust-data``) loads with plain pickle.
+``OPENGAIT_GAITBERT_TRUST_DATA=1`` (``--trust-data``) loads with plain pickle; any value
+but 1, 0 or unset is refused, naming the variable.
 """
 from __future__ import annotations
 
+import builtins
+import os
 import pickle
 import types
 
 from ..core.errors import SequenceReadError, UnsafePickleError
-from ..data.safe_pickle import check_globals, load_stream, trusted
+from ..data.safe_pickle import check_pickle, load_stream, regular_file, trusted
 
 #: Refused or unreadable files quoted in one error; the rest are counted.
 SHOW_FILES = 3
+#: Set (to 1) by the launcher, which has said the trust decision itself: the workers do not repeat it.
+TRUST_SAID_ENV = "GAITBERT_TRUST_SAID"
 
 
 class SafePickle(types.ModuleType):
@@ -45,6 +53,14 @@ class SafePickle(types.ModuleType):
         return getattr(pickle, name)
 
 
+def open_regular_file(file, mode="r", *args, **kwargs):
+    """``open`` as ``data/dataset.py`` sees it: a path to read that exists but is a FIFO, a device
+    or a folder is refused (SequenceReadError naming it) instead of blocking the loader forever."""
+    if "r" in mode and isinstance(file, (str, os.PathLike)) and os.path.lexists(file):
+        regular_file(file)
+    return builtins.open(file, mode, *args, **kwargs)
+
+
 def log(message: str, warning: bool = False) -> None:
     """Through OpenGait's logger (rank 0 only) where main.py set it up, else on stderr."""
     import sys
@@ -59,9 +75,10 @@ def log(message: str, warning: bool = False) -> None:
     print(f"[opengait-gaitbert] {message}", file=sys.stderr, flush=True)
 
 
-def check_listed_files(seqs_info) -> int:
-    """Refuse, before loading any, the files of OpenGait's ``seqs_info`` that name a global
-    a pickled array never needs, or that are no complete pickle; returns the files checked.
+def check_listed_files(seqs_info, root=None) -> int:
+    """Refuse, before loading any, the files of OpenGait's ``seqs_info`` that the safe loader
+    would refuse (a global a pickled array never needs, an unsafe array description, no complete
+    pickle, over the size limit, no regular file, a link out of ``root``); returns the files checked.
 
     Raises:
         UnsafePickleError: naming the first refused file, its global and the count.
@@ -74,7 +91,7 @@ def check_listed_files(seqs_info) -> int:
                 continue  # OpenGait's own loader refuses those with its message
             checked += 1
             try:
-                check_globals(path)
+                check_pickle(path, root=root)
             except UnsafePickleError as err:
                 refused.append(err)
             except SequenceReadError as err:

@@ -28,17 +28,25 @@ P4     :func:`mark_progress`: the model       The launcher names the rank that f
        ``train_step``, ``save_ckpt`` report   iteration every rank completed.
        each stage of an iteration (training)
 P5     :func:`load_pickles_safely`:           ``pickle.load`` runs any code a downloaded      OpenGait loading pkl
-       ``data.dataset``'s ``pickle`` global   dataset file carries (see                       files with an allow-list
-       is the allow-list loader, and          ``docs/data-safety.md``).                       (or storing ``.npy``).
-       ``DataSet.__init__`` scans the listed
-       files before any is loaded (every run,
-       by ``register()`` and the startup hook)
+       ``data.dataset``'s ``pickle`` global   dataset file carries, and numpy's own state     files without numpy's
+       is the safe loader, its ``open``       restoring crashes on crafted arrays; ``open``   unpickling (or storing
+       refuses FIFOs and devices, and         of a FIFO blocks forever (see                   ``.npy``).
+       ``DataSet.__init__`` checks the        ``docs/data-safety.md``).
+       listed files before any is loaded
+       (every run, by ``register()`` and
+       the startup hook)
+P6     :func:`load_checkpoints_weights_only`: ``_load_ckpt`` calls ``torch.load`` without    ``BaseModel._load_ckpt``
+       ``base_model.torch.load`` is           ``weights_only``: safe only where torch's       passing
+       :func:`..core.training_state.          default is True (2.6 on), and the test phase    ``weights_only=True``.
+       load_checkpoint` (every run, by        restores an integer ``restore_hint`` through
+       ``register()`` and the startup hook)   it; torch 2.5 would run a checkpoint's code.
 =====  =====================================  ==============================================  =========================
 """
 from __future__ import annotations
 
 import functools
 import json
+import os
 import os.path as osp
 import pickle
 import sys
@@ -71,7 +79,7 @@ class _TorchOnCpu:
     """``torch`` as seen by BaseModel on CPU: CUDA devices map to the CPU."""
 
     def __init__(self, real_torch):
-        self._torch = real_torch
+        self._torch = real_torch  # torch, or P6's torch around it
         self.cuda = _CudaOnCpu(real_torch.cuda)
 
     def device(self, kind, index=None):
@@ -119,7 +127,7 @@ def run_on_cpu(main_module: types.ModuleType = None) -> None:
 
     torch.Tensor.cuda = _stay
     torch.nn.Module.cuda = _stay
-    base_model.torch = _TorchOnCpu(torch)
+    base_model.torch = _TorchOnCpu(base_model.torch)  # over P6's torch, if it is there
     for namespace in (utils, common, loss_aggregator, main_module):
         if namespace is not None and hasattr(namespace, "get_ddp_module"):
             namespace.get_ddp_module = cpu_get_ddp_module
@@ -226,6 +234,8 @@ def mark_progress(cls, mark: Callable[[int, int], None], before_step: Callable[[
 
 # -- P5: pkl files through the allow-list loader -------------------------------------------------
 
+_TRUST_SAID: list = []  # filled when this process has logged its trust decision
+
 def load_pickles_safely(dataset_module) -> None:
     """P5: route ``dataset_module`` (OpenGait's ``data.dataset``) through the safe loader; idempotent.
 
@@ -233,10 +243,11 @@ def load_pickles_safely(dataset_module) -> None:
     checks every listed file (:func:`~.dataset.check_listed_files`) before any is loaded;
     a listing that fails or a malformed partition JSON becomes a DataError naming the path.
     """
-    from ..data.safe_pickle import TRUST_ENV, trusted
-    from .dataset import SafePickle, check_listed_files, log
+    from ..data.safe_pickle import trust_decision
+    from .dataset import TRUST_SAID_ENV, SafePickle, check_listed_files, log, open_regular_file
 
     dataset_module.pickle = SafePickle()
+    dataset_module.open = open_regular_file
     cls = dataset_module.DataSet
     if getattr(cls, "_gaitbert_safe", False):
         return
@@ -256,13 +267,43 @@ def load_pickles_safely(dataset_module) -> None:
                 f"{data_cfg.get('dataset_partition')}: not a partition JSON ({type(err).__name__}: {err}); "
                 'expected {"TRAIN_SET": [...], "TEST_SET": [...]} (data_cfg.dataset_partition; write one with '
                 "`opengait-gaitbert partition`).") from err
-        if trusted():
-            log(f"{TRUST_ENV}=1 (--trust-data): pkl files are loaded with plain pickle, which runs any code a "
-                "file carries. Use it only for data whose source you know.", warning=True)
-            return
-        checked = check_listed_files(self.seqs_info)
-        log(f"safe pkl loading: the {checked} listed pkl file(s) name only numpy arrays; each is unpickled "
-            "with an allow-list")
+        trust, line = trust_decision()  # ConfigError naming the variable for a value like "false"
+        if not _TRUST_SAID and os.environ.get(TRUST_SAID_ENV) != "1":  # once: what was decided and why
+            _TRUST_SAID.append(trust)
+            log(line, warning=trust)
+        if not trust:
+            checked = check_listed_files(self.seqs_info, data_cfg.get("dataset_root"))
+            log(f"safe pkl loading: the {checked} listed pkl file(s) of {self.dataset_name} passed the checks")
 
     cls.__init__ = __init__
     cls._gaitbert_safe = True
+
+
+# -- P6: checkpoints read weights-only on every torch -------------------------------------------
+
+class _TorchLoadingWeightsOnly:
+    """``torch`` as OpenGait's ``base_model`` sees it: ``load`` is the package's one checkpoint
+    loader, ``torch.load(weights_only=True)`` whatever the torch version's default."""
+
+    def __init__(self, real_torch):
+        self._torch = real_torch
+
+    @staticmethod
+    def load(f, map_location=None, **kwargs):
+        from ..core.training_state import load_checkpoint
+        return load_checkpoint(f, map_location=map_location if map_location is not None else "cpu")
+
+    def __getattr__(self, name):
+        return getattr(self._torch, name)
+
+
+def load_checkpoints_weights_only() -> None:
+    """P6: ``BaseModel._load_ckpt`` (every restore: training, the test phase's integer or path
+    ``restore_hint``, any model) reads through :func:`..core.training_state.load_checkpoint`;
+    idempotent, and kept by P1 and P2, which wrap whatever ``base_model.torch`` is."""
+    from modeling.base_model import BaseModel  # OpenGait
+    base_model = sys.modules[BaseModel.__module__]
+    if getattr(base_model, "_gaitbert_weights_only", False):
+        return
+    base_model.torch = _TorchLoadingWeightsOnly(base_model.torch)
+    base_model._gaitbert_weights_only = True

@@ -32,14 +32,22 @@ Two input layouts are understood by :func:`pretreat`:
 
 Frames inside a folder are taken in natural order (``frame2`` before
 ``frame10``).  Pickles are read with :func:`.safe_pickle.load_pickle`, which
-refuses a file that names anything but numpy arrays: a ``.pkl`` cannot run code.
+rebuilds arrays from their description and refuses anything else: a ``.pkl``
+cannot run code.  Only regular files are read (a FIFO or device is refused from
+its ``stat``), and an image or GIF that declares more than
+:data:`MAX_FRAME_PIXELS` per frame (a decompression bomb) is refused from its
+header, before anything is decoded.
 """
 from __future__ import annotations
 
 import difflib
+import io
 import json
+import os
 import pickle
 import re
+import struct
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -49,11 +57,16 @@ import numpy as np
 
 from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
 from ..progress import progress as show_progress
-from .safe_pickle import load_pickle  # noqa: F401 - the one pkl reader; re-exported for callers
+from .safe_pickle import load_pickle, regular_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 #: OpenGait drops a frame whose pixel sum (0/255 scale) is at most this.
 EMPTY_FRAME_SUM = 10000
+#: The most pixels one frame (an image, a GIF, a video frame) may declare: 2**25, e.g. 8192x4096.
+#: More is a decompression bomb, or far beyond a silhouette (a few hundred pixels high).
+MAX_FRAME_PIXELS = 1 << 25
+#: The most pixels one sequence (an animated GIF's frames together) may decode to: 1 GiB of grey.
+MAX_SEQUENCE_PIXELS = 1 << 30
 #: Grey level above which a pixel is foreground.
 DEFAULT_THRESHOLD = 127
 LAYOUTS = ("casiab", "frames")
@@ -189,16 +202,71 @@ def list_frame_files(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
+def check_frame_pixels(path, width: int, height: int, what: str = "frame") -> None:
+    """Refuse a ``width`` x ``height`` frame over :data:`MAX_FRAME_PIXELS`, before it is decoded.
+
+    Raises:
+        SequenceReadError: naming ``path``, the size and the limit.
+    """
+    if width * height > MAX_FRAME_PIXELS:
+        raise SequenceReadError(
+            f"{path}: declares {width}x{height} pixels per {what} ({width * height}), over the limit of "
+            f"{MAX_FRAME_PIXELS} (e.g. 8192x4096): a decompression bomb, or an image far larger than a "
+            "silhouette frame; refused before decoding. Downscale it (silhouettes are a few hundred pixels high).")
+
+
+def declared_size(head: bytes):
+    """``(width, height, what)`` a PNG, GIF or BMP header declares (the first 26 bytes), else None."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        return (*struct.unpack(">II", head[16:24]), "image")
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return (*struct.unpack("<HH", head[6:10]), "GIF frame")
+    if head[:2] == b"BM" and len(head) >= 26:
+        return (*(abs(n) for n in struct.unpack("<ii", head[18:26])), "image")
+    return None
+
+
+def image_header(data, path):
+    """Pillow's lazily opened image of the encoded ``data`` (bytes, or a file path), its frame size
+    checked (:func:`check_frame_pixels`) before anything is decoded; None if Pillow cannot identify it.
+
+    Raises:
+        SequenceReadError: the header declares too many pixels.
+    """
+    from PIL import Image
+    if isinstance(data, (str, Path)):
+        with open(data, "rb") as stream:
+            head = stream.read(26)
+    else:
+        head = bytes(data[:26])
+    declared = declared_size(head)
+    if declared is not None:
+        check_frame_pixels(path, *declared)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is lower
+            image = Image.open(data if isinstance(data, (str, Path)) else io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise SequenceReadError(f"{path}: {exc}; refused before decoding.") from exc
+    except (OSError, ValueError, EOFError):  # not an image Pillow knows: the decoder will say
+        return None
+    check_frame_pixels(path, *image.size, what="GIF frame" if image.format == "GIF" else "image")
+    return image
+
+
 def read_frame(path: str | Path) -> np.ndarray:
     """Read one image file as [H, W] uint8 grey.
 
     Raises:
-        SequenceReadError: the file is missing or not a decodable image.
+        SequenceReadError: the file is missing or not a decodable image, or declares more than
+            :data:`MAX_FRAME_PIXELS` pixels.
     """
     path = Path(path)
     try:
         # imdecode(fromfile) instead of imread: works with non-ASCII paths.
-        img = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+        data = np.fromfile(str(path), dtype=np.uint8)
+        image_header(data, path)
+        img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
     except (OSError, cv2.error) as exc:
         raise SequenceReadError(f"{path}: cannot read image ({exc})") from exc
     if img is None or img.size == 0:
@@ -225,8 +293,9 @@ def read_sequence(path: str | Path,
     path = Path(path)
     if path.is_dir():
         return _read_folder(path, bad_frames)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise SequenceReadError(f"{path}: no such file or folder")
+    regular_file(path)  # a FIFO or device is refused unopened: reading one blocks
     suffix = path.suffix.lower()
     if suffix == ".gif":
         return _read_gif(path)
@@ -270,10 +339,21 @@ def _read_gif(path: Path) -> np.ndarray:
         from PIL import Image, ImageSequence
     except ImportError as exc:
         raise SequenceReadError(f"{path}: reading GIFs needs Pillow (pip install pillow)") from exc
+    gif = image_header(path, path)
+    if gif is None:
+        raise SequenceReadError(f"{path}: not a readable GIF (Pillow cannot identify it)")
+    frames = []
     try:
-        with Image.open(path) as gif:
-            frames = [np.array(f.convert("L"), dtype=np.uint8)
-                      for f in ImageSequence.Iterator(gif)]
+        with gif:
+            for frame in ImageSequence.Iterator(gif):
+                check_frame_pixels(path, *frame.size, what="GIF frame")  # a frame may outgrow the screen
+                if (len(frames) + 1) * gif.size[0] * gif.size[1] > MAX_SEQUENCE_PIXELS:
+                    raise SequenceReadError(
+                        f"{path}: more than {len(frames)} frames of {gif.size[0]}x{gif.size[1]}, over the limit of "
+                        f"{MAX_SEQUENCE_PIXELS} pixels for one sequence; refused. Cut it into shorter clips.")
+                frames.append(np.array(frame.convert("L"), dtype=np.uint8))
+    except Image.DecompressionBombError as exc:  # a frame declaring more than Pillow's own limit
+        raise SequenceReadError(f"{path}: {exc}; refused before decoding.") from exc
     except (OSError, EOFError, ValueError) as exc:  # PIL.UnidentifiedImageError is an OSError
         raise SequenceReadError(f"{path}: not a readable GIF ({exc})") from exc
     if not frames:

@@ -1,11 +1,12 @@
 """``opengait-gaitbert check-data``: walk a dataset and partition, list every problem, exit.
 
 OpenGait's pkl files are Python pickles, and unpickling can run code. This
-command checks each file before it loads it: the globals the pickle names are
-read from its opcodes (:func:`..data.safe_pickle.refused_globals`, nothing is
-run), a file that names anything but numpy arrays is listed and never loaded,
-and the rest are loaded with the safe loader and checked for dtype, shape,
-frame size, values and empty frames. One bad file never stops the walk.
+command reads each file with the safe loader (:func:`..data.safe_pickle.load_pickle`):
+nothing in a file runs, arrays are rebuilt from their description, and a file
+that names anything but numpy arrays, describes an array no plain numeric array
+has, is over the size limit, or is no regular file (a FIFO, a device, a link out
+of the dataset root) is listed, not loaded. The rest are checked for dtype,
+shape, frame size, values and empty frames. One bad file never stops the walk.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..compat import read_yaml
-from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
-from ..data.safe_pickle import check_globals, load_pickle, refused_globals
+from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError, UnsafePickleError
+from ..data.safe_pickle import check_pickle, load_pickle, regular_file
 from ..progress import progress as show_progress
 from .paths import resolved_against
 
@@ -59,24 +60,27 @@ class DataReport:
                              for (where, reason), kind in zip(self.problems, self.kinds)]}
 
 
-def check_pkl(path: Path, frame_size=RAW_FRAME_SIZE) -> Optional[Tuple[str, str]]:
+def check_pkl(path: Path, frame_size=RAW_FRAME_SIZE, root: Optional[Path] = None) -> Optional[Tuple[str, str]]:
     """``(kind, reason)`` of the problem with one OpenGait pkl, or None if it is a usable
     ``[T, H, W]`` uint8 sequence with ``(H, W) == frame_size``, T >= 2 and foreground in every frame.
 
-    The pickle's globals are checked first; a file naming anything but numpy arrays
-    is never loaded. A file that cannot be read, whatever it raises, is a problem to
-    list, never a crash.
+    The file is read with the safe loader (``root``: the dataset root its links must stay in):
+    nothing in it runs, and a refused file is listed, not loaded. A file that cannot be read,
+    whatever it raises, is a problem to list, never a crash.
     """
     try:
-        refused = refused_globals(path)
-        if refused:
-            return "unsafe", (f"refused, not loaded: the pickle names `{refused[0]}`, which a silhouette pkl "
-                              f"never needs, and loading it could run code. Delete it and {REMAKE}")
-        data = load_pickle(path)
+        data = load_pickle(path, root=root)
+    except UnsafePickleError as err:
+        if err.global_name:
+            return "unsafe", (f"refused, not loaded: the pickle names `{err.global_name}`, which a silhouette "
+                              f"pkl never needs, and loading it could run code. Delete it and {REMAKE}")
+        reason = str(err).split(": refused to unpickle: ", 1)[-1].split(";", 1)[0]
+        return "unsafe", f"refused, not loaded: {reason}; numpy would crash or run code on it. Delete it and {REMAKE}"
     except SequenceReadError as err:
-        cause = err.__cause__
-        detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(err)
-        return "unreadable", f"unreadable ({detail}): copy it again from its source, or {REMAKE}"
+        if getattr(err, "reason", None):  # a damaged pickle
+            return "unreadable", f"unreadable ({err.reason}): copy it again from its source, or {REMAKE}"
+        text = str(err)  # not a regular file, a link out of the root, over the size limit: its own fix
+        return "unreadable", text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
     if not isinstance(data, np.ndarray):
         return "not-array", f"holds a {type(data).__name__}, not a numpy array; {REMAKE}"
     if data.ndim != 3:
@@ -152,8 +156,8 @@ def read_partition(partition: Path, report: DataReport) -> List[str]:
     """The ids of the partition JSON's TRAIN_SET and TEST_SET; each flaw is listed in ``report``."""
     fix = 'expected {"TRAIN_SET": ["001", ...], "TEST_SET": [...]} (write one with `opengait-gaitbert partition`)'
     try:
-        split = json.loads(Path(partition).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        split = json.loads(Path(regular_file(partition)).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, SequenceReadError) as err:
         report.add(partition, "partition", f"partition unreadable: {err}; {fix}")
         return []
     if not isinstance(split, dict):
@@ -195,7 +199,7 @@ def check_dataset(root: Path, partition: Path, data_in_use: Optional[Sequence] =
                        "or remove the id from the partition JSON")
     for path in show_progress(files, "check-data", "file", enabled=progress):
         report.sequences += 1
-        problem = (check_pkl(path, frame_size) if path.name.endswith(".pkl") else
+        problem = (check_pkl(path, frame_size, root) if path.name.endswith(".pkl") else
                    ("not-pkl", "not a .pkl file: OpenGait's loader reads only .pkl (remove it, or leave it out "
                                "with data_cfg.data_in_use)"))
         if problem:
@@ -208,6 +212,11 @@ def run_files(cfgs: dict, phase: str, workdir: Path) -> List[Path]:
     partition's TRAIN_SET ids (train; TEST_SET too with ``trainer_cfg.with_test``) or TEST_SET ids
     (test) under each ``data_cfg``'s ``dataset_root``, filtered by its ``data_in_use``.
     A dataset whose root or partition cannot be read adds none (the preflight reports it)."""
+    return [path for _, path in run_files_with_roots(cfgs, phase, workdir)]
+
+
+def run_files_with_roots(cfgs: dict, phase: str, workdir: Path) -> List[Tuple[Path, Path]]:
+    """``(dataset root, file)`` of each file of :func:`run_files`."""
     training = phase == "train"
     sets = ["TRAIN_SET"] * training + ["TEST_SET"] * (not training or bool(
         (cfgs.get("trainer_cfg") or {}).get("with_test")))
@@ -218,8 +227,8 @@ def run_files(cfgs: dict, phase: str, workdir: Path) -> List[Path]:
             continue
         root = workdir / str(data["dataset_root"])
         try:
-            split = json.loads((workdir / str(data["dataset_partition"])).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            split = json.loads(Path(regular_file(workdir / str(data["dataset_partition"]))).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, SequenceReadError):
             continue
         if not isinstance(split, dict) or not root.is_dir():
             continue
@@ -234,7 +243,7 @@ def run_files(cfgs: dict, phase: str, workdir: Path) -> List[Path]:
                 continue
             for folder in _sequence_folders_of(Path(pid.path), report):
                 names = [entry.name for entry in _entries(folder, report)]
-                files += [folder / name for name in selected_files(names, data.get("data_in_use"))
+                files += [(root, folder / name) for name in selected_files(names, data.get("data_in_use"))
                           if name.endswith(".pkl")]
     if report.problems:  # a link loop or an unreadable folder: OpenGait's listing would fail on it
         where, reason = report.problems[0]
@@ -244,8 +253,10 @@ def run_files(cfgs: dict, phase: str, workdir: Path) -> List[Path]:
 
 
 def refuse_unsafe_files(cfgs: dict, phase: str, workdir: Path, source: str) -> int:
-    """Before a run starts: read the globals of every pkl it will load (nothing is unpickled)
-    and refuse the run if any file names more than numpy arrays or is no complete pickle.
+    """Before a run starts: check every pkl it will load as the safe loader reads it, without
+    reading the frames (:func:`..data.safe_pickle.check_pickle`), and refuse the run if any file
+    names more than numpy arrays, describes an unsafe array, is no complete pickle, is over the
+    size limit, or is no regular file inside its dataset root.
 
     Returns the number of files checked.
 
@@ -253,11 +264,11 @@ def refuse_unsafe_files(cfgs: dict, phase: str, workdir: Path, source: str) -> i
         UnsafePickleError / SequenceReadError (DataErrors): naming the first such file, how
             many there are, and the way on (check-data, or ``--trust-data``).
     """
-    files = run_files(cfgs, phase, workdir)
+    files = run_files_with_roots(cfgs, phase, workdir)
     bad = []
-    for path in show_progress(files, "checking pkl files", "file", enabled=len(files) >= 2000):
+    for root, path in show_progress(files, "checking pkl files", "file", enabled=len(files) >= 2000):
         try:
-            check_globals(path)
+            check_pickle(path, root=root)
         except SequenceReadError as err:  # UnsafePickleError included
             bad.append(err)
     if bad:

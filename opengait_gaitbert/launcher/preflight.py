@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import List, Mapping
 
 from ..core.config import validate_cfgs
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, SequenceReadError
 from ..core.training_state import errno_name, load_checkpoint, rank_rng_state
 from ..data.layouts import LAYOUTS, layout_for_dataset
+from ..data.safe_pickle import regular_file
 from .paths import resolved_against
 
 SHOW_IDS = 5  # missing ids quoted in a message; the rest are counted
@@ -44,8 +45,8 @@ def check_writable(folder: Path, what: str) -> None:
 def read_partition(path: Path, source: str, key: str = "data_cfg.dataset_partition") -> dict:
     """The partition JSON at ``path``, or ConfigError naming it (unreadable, not an object)."""
     try:
-        split = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        split = json.loads(Path(regular_file(path)).read_text())  # a FIFO is refused, not waited on
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, SequenceReadError) as err:
         raise ConfigError(f"{source}: {key} = {path} cannot be read as JSON ({err}).") from err
     if not isinstance(split, dict):
         raise ConfigError(f"{source}: {key} = {path} holds a {type(split).__name__}, not "

@@ -29,8 +29,9 @@ import yaml
 from ..core.errors import ConfigError
 from ..core.training_state import ALLOW_WORLD_SIZE_CHANGE_ENV, checkpoint_iteration, saved_checkpoints
 from .locate import locate_opengait
-from ..compat import merge_cfgs
-from ..data.safe_pickle import TRUST_ENV
+from ..compat import merge_cfgs, read_yaml, yaml_problem
+from ..adapters.dataset import TRUST_SAID_ENV
+from ..data.safe_pickle import TRUST_ENV, trust_decision
 from .checkdata import refuse_unsafe_files
 from .preflight import checkpoint_path, check_writable, preflight
 from .worker import COLLECTIVE_TIMEOUT, HEARTBEAT_ENV, STAGES
@@ -95,7 +96,10 @@ def parse_override(item: str):
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. trainer_cfg.total_iter=200.")
     key, value = item.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value)
+    try:
+        return key.strip().split("."), yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {item!r}: the value {yaml_problem(err)}") from err
 
 
 def apply_overrides(cfg: dict, overrides: Sequence[str]) -> dict:
@@ -173,13 +177,16 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
         output: if a list, the run's output lines are also appended to it.
         collective_timeout: seconds a collective waits for the other ranks before the run ends.
         allow_world_size_change: resume a checkpoint of another world size, approximately.
-        trust_data: unpickle the dataset with plain pickle (default: the allow-list, after
-            every file's globals were checked here, before any process starts).
+        trust_data: unpickle the dataset with plain pickle (default: the safe loader, after
+            every file was checked here, before any process starts); so does
+            ``OPENGAIT_GAITBERT_TRUST_DATA=1`` in the environment, and any other value but 0 is refused.
     """
-    root = locate_opengait(opengait)
+    trust_data, trust_line = trust_decision(trust_data)  # ConfigError for a value like "false"
     cfg_path = Path(cfgs).expanduser().resolve()
     if not cfg_path.is_file():
         raise ConfigError(f"--cfgs {cfgs}: no such file.")
+    user_cfg = apply_overrides(read_yaml(cfg_path), overrides)  # a YAML tag in either: ConfigError, first
+    root = locate_opengait(opengait)
     device = resolve_device(device)
     if nproc is None:
         import torch
@@ -190,10 +197,7 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
     check_writable(workdir_path / "output", "output folder (under --workdir)")
     ensure_default_config(workdir_path, root)
 
-    with open(cfg_path) as stream:
-        user_cfg = yaml.safe_load(stream) or {}
     if overrides:
-        user_cfg = apply_overrides(user_cfg, overrides)
         run_dir = workdir_path / "output" / "gaitbert-launcher"
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg_path = run_dir / cfg_path.name
@@ -205,11 +209,10 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
         nnodes = int(str(torchrun_args[list(torchrun_args).index("--nnodes") + 1]).split(":")[-1])
     preflight(merged, str(cfgs), phase, device, nproc * nnodes, workdir_path, iteration,
               allow_world_size_change=allow_world_size_change)
-    if trust_data:
-        _say("--trust-data: pkl files are loaded with plain pickle, which runs any code a file carries", output)
-    else:
+    if not trust_data:
         checked = refuse_unsafe_files(merged, phase, workdir_path, str(cfgs))
-        _say(f"safe pkl loading: {checked} pkl file(s) checked, each names only numpy arrays", output)
+        trust_line += f"; {checked} pkl file(s) checked before the start"
+    _say(trust_line, output)
 
     cmd = [sys.executable, "-m", "torch.distributed.run", *torchrun_args, "--nproc_per_node", str(nproc),
            "-m", "opengait_gaitbert.launcher.worker", "--opengait", str(root), "--device", device,
@@ -220,9 +223,8 @@ def launch(phase: str, cfgs: str, opengait: Optional[str] = None, device: str = 
     env = worker_env(device, nproc, jemalloc)
     if allow_world_size_change:
         env[ALLOW_WORLD_SIZE_CHANGE_ENV] = "1"
-    env.pop(TRUST_ENV, None)
-    if trust_data:
-        env[TRUST_ENV] = "1"
+    env[TRUST_ENV] = "1" if trust_data else "0"
+    env[TRUST_SAID_ENV] = "1"  # said above: the workers' DataSet does not repeat it
     heartbeats = Path(tempfile.mkdtemp(prefix="gaitbert-progress-"))
     env[HEARTBEAT_ENV] = str(heartbeats)
     try:

@@ -7,6 +7,7 @@ look at the video without holding frames in memory.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
@@ -15,7 +16,8 @@ import cv2
 import numpy as np
 
 from ..core.errors import DataError, SequenceReadError
-from ..data.pretreat import IMAGE_SUFFIXES, list_frame_files
+from ..data.pretreat import IMAGE_SUFFIXES, check_frame_pixels, image_header, list_frame_files
+from ..data.safe_pickle import regular_file
 
 #: File endings taken for videos when a tool must tell a video from a silhouette sequence.
 VIDEO_SUFFIXES = (".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv",
@@ -68,6 +70,8 @@ class FrameSource:
             source.fps = float(fps or capture.get(cv2.CAP_PROP_FPS) or FOLDER_FPS)
             capture.release()
         else:
+            if os.path.lexists(source.path):
+                regular_file(source.path)  # a FIFO or device: refused unopened, naming what it is
             raise SequenceReadError(f"{source.path}: no such file or folder. Pass a video file "
                                     "(any format OpenCV reads) or a folder of frames.")
         first = next(iter(source), None)
@@ -135,6 +139,12 @@ def _open_capture(path: Path) -> "cv2.VideoCapture":
     if not capture.isOpened():
         raise SequenceReadError(f"{path}: unreadable: OpenCV cannot open this file as a video (not a "
                                 f"video, damaged, or a codec this OpenCV build lacks). {_CONVERT_HINT}")
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    try:
+        check_frame_pixels(path, width, height, what="video frame")  # before the first frame is decoded
+    except SequenceReadError:
+        capture.release()
+        raise
     return capture
 
 
@@ -142,7 +152,9 @@ def _read_colour(file: Path) -> Optional[np.ndarray]:
     """One image as BGR ``[H, W, 3]`` uint8 (grey images too), or None if it cannot be decoded."""
     try:
         # imdecode(fromfile) instead of imread: works with non-ASCII paths.
-        image = cv2.imdecode(np.fromfile(str(file), dtype=np.uint8), cv2.IMREAD_COLOR)
+        data = np.fromfile(str(file), dtype=np.uint8)
+        image_header(data, file)  # SequenceReadError for a decompression bomb, before decoding
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except (OSError, cv2.error):
         return None
     return image if image is not None and image.size else None
