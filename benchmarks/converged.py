@@ -308,13 +308,16 @@ def pm(values: Sequence[float]) -> str:
     return f"{mean:.1f} ± {std:.1f}"
 
 
-def levelled_off(runs: Dict[int, dict]) -> Tuple[bool, float, float]:
-    """Whether the mean curve's last two points differ by no more than the seeds' spread at the last one."""
+def levelled_off(runs: Dict[int, dict]) -> Tuple[Optional[bool], float, float]:
+    """Whether the mean curve's last two points differ by no more than the seeds' spread at the last one
+    (None with one seed: there is no spread to judge by)."""
     seeds = sorted(runs)
     last = [mean3(runs[s]["curve"][-1]) for s in seeds]
     before = [mean3(runs[s]["curve"][-2]) for s in seeds]
     change = statistics.fmean(last) - statistics.fmean(before)
-    spread = statistics.stdev(last) if len(last) > 1 else float("nan")
+    if len(last) < 2:
+        return None, change, float("nan")
+    spread = statistics.stdev(last)
     return abs(change) <= spread, change, spread
 
 
@@ -327,6 +330,25 @@ def at_steps(run: dict, steps: float) -> float:
     if steps < xs[1]:
         return float("nan")
     return float(np.interp(steps, xs[1:], ys[1:]))
+
+
+#: the reference "the better GaitBase": per kind (clean, each corruption), the GaitBase arm with the higher mean
+BETTER = "the better GaitBase"
+
+
+def value(arms: Dict[str, Dict[int, dict]], arm: str, seed: int, kind: str) -> float:
+    """Rank-1 (mean of NM/BG/CL) of ``arm``'s final checkpoint on ``seed``, clean or under corruption ``kind``."""
+    run = arms[arm][seed]
+    return mean3(run["clean"] if kind == "clean" else run["conditions"][kind])
+
+
+def better_baseline_per_kind(arms: Dict[str, Dict[int, dict]], seeds: Sequence[int],
+                             kinds: Sequence[str]) -> Dict[str, str]:
+    """For each kind, the GaitBase arm (with its DA or without) with the higher mean over ``seeds``."""
+    have = [b for b in BASELINES if b in arms and set(seeds) <= set(arms[b])]
+    if not have:
+        return {}
+    return {k: max(have, key=lambda b: statistics.fmean(value(arms, b, s, k) for s in seeds)) for k in kinds}
 
 
 def best_baseline(arms: Dict[str, Dict[int, dict]], seeds: Sequence[int]) -> Optional[str]:
@@ -364,8 +386,10 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
         rows = []
         for arm in (a for a in order if a != COMPLETION):  # a test-time arm has its trained arm's curve
             flat, change, spread = levelled_off({s: arms[arm][s] for s in seeds})
+            verdict = (f"{'yes' if flat else 'no'} ({change:+.1f} vs ±{spread:.1f})" if flat is not None
+                       else f"one seed ({change:+.1f})")
             rows.append([arm] + [pm([mean3(arms[arm][s]["curve"][i]) for s in seeds]) for i in range(len(steps))]
-                        + [f"{'yes' if flat else 'no'} ({change:+.1f} vs ±{spread:.1f})"])
+                        + [verdict])
         lines += [md_table(["arm"] + [str(s) for s in steps] + ["levelled off"], rows), ""]
         best = best_baseline(arms, seeds)
         conds = list(arms[order[0]][seeds[0]]["conditions"])
@@ -376,23 +400,27 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
             rows.append([arm, pm([mean3(arms[arm][s]["clean"]) for s in seeds])]
                         + [pm([mean3(arms[arm][s]["conditions"][c]) for s in seeds]) for c in conds])
         lines += [md_table(["arm", "clean"] + conds, rows), ""]
-        comparisons = [(MODEL, ABLATION)] + ([(MODEL, best)] if best else []) \
-            + [(v, MODEL) for v in VARIANTS if v in arms] + ([(COMPLETION, MODEL), (COMPLETION, best)] if best else [])
+        kinds = ["clean"] + conds
+        better = better_baseline_per_kind(arms, seeds, kinds)
+        if better:
+            lines += ["The better GaitBase per kind (mean over seeds), the reference of \"the better GaitBase\": "
+                      + ", ".join(f"{k} `{b}`" for k, b in better.items()) + ".", ""]
+        comparisons = [(MODEL, ABLATION), (MODEL, BETTER)] + [(v, MODEL) for v in VARIANTS] \
+            + [(COMPLETION, MODEL), (COMPLETION, BETTER)]
         rows = []
-        gen_data = {"seeds": seeds, "best_baseline": best, "comparisons": {}}
+        gen_data = {"seeds": seeds, "best_baseline": best, "better_baseline_per_kind": better, "comparisons": {}}
         for a, b in comparisons:
-            if a not in arms or b not in arms:
+            if a not in arms or (b not in arms and not (b == BETTER and better)):
                 continue
-            diffs = {"clean": [mean3(arms[a][s]["clean"]) - mean3(arms[b][s]["clean"]) for s in seeds]}
-            for c in conds:
-                diffs[c] = [mean3(arms[a][s]["conditions"][c]) - mean3(arms[b][s]["conditions"][c]) for s in seeds]
-            rows.append([f"{a} − {b}"] + [fmt_interval(diffs[k]) for k in ["clean"] + conds])
+            diffs = {k: [value(arms, a, s, k) - value(arms, better[k] if b == BETTER else b, s, k) for s in seeds]
+                     for k in kinds}
+            rows.append([f"{a} − {b}"] + [fmt_interval(diffs[k]) for k in kinds])
             gen_data["comparisons"][f"{a} - {b}"] = {k: {"paired": v, "mean": interval(v)[0], "half_width": interval(v)[1]}
                                                      for k, v in diffs.items()}
-            key = f"{a} − {'the better GaitBase' if b == best else b}"
-            pooled.setdefault(key, []).extend(diffs["clean"])
-        lines += ["Paired differences, rank-1 points, mean [95 % interval]:", "", md_table(
-            ["comparison", "clean"] + conds, rows), ""]
+            pooled.setdefault(f"{a} − {b}", []).extend(diffs["clean"])
+        if rows:
+            lines += ["Paired differences, rank-1 points, mean [95 % interval]:", "", md_table(
+                ["comparison"] + kinds, rows), ""]
         if step_times:
             lines += equal_time_lines(arms, seeds, order, step_times)
         data["generators"][generator] = gen_data
