@@ -299,7 +299,11 @@ def interval(values: Sequence[float]) -> Tuple[float, float]:
 
 
 def fmt_interval(values: Sequence[float]) -> str:
+    if not values:
+        return "n/a"
     mean, half = interval(values)
+    if len(values) < 2:
+        return f"{mean:+.1f} (one pair)"
     return f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}]"
 
 
@@ -342,18 +346,25 @@ def value(arms: Dict[str, Dict[int, dict]], arm: str, seed: int, kind: str) -> f
     return mean3(run["clean"] if kind == "clean" else run["conditions"][kind])
 
 
-def better_baseline_per_kind(arms: Dict[str, Dict[int, dict]], seeds: Sequence[int],
-                             kinds: Sequence[str]) -> Dict[str, str]:
-    """For each kind, the GaitBase arm (with its DA or without) with the higher mean over ``seeds``."""
-    have = [b for b in BASELINES if b in arms and set(seeds) <= set(arms[b])]
-    if not have:
+def baseline_seeds(arms: Dict[str, Dict[int, dict]]) -> List[int]:
+    """The seeds on which every GaitBase arm that ran has a result: the better one is chosen over these."""
+    have = [set(arms[b]) for b in BASELINES if b in arms]
+    return sorted(set.intersection(*have)) if have else []
+
+
+def better_baseline_per_kind(arms: Dict[str, Dict[int, dict]], kinds: Sequence[str]) -> Dict[str, str]:
+    """For each kind, the GaitBase arm (with its DA or without) with the higher mean over the seeds both ran."""
+    seeds = baseline_seeds(arms)
+    have = [b for b in BASELINES if b in arms]
+    if not seeds:
         return {}
     return {k: max(have, key=lambda b: statistics.fmean(value(arms, b, s, k) for s in seeds)) for k in kinds}
 
 
-def best_baseline(arms: Dict[str, Dict[int, dict]], seeds: Sequence[int]) -> Optional[str]:
-    have = [b for b in BASELINES if b in arms and set(seeds) <= set(arms[b])]
-    return max(have, key=lambda b: statistics.fmean(mean3(arms[b][s]["clean"]) for s in seeds)) if have else None
+def paired(arms: Dict[str, Dict[int, dict]], a: str, b: str, kind: str) -> Dict[int, float]:
+    """``a`` − ``b`` in rank-1 points on each seed both have a result for (``b`` a named arm)."""
+    common_seeds = sorted(set(arms.get(a, {})) & set(arms.get(b, {})))
+    return {s: value(arms, a, s, kind) - value(arms, b, s, kind) for s in common_seeds}
 
 
 def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
@@ -375,54 +386,54 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
     data = {"size": asdict(SIZE), "pkl_side": PKL_SIDE, "points": POINTS, "generators": {}}
     pooled: Dict[str, List[float]] = {}
     for generator, arms in sorted(runs.items()):
-        seeds = sorted(set.intersection(*(set(r) for r in arms.values())))
-        if not seeds:
-            continue
-        lines += [f"## `{generator}` ({GENERATORS.get(generator, generator)}), seeds {', '.join(map(str, seeds))}", ""]
+        seeds = sorted(set.union(*(set(r) for r in arms.values())))
         order = [a for a in list(ARMS) + list(VARIANTS) + [COMPLETION] if a in arms]
-        steps = [p["iter"] for p in arms[order[0]][seeds[0]]["curve"]]
-        lines += ["Learning curves (clean rank-1 at each test; \"levelled off\": the last two points differ by "
-                  "no more than the seeds' spread at the last):", ""]
+        lines += [f"## `{generator}` ({GENERATORS.get(generator, generator)}), seeds {', '.join(map(str, seeds))}", ""]
+        first = arms[order[0]][min(arms[order[0]])]
+        steps = [p["iter"] for p in first["curve"]]
+        lines += ["Learning curves (clean rank-1 at each test, mean ± spread over the arm's seeds; \"levelled "
+                  "off\": the last two points differ by no more than the seeds' spread at the last):", ""]
         rows = []
         for arm in (a for a in order if a != COMPLETION):  # a test-time arm has its trained arm's curve
-            flat, change, spread = levelled_off({s: arms[arm][s] for s in seeds})
+            own = sorted(arms[arm])
+            flat, change, spread = levelled_off({s: arms[arm][s] for s in own})
             verdict = (f"{'yes' if flat else 'no'} ({change:+.1f} vs ±{spread:.1f})" if flat is not None
                        else f"one seed ({change:+.1f})")
-            rows.append([arm] + [pm([mean3(arms[arm][s]["curve"][i]) for s in seeds]) for i in range(len(steps))]
-                        + [verdict])
-        lines += [md_table(["arm"] + [str(s) for s in steps] + ["levelled off"], rows), ""]
-        best = best_baseline(arms, seeds)
-        conds = list(arms[order[0]][seeds[0]]["conditions"])
-        lines += [f"Final checkpoints, clean and under each corruption at its target severity (the better "
-                  f"GaitBase by clean rank-1: `{best}`):", ""]
-        rows = []
-        for arm in order:
-            rows.append([arm, pm([mean3(arms[arm][s]["clean"]) for s in seeds])]
-                        + [pm([mean3(arms[arm][s]["conditions"][c]) for s in seeds]) for c in conds])
-        lines += [md_table(["arm", "clean"] + conds, rows), ""]
+            rows.append([arm, len(own)] + [pm([mean3(arms[arm][s]["curve"][i]) for s in own])
+                                           for i in range(len(steps))] + [verdict])
+        lines += [md_table(["arm", "seeds"] + [str(s) for s in steps] + ["levelled off"], rows), ""]
+        conds = list(first["conditions"])
         kinds = ["clean"] + conds
-        better = better_baseline_per_kind(arms, seeds, kinds)
+        better = better_baseline_per_kind(arms, kinds)
+        lines += ["Final checkpoints, clean and under each corruption at its target severity:", ""]
+        rows = [[arm, len(arms[arm])] + [pm([value(arms, arm, s, k) for s in sorted(arms[arm])]) for k in kinds]
+                for arm in order]
+        lines += [md_table(["arm", "seeds"] + kinds, rows), ""]
         if better:
-            lines += ["The better GaitBase per kind (mean over seeds), the reference of \"the better GaitBase\": "
+            lines += [f"The better GaitBase per kind (mean over seeds {', '.join(map(str, baseline_seeds(arms)))}), "
+                      "the reference of \"the better GaitBase\": "
                       + ", ".join(f"{k} `{b}`" for k, b in better.items()) + ".", ""]
         comparisons = [(MODEL, ABLATION), (MODEL, BETTER)] + [(v, MODEL) for v in VARIANTS] \
             + [(COMPLETION, MODEL), (COMPLETION, BETTER)]
         rows = []
-        gen_data = {"seeds": seeds, "best_baseline": best, "better_baseline_per_kind": better, "comparisons": {}}
+        gen_data = {"seeds": seeds, "seeds_per_arm": {a: sorted(arms[a]) for a in order},
+                    "best_baseline": better.get("clean"), "better_baseline_per_kind": better, "comparisons": {}}
         for a, b in comparisons:
             if a not in arms or (b not in arms and not (b == BETTER and better)):
                 continue
-            diffs = {k: [value(arms, a, s, k) - value(arms, better[k] if b == BETTER else b, s, k) for s in seeds]
-                     for k in kinds}
-            rows.append([f"{a} − {b}"] + [fmt_interval(diffs[k]) for k in kinds])
-            gen_data["comparisons"][f"{a} - {b}"] = {k: {"paired": v, "mean": interval(v)[0], "half_width": interval(v)[1]}
-                                                     for k, v in diffs.items()}
-            pooled.setdefault(f"{a} − {b}", []).extend(diffs["clean"])
+            diffs = {k: paired(arms, a, better[k] if b == BETTER else b, k) for k in kinds}
+            if not diffs["clean"]:
+                continue
+            rows.append([f"{a} − {b}", len(diffs["clean"])] + [fmt_interval(list(diffs[k].values())) for k in kinds])
+            gen_data["comparisons"][f"{a} - {b}"] = {
+                k: {"seeds": list(v), "paired": list(v.values()), "mean": interval(list(v.values()))[0],
+                    "half_width": interval(list(v.values()))[1]} for k, v in diffs.items()}
+            pooled.setdefault(f"{a} − {b}", []).extend(diffs["clean"].values())
         if rows:
-            lines += ["Paired differences, rank-1 points, mean [95 % interval]:", "", md_table(
-                ["comparison"] + kinds, rows), ""]
+            lines += ["Paired differences, rank-1 points, mean [95 % interval] over the seeds both arms ran:", "",
+                      md_table(["comparison", "pairs"] + kinds, rows), ""]
         if step_times:
-            lines += equal_time_lines(arms, seeds, order, step_times)
+            lines += equal_time_lines(arms, order, step_times)
         data["generators"][generator] = gen_data
     if pooled:
         lines += ["## Both generators, clean rank-1, paired", "",
@@ -434,7 +445,7 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
     return markdown
 
 
-def equal_time_lines(arms, seeds, order, step_times: Dict[str, float]) -> List[str]:
+def equal_time_lines(arms, order, step_times: Dict[str, float]) -> List[str]:
     """Each arm's clean rank-1 at the wall-clock time GaitBase's full schedule takes."""
     reference = step_times.get("GaitBase")
     if not reference:
@@ -447,7 +458,7 @@ def equal_time_lines(arms, seeds, order, step_times: Dict[str, float]) -> List[s
             continue
         steps = budget / per_step
         rows.append([arm, f"{per_step * 1000:.0f} ms", f"{min(steps, SIZE.iters):.0f}",
-                     pm([at_steps(arms[arm][s], steps) for s in seeds])])
+                     pm([at_steps(run, steps) for run in arms[arm].values()])])
     return [f"At equal wall-clock time (GaitBase's {SIZE.iters} steps; seconds per step measured side by side, "
             "see `step_times` in converged.json):", "",
             md_table(["arm", "time per step", "steps in that time", "clean rank-1"], rows), ""]

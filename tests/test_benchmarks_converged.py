@@ -53,11 +53,11 @@ print(json.dumps({"interval": interval([1.0, 2.0, 3.0, 4.0, 5.0]), "one": interv
 
 
 def test_the_report_pairs_seeds_and_picks_the_better_gaitbase(tmp_path):
-    """From run files alone: the comparisons are paired seed by seed, the better GaitBase by clean rank-1
-    is the reference, and a test-time arm is compared with the arm it tests."""
+    """From run files alone: the comparisons are paired seed by seed over the seeds both arms ran, the
+    better GaitBase by clean rank-1 is the reference, and a test-time arm is compared with the arm it tests."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    clean = {"GaitBERT": [80, 82, 84], "GaitBERT-supervised": [79, 80, 81], "GaitBase": [60, 61, 62],
+    clean = {"GaitBERT": [80, 82, 84, 70], "GaitBERT-supervised": [79, 80, 81, 80], "GaitBase": [60, 61, 62],
              "GaitBase-no-da": [78, 83, 79], "GaitBERT+completion": [81, 83, 85]}
     for arm, values in clean.items():
         for seed, value in enumerate(values):
@@ -73,11 +73,13 @@ from benchmarks import converged
 converged.report(pathlib.Path({str(tmp_path)!r}), {{"GaitBERT": 0.2, "GaitBase": 0.1}})
 print(json.dumps(json.loads(pathlib.Path({str(tmp_path / "converged.json")!r}).read_text())))""")
     synth = out["generators"]["synth"]
-    assert synth["best_baseline"] == "GaitBase-no-da" and synth["seeds"] == [0, 1, 2]
+    assert synth["best_baseline"] == "GaitBase-no-da" and synth["seeds"] == [0, 1, 2, 3]
+    assert synth["seeds_per_arm"]["GaitBERT"] == [0, 1, 2, 3] and synth["seeds_per_arm"]["GaitBase"] == [0, 1, 2]
     # GaitBase with its DA is the better one under the side occluder, without it clean
     assert synth["better_baseline_per_kind"] == {"clean": "GaitBase-no-da", "occlude-side-50": "GaitBase"}
     comparisons = synth["comparisons"]
-    assert comparisons["GaitBERT - GaitBERT-supervised"]["clean"]["paired"] == [1, 2, 3]
+    assert comparisons["GaitBERT - GaitBERT-supervised"]["clean"]["paired"] == [1, 2, 3, -10]  # a 4th seed
+    assert comparisons["GaitBERT - the better GaitBase"]["clean"]["seeds"] == [0, 1, 2]  # no GaitBase on seed 3
     assert comparisons["GaitBERT - the better GaitBase"]["clean"]["paired"] == [2, -1, 5]
     assert comparisons["GaitBERT - the better GaitBase"]["occlude-side-50"]["paired"] == [-5, -5, -5]
     assert comparisons["GaitBERT+completion - GaitBERT"]["clean"]["paired"] == [1, 1, 1]
