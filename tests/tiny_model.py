@@ -6,13 +6,14 @@ puts this folder on ``sys.path`` for them.
 import torch
 
 #: The U-Net recipe (the defaults until 2026-12-05) that the small core tests are written against:
-#: conv-block encoder of any depth, a decoder (a pretraining phase), whole strips.
-UNET_RECIPE = dict(encoder="unet", temporal="transformer", part_columns=1, part_visibility=False)
+#: conv-block encoder of any depth, a decoder (a pretraining phase, as gaitbert_casiab_bert.yaml), whole strips.
+UNET_RECIPE = dict(encoder="unet", temporal="transformer", part_columns=1, part_visibility=False, pretrain_fraction=0.3)
 
 TINY_MODEL_CFG = """
 model_cfg:
   model: GaitBERT
   encoder: unet
+  pretrain_fraction: 0.3
   part_columns: 1
   part_visibility: false
   channels: {channels}

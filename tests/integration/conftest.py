@@ -47,6 +47,16 @@ def demo_cfg(data: Path, iters: int = 10, nproc: int = 1, **trainer) -> dict:
     return cfg
 
 
+def with_pretraining(cfg: dict) -> dict:
+    """``cfg`` (the demo's) with BERT's recipe's pretraining phase: gaitbert_casiab_bert.yaml's fraction,
+    masked-frame sampler and reconstruction weight, and DDP's unused-parameter detection."""
+    bert = yaml.safe_load(config_path("gaitbert_casiab_bert.yaml").read_text())
+    cfg["model_cfg"]["pretrain_fraction"] = bert["model_cfg"]["pretrain_fraction"]
+    cfg["loss_cfg"][0]["reconstruction_weight"] = bert["loss_cfg"][0]["reconstruction_weight"]
+    cfg["trainer_cfg"].update(transform=bert["trainer_cfg"]["transform"], find_unused_parameters=True)
+    return cfg
+
+
 def write_cfg(cfg: dict, folder: Path, name: str = "cfg.yaml") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
