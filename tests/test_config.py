@@ -130,25 +130,27 @@ def test_other_casiab_recipes_differ_from_the_default_in_their_model_keys_only(n
 
 
 def test_berts_recipe_is_the_default_with_a_pretraining_phase():
-    """gaitbert_casiab_bert.yaml is the default (its standing ablation) with pretrain_fraction 0.3 and
-    what only pretraining reads (the sampler, the reconstruction weight, unused-parameter detection),
-    GaitBase's milestones placed in its fine-tuning phase, nothing else changed."""
-    default, ablation = load("gaitbert_casiab_bert.yaml"), load("gaitbert_casiab.yaml")
-    parsed = validate_cfgs(ablation, training=True, source="gaitbert_casiab.yaml")
+    """gaitbert_casiab_bert.yaml is the default with pretrain_fraction 0.3 and what only pretraining
+    reads (the target, test-time completion, the sampler, the reconstruction weight, unused-parameter
+    detection), GaitBase's milestones placed in its fine-tuning phase, nothing else changed."""
+    bert, default = load("gaitbert_casiab_bert.yaml"), load("gaitbert_casiab.yaml")
+    parsed = validate_cfgs(default, training=True, source="gaitbert_casiab.yaml")
     assert parsed.masking is None and not parsed.network.has_decoder
-    assert differing_model_keys(default, ablation) == {"pretrain_fraction"}
-    assert ablation["trainer_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform"}]
-    assert (default["trainer_cfg"].pop("find_unused_parameters"), ablation["trainer_cfg"].pop("find_unused_parameters")) \
+    pretraining_keys = {"pretrain_fraction", "pretrain_target", "test_completion"}
+    assert differing_model_keys(bert, default) == {"pretrain_fraction"}
+    assert default["trainer_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform"}]
+    assert (bert["trainer_cfg"].pop("find_unused_parameters"), default["trainer_cfg"].pop("find_unused_parameters")) \
         == (True, False)
     # GaitBase's learning-rate milestones: the recipe places them in its fine-tuning phase
-    fraction, total = default["model_cfg"]["pretrain_fraction"], default["trainer_cfg"]["total_iter"]
-    assert default.pop("scheduler_cfg")["milestones"] == [round(fraction * total + (1 - fraction) * m)
-                                                          for m in ablation.pop("scheduler_cfg")["milestones"]]
-    default["loss_cfg"][0].pop("reconstruction_weight")
-    for cfg in (default, ablation):
-        cfg["model_cfg"].pop("pretrain_fraction")
+    fraction, total = bert["model_cfg"]["pretrain_fraction"], bert["trainer_cfg"]["total_iter"]
+    assert bert.pop("scheduler_cfg")["milestones"] == [round(fraction * total + (1 - fraction) * m)
+                                                       for m in default.pop("scheduler_cfg")["milestones"]]
+    bert["loss_cfg"][0].pop("reconstruction_weight")
+    for cfg in (bert, default):
+        for key in pretraining_keys:
+            cfg["model_cfg"].pop(key, None)
         cfg["trainer_cfg"].pop("transform")
-    assert without_save_names(ablation) == without_save_names(default)
+    assert without_save_names(default) == without_save_names(bert)
 
 
 def test_a_sampler_whose_masks_nothing_reads_is_refused():

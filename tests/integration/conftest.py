@@ -14,6 +14,7 @@ from opengait_gaitbert import config_path
 from opengait_gaitbert.data import synth
 from opengait_gaitbert.launcher.locate import OpenGaitNotFound, check_clone
 from opengait_gaitbert.launcher.run import launch
+from tiny_model import with_pretraining  # noqa: F401 (the integration tests import it from here)
 
 
 @pytest.fixture(scope="session")
@@ -44,16 +45,6 @@ def demo_cfg(data: Path, iters: int = 10, nproc: int = 1, **trainer) -> dict:
     cfg["trainer_cfg"].update({"total_iter": iters, "save_iter": iters, "log_iter": 1, **trainer})
     cfg["evaluator_cfg"].update(restore_hint=iters)
     cfg["evaluator_cfg"]["sampler"]["batch_size"] = nproc
-    return cfg
-
-
-def with_pretraining(cfg: dict) -> dict:
-    """``cfg`` (the demo's) with BERT's recipe's pretraining phase: gaitbert_casiab_bert.yaml's fraction,
-    masked-frame sampler and reconstruction weight, and DDP's unused-parameter detection."""
-    bert = yaml.safe_load(config_path("gaitbert_casiab_bert.yaml").read_text())
-    cfg["model_cfg"]["pretrain_fraction"] = bert["model_cfg"]["pretrain_fraction"]
-    cfg["loss_cfg"][0]["reconstruction_weight"] = bert["loss_cfg"][0]["reconstruction_weight"]
-    cfg["trainer_cfg"].update(transform=bert["trainer_cfg"]["transform"], find_unused_parameters=True)
     return cfg
 
 

@@ -111,7 +111,7 @@ def test_bad_sequence_is_named(opengait_root, synth_data, tmp_path):
     shutil.copytree(synth_data, data)
     for pkl in (data / "001").glob("*/*/*.pkl"):  # every sequence of a training id: always sampled
         pickle.dump(np.zeros((30, 64, 64), np.uint8), open(pkl, "wb"))
-    code, lines = run("train", write_cfg(demo_cfg(data, iters=2), tmp_path), opengait_root, tmp_path)
+    code, lines = run("train", write_cfg(with_pretraining(demo_cfg(data, iters=2)), tmp_path), opengait_root, tmp_path)
     text = "\n".join(lines)
     assert code != 0
     assert re.search(r"DataError: MaskedFrameSampler: all \d+ frames are background", text)  # clip length varies
