@@ -14,11 +14,12 @@ halved to 8 strips. Each run tests itself ``POINTS`` times during training (Open
 under ``results/converged/runs/``, so the protocol resumes where it stopped and never trains
 what it has.
 
-Arms (``ARMS``): the shipped recipe (``gaitbert_casiab.yaml``: masked-frame pretraining for
-the first ``pretrain_fraction`` of the steps, then fine-tuning; the pretraining steps count in
-the budget), its standing ablation (``gaitbert_casiab_supervised.yaml``: the same network and
-steps, identities from the first step), and OpenGait's GaitBase with its DA recipe and without
-it. ``VARIANTS`` are further GaitBERT recipes, judged the same way.
+Arms (``ARMS``): ``GaitBERT``, BERT's recipe in one run (``gaitbert_casiab_bert.yaml``:
+masked-frame pretraining for the first ``pretrain_fraction`` of the steps, then fine-tuning; the
+pretraining steps count in the budget), its standing ablation ``GaitBERT-supervised`` (the shipped
+default ``gaitbert_casiab.yaml``: the same network and steps, identities from the first step), and
+OpenGait's GaitBase with its DA recipe and without it. ``VARIANTS`` are further variants of the
+recipe, judged the same way.
 
 Every final checkpoint is also evaluated on corrupted probes (``benchmarks.robustness``'s
 kinds at their target severity, applied to the 64x64 probes, then resized like the clean
@@ -62,12 +63,12 @@ SIZE = Size("converged", width_divisor=8, ids=32, views=ALL_VIEWS, frames=40, it
 _CUT = f"{{type: BaseSilCuttingTransform, cutting: {CUTTING}}}"
 #: name -> (model, recipe file or None for the model's own config, overrides at full width)
 ARMS: Dict[str, Tuple[str, Optional[str], List[str]]] = {
-    "GaitBERT": ("GaitBERT", "gaitbert_casiab.yaml", []),
-    "GaitBERT-supervised": ("GaitBERT", "gaitbert_casiab_supervised.yaml", []),
+    "GaitBERT": ("GaitBERT", "gaitbert_casiab_bert.yaml", []),
+    "GaitBERT-supervised": ("GaitBERT", "gaitbert_casiab.yaml", []),
     "GaitBase": ("GaitBase", None, []),
     "GaitBase-no-da": ("GaitBase", None, [f"trainer_cfg.transform=[{_CUT}]"]),
 }
-#: further GaitBERT recipes: the shipped one with these overrides (a changed pretrain_fraction moves the
+#: further GaitBERT recipes: BERT's recipe with these overrides (a changed pretrain_fraction moves the
 #: learning-rate milestones with the phase boundary, as the shipped configs place them: ``phase_milestones``)
 VARIANTS: Dict[str, List[str]] = {
     "GaitBERT-latent": ["model_cfg.pretrain_target=latent"],
@@ -83,7 +84,7 @@ MODEL, ABLATION = "GaitBERT", "GaitBERT-supervised"
 def arm_spec(name: str) -> Tuple[str, Optional[str], List[str]]:
     if name in ARMS:
         return ARMS[name]
-    return "GaitBERT", "gaitbert_casiab.yaml", VARIANTS[name]
+    return "GaitBERT", "gaitbert_casiab_bert.yaml", VARIANTS[name]
 
 
 def small_frame_overrides(model: str, cfg: dict) -> List[str]:
@@ -227,7 +228,7 @@ def train_run(arm: str, generator: str, seed: int, root: Path, work: Path, resul
     return result
 
 
-#: a test-time arm: the shipped recipe's final checkpoints, each probe completed first by the network of
+#: a test-time arm: BERT's recipe's final checkpoints, each probe completed first by the network of
 #: its pretraining phase (``model_cfg.test_completion``); nothing is trained for it
 COMPLETION = "GaitBERT+completion"
 
@@ -243,7 +244,7 @@ def pretraining_checkpoint(final: Path, boundary: int) -> Path:
 
 
 def completion_run(generator: str, seed: int, root: Path, work: Path, results: Path, device: str) -> dict:
-    """Evaluate the shipped recipe's final checkpoint with test-time completion, clean and corrupted."""
+    """Evaluate BERT's recipe's final checkpoint with test-time completion, clean and corrupted."""
     import yaml
 
     from opengait_gaitbert.core.model import NetworkConfig
@@ -557,7 +558,7 @@ def main(argv=None) -> int:
                         help="time one optimizer step of each arm, interleaved (results/step_times.json: the "
                              "equal-time table), instead of training")
     parser.add_argument("--completion", action="store_true",
-                        help=f"evaluate the shipped recipe's trained runs with test-time completion ({COMPLETION})")
+                        help=f"evaluate BERT's recipe's trained runs with test-time completion ({COMPLETION})")
     parser.add_argument("--report", action="store_true", help="rewrite the report from the result files only")
     args = parser.parse_args(argv)
     results = Path(args.results).resolve()

@@ -28,11 +28,11 @@ print(json.dumps({
 
 
 def test_variants_name_their_recipe_and_each_is_a_valid_training_config():
-    """shipped pretrains then fine-tunes, supervised is its ablation; a test-time variant tests the
+    """shipped trains on identities from the first step, bert pretrains then fine-tunes; a test-time variant tests the
     checkpoints of the variant it names, so it names that variant's recipe."""
     result = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.splitlines()[-1])
-    assert out["recipes"] == {"shipped": "gaitbert_casiab.yaml", "supervised": "gaitbert_casiab_supervised.yaml",
+    assert out["recipes"] == {"shipped": "gaitbert_casiab.yaml", "bert": "gaitbert_casiab_bert.yaml",
                               "no-visibility": "gaitbert_casiab.yaml"}
-    assert out["pretrain"] == {"shipped": 0.3, "supervised": 0.0}
+    assert out["pretrain"] == {"shipped": 0.0, "bert": 0.3}

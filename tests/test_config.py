@@ -10,15 +10,17 @@ from opengait_gaitbert.core.config import validate_cfgs
 
 
 #: the configs that pretrain on masked frames, then fine-tune, in one run
-PHASED = ["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml", "gaitbert_casiab_unet.yaml", "gaitbert_demo.yaml",
-          "gaitbert_oumvlp.yaml", "gaitbert_grew.yaml", "gaitbert_gait3d.yaml", "gaitbert_sustech1k.yaml"]
+PHASED = ["gaitbert_casiab_bert.yaml"]
+#: the configs that train on identities from the first step: the default and its variants
+SUPERVISED = ["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml", "gaitbert_casiab_unet.yaml", "gaitbert_demo.yaml",
+              "gaitbert_oumvlp.yaml", "gaitbert_grew.yaml", "gaitbert_gait3d.yaml", "gaitbert_sustech1k.yaml"]
 
 
 def load(name):
     return yaml.safe_load(config_path(name).read_text())
 
 
-@pytest.fixture(params=PHASED[:4])
+@pytest.fixture(params=PHASED)
 def cfgs(request):
     return load(request.param)
 
@@ -35,10 +37,12 @@ def test_shipped_configs_pretrain_then_fine_tune(name):
     assert parsed.loss_prefixes == ["gaitbert", "softmax"]
 
 
-def test_shipped_configs_are_valid(cfgs):
-    parsed = validate_cfgs(cfgs, training=True, source="shipped.yaml")
+@pytest.mark.parametrize("name", SUPERVISED)
+def test_shipped_configs_train_on_identities_from_the_first_step(name):
+    parsed = validate_cfgs(load(name), training=True, source=name)
+    assert parsed.network.pretrain_fraction == 0 and not parsed.network.has_decoder and parsed.masking is None
     assert parsed.loss_prefixes == ["gaitbert", "softmax"]
-    assert cfgs["trainer_cfg"]["sampler"]["sample_type"] == "unfixed_ordered"  # variable clip lengths
+    assert load(name)["trainer_cfg"]["sampler"]["sample_type"] == "unfixed_ordered"  # variable clip lengths
     assert parsed.network.padded_size[0] % parsed.network.downsampling == 0
 
 
@@ -79,7 +83,7 @@ def test_config_errors_name_file_and_key(cfgs, path, value, match):
 
 
 def test_a_fine_tuning_run_without_the_triplet_needs_find_unused_parameters():
-    cfgs = edit(edit(load("gaitbert_casiab_supervised.yaml"), ["loss_cfg", 0, "triplet_weight"], 0),
+    cfgs = edit(edit(load("gaitbert_casiab.yaml"), ["loss_cfg", 0, "triplet_weight"], 0),
                 ["trainer_cfg", "find_unused_parameters"], False)
     with pytest.raises(ConfigError, match="with triplet_weight 0, part of the embedding head gets none.*"
                                           "find_unused_parameters: true"):
@@ -125,31 +129,33 @@ def test_other_casiab_recipes_differ_from_the_default_in_their_model_keys_only(n
     assert without_save_names(other) == without_save_names(default)
 
 
-def test_the_supervised_ablation_is_the_default_without_its_pretraining_phase():
-    """gaitbert_casiab_supervised.yaml, the standing ablation: the shipped recipe with
-    pretrain_fraction 0 and nothing that only pretraining reads (the sampler, the reconstruction
-    weight, unused-parameter detection), GaitBase's own milestones, nothing else changed."""
-    default, ablation = load("gaitbert_casiab.yaml"), load("gaitbert_casiab_supervised.yaml")
-    parsed = validate_cfgs(ablation, training=True, source="gaitbert_casiab_supervised.yaml")
+def test_berts_recipe_is_the_default_with_a_pretraining_phase():
+    """gaitbert_casiab_bert.yaml is the default with pretrain_fraction 0.3 and what only pretraining
+    reads (the target, test-time completion, the sampler, the reconstruction weight, unused-parameter
+    detection), GaitBase's milestones placed in its fine-tuning phase, nothing else changed."""
+    bert, default = load("gaitbert_casiab_bert.yaml"), load("gaitbert_casiab.yaml")
+    parsed = validate_cfgs(default, training=True, source="gaitbert_casiab.yaml")
     assert parsed.masking is None and not parsed.network.has_decoder
-    assert differing_model_keys(default, ablation) == {"pretrain_fraction"}
-    assert ablation["trainer_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform"}]
-    assert (default["trainer_cfg"].pop("find_unused_parameters"), ablation["trainer_cfg"].pop("find_unused_parameters")) \
+    pretraining_keys = {"pretrain_fraction", "pretrain_target", "test_completion"}
+    assert differing_model_keys(bert, default) == {"pretrain_fraction"}
+    assert default["trainer_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform"}]
+    assert (bert["trainer_cfg"].pop("find_unused_parameters"), default["trainer_cfg"].pop("find_unused_parameters")) \
         == (True, False)
     # GaitBase's learning-rate milestones: the recipe places them in its fine-tuning phase
-    fraction, total = default["model_cfg"]["pretrain_fraction"], default["trainer_cfg"]["total_iter"]
-    assert default.pop("scheduler_cfg")["milestones"] == [round(fraction * total + (1 - fraction) * m)
-                                                          for m in ablation.pop("scheduler_cfg")["milestones"]]
-    default["loss_cfg"][0].pop("reconstruction_weight")
-    for cfg in (default, ablation):
-        cfg["model_cfg"].pop("pretrain_fraction")
+    fraction, total = bert["model_cfg"]["pretrain_fraction"], bert["trainer_cfg"]["total_iter"]
+    assert bert.pop("scheduler_cfg")["milestones"] == [round(fraction * total + (1 - fraction) * m)
+                                                       for m in default.pop("scheduler_cfg")["milestones"]]
+    bert["loss_cfg"][0].pop("reconstruction_weight")
+    for cfg in (bert, default):
+        for key in pretraining_keys:
+            cfg["model_cfg"].pop(key, None)
         cfg["trainer_cfg"].pop("transform")
-    assert without_save_names(ablation) == without_save_names(default)
+    assert without_save_names(default) == without_save_names(bert)
 
 
 def test_a_sampler_whose_masks_nothing_reads_is_refused():
     """Without a pretraining phase nothing reconstructs: a masked-frame sampler would only cost time."""
-    cfgs = edit(load("gaitbert_casiab.yaml"), ["model_cfg", "pretrain_fraction"], 0)
+    cfgs = edit(load("gaitbert_casiab_bert.yaml"), ["model_cfg", "pretrain_fraction"], 0)
     cfgs["trainer_cfg"]["find_unused_parameters"] = False
     del cfgs["loss_cfg"][0]["reconstruction_weight"]
     with pytest.raises(ConfigError, match=r"x\.yaml: trainer_cfg.transform has a `MaskedFrameSampler`, but "
@@ -159,14 +165,14 @@ def test_a_sampler_whose_masks_nothing_reads_is_refused():
 
 
 def test_a_pretraining_phase_needs_a_sampler():
-    cfgs = edit(load("gaitbert_casiab.yaml"), ["trainer_cfg", "transform"], [{"type": "BaseSilCuttingTransform"}])
+    cfgs = edit(load("gaitbert_casiab_bert.yaml"), ["trainer_cfg", "transform"], [{"type": "BaseSilCuttingTransform"}])
     with pytest.raises(ConfigError, match=r"model_cfg.pretrain_fraction is 0.3 \(a masked-frame pretraining phase\), "
                                           r"but trainer_cfg.transform has no `MaskedFrameSampler`"):
         validate_cfgs(cfgs, training=True, source="x.yaml")
 
 
 def test_a_reconstruction_weight_without_pretraining_is_refused():
-    cfgs = edit(load("gaitbert_casiab_supervised.yaml"), ["loss_cfg", 0, "reconstruction_weight"], 1.0)
+    cfgs = edit(load("gaitbert_casiab.yaml"), ["loss_cfg", 0, "reconstruction_weight"], 1.0)
     with pytest.raises(ConfigError, match=r"`reconstruction_weight` = 1.0, but model_cfg.pretrain_fraction is 0: "
                                           r"nothing is reconstructed"):
         validate_cfgs(cfgs, training=True, source="x.yaml")
@@ -276,10 +282,10 @@ def test_errors_name_the_file_without_rewriting_messages():
 
 
 def test_masking_and_loss_defaults_are_the_shipped_recipe():
-    """One source of truth: a sampler or loss entry with no keys means the shipped recipe's."""
+    """One source of truth: a sampler or loss entry with no keys means BERT's recipe's (gaitbert_casiab_bert.yaml)."""
     from opengait_gaitbert.core.losses import LossConfig
     from opengait_gaitbert.core.masking import MaskingPolicy
 
-    parsed = validate_cfgs(load("gaitbert_casiab.yaml"), training=True, source="gaitbert_casiab.yaml")
+    parsed = validate_cfgs(load("gaitbert_casiab_bert.yaml"), training=True, source="gaitbert_casiab_bert.yaml")
     assert parsed.masking == MaskingPolicy()
     assert parsed.loss == LossConfig()

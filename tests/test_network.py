@@ -329,7 +329,7 @@ def test_a_network_without_pretraining_has_no_decoder_and_refuses_to_reconstruct
     assert sum(p.numel() for p in small_net(pretrain_fraction=0.0, class_num=0).decoder.parameters()) > 0
     with torch.no_grad():
         assert net.embed(torch.rand(1, 4, 64, 44)).shape == (1, 8, 16)
-        with pytest.raises(ConfigError, match=r"pretrain_fraction is 0.*no decoder.*gaitbert_casiab\.yaml"):
+        with pytest.raises(ConfigError, match=r"pretrain_fraction is 0.*no decoder.*gaitbert_casiab_bert\.yaml"):
             net(torch.rand(1, 4, 64, 44), reconstruct=True)
 
 

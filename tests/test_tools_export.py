@@ -205,7 +205,7 @@ def test_one_export_follows_the_core_at_any_window_count(tmp_path, temporal):
 def test_head_without_identities_exports(tmp_path):
     """``class_num: 0`` (pretraining: the embedding is the pooled bottleneck) exports too."""
     cfg = write_cfg(tmp_path)
-    cfg.write_text(cfg.read_text().replace("class_num: 4", "class_num: 0"))
+    cfg.write_text(cfg.read_text().replace("class_num: 4", "class_num: 0").replace("  pretrain_fraction: 0.3\n", ""))
     net = perturbed(load_model(cfg)[0])
     assert not net.head.identity
     for fmt in FORMATS:

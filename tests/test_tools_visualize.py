@@ -153,13 +153,13 @@ def test_cli_names_an_unreadable_sequence(cfg_path, tmp_path, capsys):
 def test_cli_refuses_a_model_without_a_decoder(tmp_path, capsys):
     """Without a pretraining phase there is no decoder: nothing to draw, said with the fix."""
     cfg = tmp_path / "nodecoder.yaml"
-    cfg.write_text(TINY_CFG.replace("  encoder: unet\n", "  encoder: unet\n  pretrain_fraction: 0\n"))
+    cfg.write_text(TINY_CFG.replace("  pretrain_fraction: 0.3\n", "  pretrain_fraction: 0\n"))
     seq = tmp_path / "walk.gif"
     write_gif(seq, walker(12))
     assert "pretrain_fraction: 0\n" in cfg.read_text()
     code = cli.main(["visualize", "--cfgs", str(cfg), "--seq", str(seq), "--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
-    assert code == 2 and "pretrain_fraction is 0" in err and "gaitbert_casiab.yaml" in err
+    assert code == 2 and "pretrain_fraction is 0" in err and "gaitbert_casiab_bert.yaml" in err
 
 
 def test_policy_overrides_keep_config_fields(cfg_path):

@@ -9,6 +9,7 @@ import yaml
 from opengait_gaitbert import config_path
 from opengait_gaitbert.core import ConfigError, MaskingPolicy
 from opengait_gaitbert.core.config import SAMPLER_CUT_KEYS, SAMPLER_EXTRA_KEYS, validate_cfgs
+from tiny_model import with_pretraining
 
 TRANSFORM_PY = Path(__file__).resolve().parents[1] / "opengait_gaitbert" / "adapters" / "transform.py"
 CUT, ROTATE, ERASE = ({"type": "BaseSilCuttingTransform"}, {"type": "RandomRotate", "prob": 0.3},
@@ -44,7 +45,7 @@ def test_sampler_defaults_are_left_to_the_policy():
 
 @pytest.fixture
 def cfgs():
-    return yaml.safe_load(config_path("gaitbert_demo.yaml").read_text())
+    return with_pretraining(yaml.safe_load(config_path("gaitbert_demo.yaml").read_text()))
 
 
 def with_transform(cfgs, transform):

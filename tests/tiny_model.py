@@ -4,15 +4,19 @@ Imported by the test modules (``from tiny_model import tiny_cfg``) like ``video_
 puts this folder on ``sys.path`` for them.
 """
 import torch
+import yaml
+
+from opengait_gaitbert import config_path
 
 #: The U-Net recipe (the defaults until 2026-12-05) that the small core tests are written against:
-#: conv-block encoder of any depth, a decoder (a pretraining phase), whole strips.
-UNET_RECIPE = dict(encoder="unet", temporal="transformer", part_columns=1, part_visibility=False)
+#: conv-block encoder of any depth, a decoder (a pretraining phase, as gaitbert_casiab_bert.yaml), whole strips.
+UNET_RECIPE = dict(encoder="unet", temporal="transformer", part_columns=1, part_visibility=False, pretrain_fraction=0.3)
 
 TINY_MODEL_CFG = """
 model_cfg:
   model: GaitBERT
   encoder: unet
+  pretrain_fraction: 0.3
   part_columns: 1
   part_visibility: false
   channels: {channels}
@@ -61,3 +65,13 @@ def fit_identities(net, sils, labels, steps: int, lr: float = 1e-2):
         loss.backward()
         optimizer.step()
     return net.eval()
+
+
+def with_pretraining(cfg: dict) -> dict:
+    """``cfg`` (the demo's) with BERT's recipe's pretraining phase: gaitbert_casiab_bert.yaml's fraction,
+    masked-frame sampler and reconstruction weight, and DDP's unused-parameter detection."""
+    bert = yaml.safe_load(config_path("gaitbert_casiab_bert.yaml").read_text())
+    cfg["model_cfg"]["pretrain_fraction"] = bert["model_cfg"]["pretrain_fraction"]
+    cfg["loss_cfg"][0]["reconstruction_weight"] = bert["loss_cfg"][0]["reconstruction_weight"]
+    cfg["trainer_cfg"].update(transform=bert["trainer_cfg"]["transform"], find_unused_parameters=True)
+    return cfg

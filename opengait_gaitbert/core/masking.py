@@ -83,7 +83,7 @@ class MaskingPolicy:
             same clip gets the same mask whatever the world size.
     """
 
-    # The defaults are the shipped recipe's (configs/gaitbert/gaitbert_casiab.yaml; a test holds them equal).
+    # The defaults are BERT's recipe's (configs/gaitbert/gaitbert_casiab_bert.yaml; a test holds them equal).
     mode: Union[str, Sequence[str]] = ("patch", "band", "moving", "frame")
     ratio: Union[float, Sequence[float]] = 0.5
     patch_size: int = 32

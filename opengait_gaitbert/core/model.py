@@ -132,7 +132,7 @@ class NetworkConfig:
     embed_dim: int = 256
     bin_num: List[int] = field(default_factory=lambda: [16])
     class_num: int = 74
-    pretrain_fraction: float = 0.3
+    pretrain_fraction: float = 0.0
     pretrain_target: str = "pixels"
     teacher_momentum: float = 0.99
     test_completion: Optional[str] = None
@@ -397,7 +397,7 @@ class GaitBERTNet(nn.Module):
             why = "pretrain_fraction is 0" if not self.config.pretrains else "pretrain_target is latent"
             raise ConfigError(f"model_cfg: {why}, so this network has no decoder and cannot reconstruct. "
                               "Reconstructions need a model trained with a masked-frame pretraining phase on pixels "
-                              "(pretrain_fraction > 0, as configs/gaitbert/gaitbert_casiab.yaml) or a pretraining "
+                              "(pretrain_fraction > 0, as configs/gaitbert/gaitbert_casiab_bert.yaml) or a pretraining "
                               "config.")
         recon = self._crop(self.decoder(encoded.bottleneck, encoded.skips))  # [F, h, w]
         return encoded.layout.from_frames(recon)

@@ -80,9 +80,10 @@ def main(args) -> int:
     common = dict(opengait=str(root), device=args.device, nproc=1, workdir=str(workdir))
     network = NetworkConfig.from_dict(cfg["model_cfg"])
     boundary = network.pretrain_iterations(args.iters)
+    phases = (f"masked-frame pretraining for {boundary} iterations, then fine-tuning for {args.iters - boundary}"
+              if boundary else f"{args.iters} iterations")
     print(f"[demo] 2/3 training GaitBERT with OpenGait ({cfg_file}): the recipe of gaitbert_casiab.yaml at "
-          f"widths [{', '.join(map(str, network.channels))}], masked-frame pretraining for {boundary} iterations, "
-          f"then fine-tuning for {args.iters - boundary}")
+          f"widths [{', '.join(map(str, network.channels))}], {phases}")
     code = launch("train", str(cfg_file), **common)
     if code:
         return code

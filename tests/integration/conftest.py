@@ -14,6 +14,7 @@ from opengait_gaitbert import config_path
 from opengait_gaitbert.data import synth
 from opengait_gaitbert.launcher.locate import OpenGaitNotFound, check_clone
 from opengait_gaitbert.launcher.run import launch
+from tiny_model import with_pretraining  # noqa: F401 (the integration tests import it from here)
 
 
 @pytest.fixture(scope="session")

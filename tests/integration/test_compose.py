@@ -16,6 +16,8 @@ from opengait_gaitbert import config_path
 from opengait_gaitbert.core import ConfigError, DataError, MaskingPolicy
 from opengait_gaitbert.core.config import SAMPLER_CUT_KEYS, validate_cfgs
 
+from .conftest import with_pretraining
+
 SAMPLER = {"type": "MaskedFrameSampler", "mode": ["band", "moving", "frame", "patch", "span"], "ratio": 0.5}
 DA_STEPS = [{"type": "BaseSilCuttingTransform"}, {"type": "RandomRotate", "prob": 1.0},
             {"type": "RandomErasing", "prob": 1.0}]
@@ -106,7 +108,7 @@ def gaitbase_da_transform(opengait_root):
 
 
 def gaitbert_cfgs(transform):
-    cfgs = yaml.safe_load(config_path("gaitbert_demo.yaml").read_text())
+    cfgs = with_pretraining(yaml.safe_load(config_path("gaitbert_demo.yaml").read_text()))
     cfgs["trainer_cfg"]["transform"] = transform
     return cfgs
 
@@ -126,7 +128,7 @@ def test_gaitbase_da_recipe_with_the_sampler_appended_validates(opengait_root):
      r"da.yaml: trainer_cfg.transform\[0\].trf_cfg\[3\] \(MaskedFrameSampler\): `divsor` = 255.0 is set, but "
      r"`BaseSilCuttingTransform` \(trainer_cfg.transform\[0\].trf_cfg\[0\]\)"),
     (lambda steps: steps.append(dict(SAMPLER, cutting=10)), r"`cutting` = 10 is set"),
-    (lambda steps: None, r"da.yaml: trainer_cfg.transform has no `MaskedFrameSampler`"),
+    (lambda steps: None, r"da.yaml: model_cfg.pretrain_fraction is 0.3 .*but trainer_cfg.transform has no `MaskedFrameSampler`"),
 ])
 def test_gaitbase_da_recipe_with_a_misplaced_sampler_is_refused(opengait_root, edit, match):
     transform = copy.deepcopy(gaitbase_da_transform(opengait_root))

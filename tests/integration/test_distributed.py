@@ -26,6 +26,7 @@ rank, world = dist.get_rank(), dist.get_world_size()
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(0)
 net = GaitBERTNet(NetworkConfig(encoder="unet", temporal="transformer", part_columns=1, part_visibility=False,
+                                pretrain_fraction=0.3,
                                 channels=[4, 8], embed_stride=2, temporal_dim=16, temporal_layers=1, temporal_heads=2,
                                 embed_dim=8, class_num=4)).eval()
 # each phase leaves part of the network without a gradient (the head, then the decoder)

@@ -93,13 +93,11 @@ def shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name="gait
     return cfg_file
 
 
-@pytest.mark.parametrize("name", ["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml",
-                                  "gaitbert_casiab_unet.yaml"])
-def test_model_builds_from_shipped_config_and_runs_a_batch_of_each_phase(opengait_root, synth_data, tmp_path, name):
-    """GaitBERT(cfgs, training) from a shipped CASIA-B recipe, in a gloo process group on CPU: a
+def test_berts_recipe_builds_and_runs_a_batch_of_each_phase(opengait_root, synth_data, tmp_path):
+    """GaitBERT(cfgs, training) from gaitbert_casiab_bert.yaml, in a gloo process group on CPU: a
     pretraining batch (masked clips, a reconstruction, no labels read) and a fine-tuning batch (clean
     clips, embeddings for OpenGait's triplet and cross-entropy)."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name)
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, "gaitbert_casiab_bert.yaml")
     result = python(built_model(opengait_root, cfg_file, 29533, training=True) + """
         for iteration in (0, model.engine_cfg['total_iter'] - 1):  # the first step, the last step
             model.iteration = iteration
@@ -125,20 +123,25 @@ def test_model_builds_from_shipped_config_and_runs_a_batch_of_each_phase(opengai
     assert 1e6 < params < 2e7
 
 
-def test_the_supervised_ablation_runs_a_batch_without_a_decoder(opengait_root, synth_data, tmp_path):
-    """gaitbert_casiab_supervised.yaml (pretrain_fraction 0): no decoder weights, no masks, the identity
-    losses from the first step."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, "gaitbert_casiab_supervised.yaml")
+@pytest.mark.parametrize("name", ["gaitbert_casiab.yaml", "gaitbert_casiab_transformer.yaml",
+                                  "gaitbert_casiab_unet.yaml"])
+def test_the_shipped_casiab_configs_run_a_batch_without_a_decoder(opengait_root, synth_data, tmp_path, name):
+    """The default and its network variants (pretrain_fraction 0): no decoder weights, no masks, the
+    identity losses from the first step."""
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, name)
     result = python(built_model(opengait_root, cfg_file, 29534, training=True) + """
         inputs = model.inputs_pretreament(next(iter(model.train_loader)))
         out = model(inputs)
         feat = out['training_feat']
-        print('ABLATION', sum(p.numel() for p in model.net.decoder.parameters()), inputs[0][0].dim(), sorted(feat),
+        print('SUPERVISED', sum(p.numel() for p in model.net.decoder.parameters()), inputs[0][0].dim(), sorted(feat),
               sorted(feat['gaitbert']), tuple(out['inference_feat']['embeddings'].shape))
+        print('PARAMS', sum(p.numel() for p in model.parameters()))
     """, opengait_root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    line = [line for line in result.stdout.splitlines() if line.startswith("ABLATION")][0]
-    assert line == "ABLATION 0 4 ['gaitbert', 'softmax'] ['embeddings', 'labels'] (4, 256, 32)", line
+    line = [line for line in result.stdout.splitlines() if line.startswith("SUPERVISED")][0]
+    assert line == "SUPERVISED 0 4 ['gaitbert', 'softmax'] ['embeddings', 'labels'] (4, 256, 32)", line
+    params = int([line for line in result.stdout.splitlines() if line.startswith("PARAMS")][0].split()[1])
+    assert 1e6 < params < 2e7
 
 
 def test_fp16_inference_hands_float32_embeddings_to_opengaits_distance(opengait_root, synth_data, tmp_path):
@@ -220,7 +223,8 @@ def test_a_step_of_each_phase_trains_its_own_parts_through_opengaits_losses(open
     """A pretraining step trains everything but the identity head (and moves the latent target's EMA
     teacher), a fine-tuning step everything but the pretraining's own parts, through OpenGait's loss
     aggregator and train_step; every loss is finite."""
-    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, pretrain_target=target)
+    cfg_file = shipped_config_on_synth_data(opengait_root, synth_data, tmp_path, "gaitbert_casiab_bert.yaml",
+                                            pretrain_target=target)
     result = python(built_model(opengait_root, cfg_file, 29536, training=True) + """
         for iteration in (0, model.engine_cfg['total_iter'] - 1):
             model.iteration = iteration

@@ -20,7 +20,7 @@ from opengait_gaitbert.core.training_state import CheckpointError
 from opengait_gaitbert.launcher import preflight
 from opengait_gaitbert.launcher.run import launch
 
-from .conftest import demo_cfg, logged_by_iteration, run, write_cfg
+from .conftest import demo_cfg, logged_by_iteration, run, with_pretraining, write_cfg
 
 CKPT = "output/CASIA-B/GaitBERT/GaitBERT_demo/checkpoints/GaitBERT_demo-{:05d}.pt"
 ITERATION_KEYS = ("gaitbert_reconstruction", "gaitbert_triplet", "gaitbert_loss_num", "gaitbert_loss",
@@ -79,7 +79,7 @@ def test_resume_on_either_side_of_the_phase_boundary_reproduces_the_uninterrupte
     """10 iterations, the first 3 masked-frame pretraining: resumed from iteration 2 (crossing the
     boundary) and from 4 (fine-tuning), every logged loss and the final weights are the uninterrupted run's."""
     straight = tmp_path / "straight"
-    cfg = demo_cfg(synth_data, iters=10, save_iter=2)
+    cfg = with_pretraining(demo_cfg(synth_data, iters=10, save_iter=2))
     code, lines = run("train", write_cfg(cfg, straight), opengait_root, straight)
     assert code == 0, "\n".join(lines[-30:])
     assert any("iteration 1: masked-frame pretraining without labels, iterations 1-3 of 10" in line for line in lines)
@@ -111,7 +111,7 @@ def test_bad_sequence_is_named(opengait_root, synth_data, tmp_path):
     shutil.copytree(synth_data, data)
     for pkl in (data / "001").glob("*/*/*.pkl"):  # every sequence of a training id: always sampled
         pickle.dump(np.zeros((30, 64, 64), np.uint8), open(pkl, "wb"))
-    code, lines = run("train", write_cfg(demo_cfg(data, iters=2), tmp_path), opengait_root, tmp_path)
+    code, lines = run("train", write_cfg(with_pretraining(demo_cfg(data, iters=2)), tmp_path), opengait_root, tmp_path)
     text = "\n".join(lines)
     assert code != 0
     assert re.search(r"DataError: MaskedFrameSampler: all \d+ frames are background", text)  # clip length varies
