@@ -41,7 +41,7 @@ start phase, cadence jitter (sd 3 %), swing amplitude jitter (sd 4 %), view
 and lean jitter (sd 1.5 and 1 degree), ragged edges (20 % of boundary pixels
 flipped) and a few holes and specks.  Two sequences of the same id, type and view therefore differ.
 
-Every frame then goes through :func:`pretreat.align_silhouette`, the same
+Every frame then goes through :func:`.alignment.align_silhouette`, the same
 code that converts real data, so the output is exactly what OpenGait's
 pretreatment makes: uint8 ``[frames, 64, 64]`` (or ``--img-size 128``), body
 height-normalised and centred.  Generators are keyed by (seed, id, type, view),
@@ -68,7 +68,7 @@ import numpy as np
 from ..core.errors import ConfigError
 from ..progress import progress as show_progress
 from .layouts import CASIAB_TYPES, LAYOUTS, SILHOUETTES, SequenceSpec, covariate_of, get_layout, keyed_rng
-from .pretreat import align_silhouette
+from .alignment import align_silhouette
 
 CANVAS = 128          # render canvas, pixels (square)
 BODY_PX = 100.0       # body height on the canvas, pixels

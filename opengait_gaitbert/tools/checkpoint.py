@@ -239,7 +239,8 @@ def read_aligned(path: PathLike) -> np.ndarray:
         SequenceReadError: unreadable input.
         DataError: no frame holds a silhouette.
     """
-    from ..data.pretreat import align_sequence, read_sequence
+    from ..data.alignment import align_sequence
+    from ..data.readers import read_sequence
 
     path = Path(path)
     frames = read_sequence(path)  # [T, H, W] uint8
@@ -274,7 +275,7 @@ def preprocess(frames: Union[np.ndarray, PathLike], divsor: float = 255.0,
         if seq.ndim != 3:
             raise DataError(f"preprocess expects silhouettes [T, H, W]; got shape {seq.shape}.")
         if not aligned:
-            from ..data.pretreat import align_sequence
+            from ..data.alignment import align_sequence
             seq = align_sequence(seq, PKL_SIZE)
         if len(seq) == 0:
             raise DataError("preprocess: no frame holds a silhouette (all empty after "
