@@ -13,6 +13,7 @@ from malicious import HOSTILE_NUMPY, ExecTouch, ShellTouch, silhouettes, write_m
 from opengait_gaitbert.core.errors import ConfigError, SequenceReadError, UnsafePickleError
 from opengait_gaitbert.data import safe_pickle, synth
 from opengait_gaitbert.data.layouts import LAYOUTS
+from opengait_gaitbert.data.safe_pickle.source import _Source
 
 PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
 
@@ -194,7 +195,7 @@ def test_checking_reads_no_frames(tmp_path, monkeypatch):
 
     def refuse(*args):
         raise AssertionError("check_pickle read array data")
-    monkeypatch.setattr(safe_pickle._Source, "fill", refuse)
+    monkeypatch.setattr(_Source, "fill", refuse)
     assert safe_pickle.check_pickle(path) is None
 
 

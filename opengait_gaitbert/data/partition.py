@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from ..core.errors import ConfigError, DataError
-from .pretreat import natural_key
+from .readers import natural_key
 
 EPILOG = """examples:
   opengait-gaitbert partition GaitLU-pkl/ --out GaitLU-pkl.json            # every folder trains

@@ -1,19 +1,9 @@
-"""Convert silhouette frames into OpenGait's pickled dataset layout.
+"""``opengait-gaitbert pretreat``: convert silhouette frames into OpenGait's pickled dataset layout.
 
 OpenGait trains on ``ROOT/<id>/<type>/<view>/<anything>.pkl``, each pickle a
-uint8 array ``[T, 64, 64]`` made by its ``datasets/pretreatment.py``.  This
-module reproduces that per-frame alignment exactly (``align_silhouette``) so
-that data converted here, and the synthetic data of ``synth.py`` which calls
-the same function, look like OpenGait's own pretreated CASIA-B:
-
-1. drop a frame whose pixel sum is <= 10000 (about 40 foreground pixels);
-2. crop the rows to the body's top..bottom;
-3. resize with ``cv2.INTER_CUBIC`` to height ``img_size``, keeping the aspect
-   ratio (the width is ``int(img_size * W / h)`` of the full frame width W);
-4. take as x-centre the first column where the cumulative column sum exceeds
-   half the total (a median, robust to an outstretched arm or a bag);
-5. keep ``img_size`` columns centred there, zero-padding both sides by
-   ``img_size // 2`` when the window would leave the image.
+uint8 array ``[T, 64, 64]`` made by its ``datasets/pretreatment.py``.  Each
+frame is read (:mod:`.readers`) and aligned exactly as that script aligns it
+(:func:`.alignment.align_silhouette`).
 
 Two input layouts are understood by :func:`pretreat`:
 
@@ -29,46 +19,27 @@ Two input layouts are understood by :func:`pretreat`:
     both splits is reported as an error; its train/ copy is kept.  Note that
     OpenGait's CASIA-B evaluator excludes identical-view pairs, so such
     single-view data cannot be scored with that evaluator as it is.
-
-Frames inside a folder are taken in natural order (``frame2`` before
-``frame10``).  Pickles are read with :func:`.safe_pickle.load_pickle`, which
-rebuilds arrays from their description and refuses anything else: a ``.pkl``
-cannot run code.  Only regular files are read (a FIFO or device is refused from
-its ``stat``), and an image or GIF that declares more than
-:data:`MAX_FRAME_PIXELS` per frame (a decompression bomb) is refused from its
-header, before anything is decoded.
 """
 from __future__ import annotations
 
 import difflib
-import io
 import json
-import os
 import pickle
-import re
-import struct
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
-import cv2
 import numpy as np
 
 from ..core.errors import EXIT_USER_ERROR, ConfigError, DataError, SequenceReadError
 from ..progress import progress as show_progress
-from .safe_pickle import load_pickle, regular_file
+from .alignment import align_silhouette
+from .readers import IMAGE_SUFFIXES, _reason, list_frame_files, natural_key, read_frame
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-#: OpenGait drops a frame whose pixel sum (0/255 scale) is at most this.
-EMPTY_FRAME_SUM = 10000
-#: The most pixels one frame (an image, a GIF, a video frame) may declare: 2**25, e.g. 8192x4096.
-#: More is a decompression bomb, or far beyond a silhouette (a few hundred pixels high).
-MAX_FRAME_PIXELS = 1 << 25
-#: The most pixels one sequence (an animated GIF's frames together) may decode to: 1 GiB of grey.
-MAX_SEQUENCE_PIXELS = 1 << 30
-#: Grey level above which a pixel is foreground.
-DEFAULT_THRESHOLD = 127
+# Public before the split (alignment, image limits and readers lived here): still importable from here.
+from .alignment import DEFAULT_THRESHOLD, EMPTY_FRAME_SUM, align_sequence, binarize, to_uint8  # noqa: F401
+from .image_limits import MAX_FRAME_PIXELS, MAX_SEQUENCE_PIXELS, check_frame_pixels, declared_size, image_header  # noqa: F401
+from .readers import read_sequence  # noqa: F401
+
 LAYOUTS = ("casiab", "frames")
 #: Type and view given to every sequence of the ``frames`` layout.
 FRAMES_TYPE = "nm-01"
@@ -79,315 +50,6 @@ _LAYOUT_HELP = (
     "casiab (IN/<id>/<type>/<view>/*.png) or "
     "frames (IN/train/<id>/*.png and IN/test/<id>/*.png)"
 )
-
-# --------------------------------------------------------------------------
-# Per-frame alignment (OpenGait's pretreatment)
-# --------------------------------------------------------------------------
-
-def to_uint8(frame: np.ndarray) -> np.ndarray:
-    """Bring a bool / integer / float frame onto the 0..255 uint8 scale.
-
-    Bool -> {0, 255}; float with max <= 1 is taken as 0..1 and scaled by 255;
-    anything else is rounded and clipped to 0..255.
-    """
-    arr = np.asarray(frame)
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == bool:
-        return arr.astype(np.uint8) * np.uint8(255)
-    if np.issubdtype(arr.dtype, np.floating):
-        arr = np.nan_to_num(arr, nan=0.0, posinf=255.0, neginf=0.0)
-        if arr.size and arr.max() <= 1.0:
-            arr = arr * 255.0
-        arr = np.rint(arr)
-    return np.clip(arr, 0, 255).astype(np.uint8)
-
-
-def binarize(frame: np.ndarray, threshold: int | None = DEFAULT_THRESHOLD) -> np.ndarray:
-    """[H, W] any dtype -> [H, W] uint8 in {0, 255} (pixels > threshold are 255).
-
-    With ``threshold=None`` the grey levels are kept (OpenGait's exact input).
-    Thresholding a frame that is already 0/255 changes nothing.
-    """
-    img = to_uint8(frame)
-    if threshold is None:
-        return img
-    return np.where(img > threshold, np.uint8(255), np.uint8(0))
-
-
-def align_silhouette(frame: np.ndarray, img_size: int = 64,
-                     threshold: int | None = DEFAULT_THRESHOLD) -> np.ndarray | None:
-    """Align one silhouette frame the way OpenGait's pretreatment does.
-
-    Args:
-        frame: [H, W] silhouette, uint8 / bool / float (0..1 or 0..255).
-        img_size: output height and width (OpenGait: 64).
-        threshold: grey level above which a pixel is body; None keeps grey
-            levels unchanged (bit-exact with OpenGait on grey input).
-
-    Returns:
-        [img_size, img_size] uint8, body height-normalised to the full height
-        and centred on its median column; None for an empty frame (pixel sum
-        <= 10000 on the 0/255 scale) or one without a centre.
-    """
-    img = np.asarray(frame)
-    if img.ndim != 2:
-        raise ValueError(f"align_silhouette expects one [H, W] frame, got shape {img.shape}")
-    img = binarize(img, threshold)
-    if int(img.sum(dtype=np.int64)) <= EMPTY_FRAME_SUM:
-        return None
-
-    rows = np.flatnonzero(img.any(axis=1))
-    img = img[rows[0]: rows[-1] + 1, :]
-
-    # The body is taller than wide, so its height sets the resize ratio.
-    width = int(img_size * img.shape[1] / img.shape[0])
-    if width < 1:
-        return None
-    img = cv2.resize(img, (width, img_size), interpolation=cv2.INTER_CUBIC)
-
-    x_center = _median_column(img)
-    # OpenGait tests `if not x_center`, so column 0 also counts as no centre.
-    if not x_center:
-        return None
-
-    half = img_size // 2
-    left = x_center - half
-    right = left + img_size
-    if left <= 0 or right >= img.shape[1]:
-        pad = np.zeros((img.shape[0], half), dtype=np.uint8)
-        img = np.concatenate([pad, img, pad], axis=1)
-        left += half
-        right += half
-    return np.ascontiguousarray(img[:, left:right], dtype=np.uint8)
-
-
-def _median_column(img: np.ndarray) -> int | None:
-    """First column where the cumulative column sum exceeds half the total."""
-    csum = img.sum(axis=0, dtype=np.int64).cumsum()
-    above = csum > csum[-1] / 2
-    return int(above.argmax()) if above.any() else None
-
-
-def align_sequence(frames: Iterable[np.ndarray], img_size: int = 64,
-                   threshold: int | None = DEFAULT_THRESHOLD) -> np.ndarray:
-    """[T, H, W] (or an iterable of [H, W]) -> [T', img_size, img_size] uint8.
-
-    Empty frames and frames without a centre are dropped, so T' <= T; T' may
-    be 0.
-    """
-    aligned = [a for a in (align_silhouette(f, img_size, threshold) for f in frames)
-               if a is not None]
-    if not aligned:
-        return np.zeros((0, img_size, img_size), dtype=np.uint8)
-    return np.stack(aligned)
-
-
-# --------------------------------------------------------------------------
-# Reading frames and sequences
-# --------------------------------------------------------------------------
-
-def natural_key(name: str) -> tuple:
-    """Sort key that orders embedded numbers by value: frame2 < frame10."""
-    parts = re.split(r"(\d+)", name)
-    # re.split with a group keeps digits at odd positions, so the tuple
-    # alternates str/int at fixed positions and always compares cleanly.
-    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts))
-
-
-def list_frame_files(folder: Path) -> list[Path]:
-    """Image files (png/jpg/jpeg/bmp) directly in `folder`, in natural order."""
-    files = [p for p in Path(folder).iterdir()
-             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(files, key=lambda p: natural_key(p.name))
-
-
-def check_frame_pixels(path, width: int, height: int, what: str = "frame") -> None:
-    """Refuse a ``width`` x ``height`` frame over :data:`MAX_FRAME_PIXELS`, before it is decoded.
-
-    Raises:
-        SequenceReadError: naming ``path``, the size and the limit.
-    """
-    if width * height > MAX_FRAME_PIXELS:
-        raise SequenceReadError(
-            f"{path}: declares {width}x{height} pixels per {what} ({width * height}), over the limit of "
-            f"{MAX_FRAME_PIXELS} (e.g. 8192x4096): a decompression bomb, or an image far larger than a "
-            "silhouette frame; refused before decoding. Downscale it (silhouettes are a few hundred pixels high).")
-
-
-def declared_size(head: bytes):
-    """``(width, height, what)`` a PNG, GIF or BMP header declares (the first 26 bytes), else None."""
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
-        return (*struct.unpack(">II", head[16:24]), "image")
-    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
-        return (*struct.unpack("<HH", head[6:10]), "GIF frame")
-    if head[:2] == b"BM" and len(head) >= 26:
-        return (*(abs(n) for n in struct.unpack("<ii", head[18:26])), "image")
-    return None
-
-
-def image_header(data, path):
-    """Pillow's lazily opened image of the encoded ``data`` (bytes, or a file path), its frame size
-    checked (:func:`check_frame_pixels`) before anything is decoded; None if Pillow cannot identify it.
-
-    Raises:
-        SequenceReadError: the header declares too many pixels.
-    """
-    from PIL import Image
-    if isinstance(data, (str, Path)):
-        with open(data, "rb") as stream:
-            head = stream.read(26)
-    else:
-        head = bytes(data[:26])
-    declared = declared_size(head)
-    if declared is not None:
-        check_frame_pixels(path, *declared)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is lower
-            image = Image.open(data if isinstance(data, (str, Path)) else io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise SequenceReadError(f"{path}: {exc}; refused before decoding.") from exc
-    except (OSError, ValueError, EOFError):  # not an image Pillow knows: the decoder will say
-        return None
-    check_frame_pixels(path, *image.size, what="GIF frame" if image.format == "GIF" else "image")
-    return image
-
-
-def read_frame(path: str | Path) -> np.ndarray:
-    """Read one image file as [H, W] uint8 grey.
-
-    Raises:
-        SequenceReadError: the file is missing or not a decodable image, or declares more than
-            :data:`MAX_FRAME_PIXELS` pixels.
-    """
-    path = Path(path)
-    try:
-        # imdecode(fromfile) instead of imread: works with non-ASCII paths.
-        data = np.fromfile(str(path), dtype=np.uint8)
-        image_header(data, path)
-        img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
-    except (OSError, cv2.error) as exc:
-        raise SequenceReadError(f"{path}: cannot read image ({exc})") from exc
-    if img is None or img.size == 0:
-        raise SequenceReadError(f"{path}: not a decodable image (corrupt or empty file)")
-    return img
-
-
-def read_sequence(path: str | Path,
-                  bad_frames: list[tuple[str, str]] | None = None) -> np.ndarray:
-    """Read a silhouette sequence as [T, H, W] uint8.
-
-    Args:
-        path: a folder of PNG/JPG/BMP frames (natural order), an animated GIF
-            (all frames, via Pillow), an OpenGait ``.pkl`` ([T, H, W] array)
-            or a single image (T = 1).
-        bad_frames: for a folder, a list that receives ``(path, reason)`` for
-            each unreadable frame, which is then skipped. When None, any
-            unreadable frame raises.
-
-    Raises:
-        SequenceReadError: missing path, unsupported suffix, no readable
-            frame, frames of different sizes, or a malformed pickle.
-    """
-    path = Path(path)
-    if path.is_dir():
-        return _read_folder(path, bad_frames)
-    if not os.path.lexists(path):
-        raise SequenceReadError(f"{path}: no such file or folder")
-    regular_file(path)  # a FIFO or device is refused unopened: reading one blocks
-    suffix = path.suffix.lower()
-    if suffix == ".gif":
-        return _read_gif(path)
-    if suffix == ".pkl":
-        return _read_pkl(path)
-    if suffix in IMAGE_SUFFIXES:
-        return read_frame(path)[None]
-    raise SequenceReadError(
-        f"{path}: unsupported file type {suffix!r}; expected a folder of "
-        f"{'/'.join(IMAGE_SUFFIXES)} frames, a .gif or an OpenGait .pkl"
-    )
-
-
-def _read_folder(folder: Path, bad_frames: list[tuple[str, str]] | None) -> np.ndarray:
-    """Folder of frames -> [T, H, W]; see read_sequence."""
-    files = list_frame_files(folder)
-    if not files:
-        raise SequenceReadError(f"{folder}: no {'/'.join(IMAGE_SUFFIXES)} frames in this folder")
-    frames: list[np.ndarray] = []
-    for file in files:
-        try:
-            img = read_frame(file)
-            if frames and img.shape != frames[0].shape:
-                raise SequenceReadError(
-                    f"{file}: size {img.shape[0]}x{img.shape[1]} differs from the first "
-                    f"frame's {frames[0].shape[0]}x{frames[0].shape[1]}")
-        except SequenceReadError as exc:
-            if bad_frames is None:
-                raise
-            bad_frames.append((str(file), _reason(exc, file)))
-            continue
-        frames.append(img)
-    if not frames:
-        raise SequenceReadError(f"{folder}: none of its {len(files)} frames could be read")
-    return np.stack(frames)
-
-
-def _read_gif(path: Path) -> np.ndarray:
-    """Animated GIF -> [T, H, W] uint8 grey (Pillow, since OpenCV reads no GIF)."""
-    try:
-        from PIL import Image, ImageSequence
-    except ImportError as exc:
-        raise SequenceReadError(f"{path}: reading GIFs needs Pillow (pip install pillow)") from exc
-    gif = image_header(path, path)
-    if gif is None:
-        raise SequenceReadError(f"{path}: not a readable GIF (Pillow cannot identify it)")
-    frames = []
-    try:
-        with gif:
-            for frame in ImageSequence.Iterator(gif):
-                check_frame_pixels(path, *frame.size, what="GIF frame")  # a frame may outgrow the screen
-                if (len(frames) + 1) * gif.size[0] * gif.size[1] > MAX_SEQUENCE_PIXELS:
-                    raise SequenceReadError(
-                        f"{path}: more than {len(frames)} frames of {gif.size[0]}x{gif.size[1]}, over the limit of "
-                        f"{MAX_SEQUENCE_PIXELS} pixels for one sequence; refused. Cut it into shorter clips.")
-                frames.append(np.array(frame.convert("L"), dtype=np.uint8))
-    except Image.DecompressionBombError as exc:  # a frame declaring more than Pillow's own limit
-        raise SequenceReadError(f"{path}: {exc}; refused before decoding.") from exc
-    except (OSError, EOFError, ValueError) as exc:  # PIL.UnidentifiedImageError is an OSError
-        raise SequenceReadError(f"{path}: not a readable GIF ({exc})") from exc
-    if not frames:
-        raise SequenceReadError(f"{path}: the GIF has no frames")
-    return np.stack(frames)
-
-
-def _read_pkl(path: Path) -> np.ndarray:
-    """OpenGait pickle -> validated [T, H, W] uint8."""
-    data = load_pickle(path)
-    if not isinstance(data, np.ndarray):
-        raise SequenceReadError(
-            f"{path}: holds a {type(data).__name__}, expected a numpy array [T, H, W]")
-    if data.ndim != 3 or 0 in data.shape:
-        raise SequenceReadError(f"{path}: array shape {data.shape}, expected non-empty [T, H, W]")
-    if data.dtype == np.uint8:
-        return data
-    numeric = data.dtype == bool or np.issubdtype(data.dtype, np.number)
-    if not numeric or np.issubdtype(data.dtype, np.complexfloating):
-        raise SequenceReadError(f"{path}: dtype {data.dtype} is not a silhouette dtype (uint8)")
-    if data.dtype != bool and not np.isfinite(data).all():
-        raise SequenceReadError(f"{path}: holds NaN or infinite values ({data.dtype}): not a silhouette; "
-                                "re-create it from the source frames with `opengait-gaitbert pretreat`")
-    if data.dtype != bool and (data.min() < 0 or data.max() > 255):
-        raise SequenceReadError(
-            f"{path}: values in [{data.min()}, {data.max()}] do not fit uint8 (0..255)")
-    return to_uint8(data)
-
-
-def _reason(exc: Exception, path: Path) -> str:
-    """The message of `exc` without its leading 'path: ' (the report has the path)."""
-    msg = str(exc)
-    prefix = f"{path}: "
-    return msg[len(prefix):] if msg.startswith(prefix) else msg
 
 
 # --------------------------------------------------------------------------

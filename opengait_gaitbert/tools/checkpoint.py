@@ -8,10 +8,6 @@ saved from a DDP wrapper). :func:`load_model` strips both prefixes and loads the
 rest into a :class:`~opengait_gaitbert.core.model.GaitBERTNet` built from the
 config's ``model_cfg``.
 
-:func:`preprocess` turns raw silhouettes into what the network saw at test time:
-OpenGait's pretreatment (crop, height-normalise, centre to 64x64) followed by its
-``BaseSilCuttingTransform`` (cut the sides to 64x44, scale to [0, 1]; see :mod:`opengait_gaitbert.compat`).
-
 Only the pure core is used: nothing here imports OpenGait. Torch is imported
 inside the functions so that ``opengait-gaitbert --help`` stays fast.
 """
@@ -19,92 +15,17 @@ from __future__ import annotations
 
 import sys
 from dataclasses import fields
-from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-import numpy as np
+from ..core.errors import CheckpointError, ConfigError, quote_keys
+from .config_from_weights import infer_model_cfg
+from .trained_config import PathLike, read_config
 
-from ..compat import cut_and_scale, read_yaml
-from ..core.errors import CheckpointError, ConfigError, DataError, quote_keys
+# Public here before the split (config reading, input preparation and the tools' options lived here).
+from .model_arguments import add_model_arguments
+from .network_input import PKL_SIZE, preprocess, read_aligned  # noqa: F401 - PKL_SIZE is outside __all__
+from .trained_config import cutting_options, masking_policy
 
-#: Pixel size of OpenGait's pretreated frames (before the side cut).
-PKL_SIZE = 64
-
-PathLike = Union[str, Path]
-
-
-
-
-# --------------------------------------------------------------------------
-# Config
-# --------------------------------------------------------------------------
-
-def read_config(cfgs_path: PathLike) -> Dict[str, Any]:
-    """Read OpenGait's YAML config as a dict.
-
-    Raises:
-        ConfigError: the file is missing, not YAML, or has no GaitBERT ``model_cfg`` mapping.
-    """
-    path = Path(cfgs_path)
-    cfg = read_yaml(path)
-    if not isinstance(cfg.get("model_cfg"), dict):
-        raise ConfigError(f"{path}: no `model_cfg` section; this is not an OpenGait config for "
-                          "GaitBERT (see configs/gaitbert/gaitbert_casiab.yaml).")
-    model = cfg["model_cfg"].get("model", "GaitBERT")
-    if model != "GaitBERT":
-        raise ConfigError(f"{path}: model_cfg.model is {model!r}; these tools run GaitBERT only. "
-                          "Pass the GaitBERT config the checkpoint was trained with.")
-    return cfg
-
-
-def masking_policy(cfg: Mapping, cfgs_path: PathLike = "the config", **overrides):
-    """The config's ``MaskedFrameSampler`` policy with ``overrides`` (None values ignored).
-
-    Args:
-        cfg: the config dict (see :func:`read_config`).
-        cfgs_path: the file name, for messages.
-        overrides: e.g. ``mode="span"``, ``ratio=0.5``.
-    Returns:
-        A :class:`~opengait_gaitbert.core.masking.MaskingPolicy`; the core's defaults
-        when the config has no sampler.
-    """
-    from dataclasses import replace
-
-    from ..core.config import SAMPLER_NAME, iter_transforms, masking_policy_from_cfg
-    from ..core.masking import MaskingPolicy
-
-    trainer = cfg.get("trainer_cfg") or {}
-    entries = [t for t in iter_transforms(trainer.get("transform")) if t.get("type") == SAMPLER_NAME]
-    where = f"{cfgs_path}: trainer_cfg.transform ({SAMPLER_NAME})"
-    policy = masking_policy_from_cfg(entries[0], where) if entries else MaskingPolicy()
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if "mode" in given:  # one mode instead of the config's mixture: its weights go, its own ratio stays
-        given.setdefault("mode_weights", None)
-        if "ratio" not in given and not isinstance(policy.ratio, float):
-            given["ratio"] = policy.ratio_of(given["mode"]) if given["mode"] in policy.modes else MaskingPolicy.ratio
-    return replace(policy, **given) if given else policy
-
-
-def cutting_options(cfg: Mapping, phase: str = "test") -> Dict[str, Any]:
-    """``divsor`` and ``cutting`` of the transform that fed the network in ``phase``.
-
-    ``test`` reads ``evaluator_cfg.transform`` (``BaseSilCuttingTransform``),
-    ``train`` reads the ``MaskedFrameSampler`` of ``trainer_cfg.transform``.
-    Missing keys take OpenGait's defaults (255, automatic cut).
-    """
-    from ..core.config import SAMPLER_NAME, iter_transforms
-
-    section, kind = (("evaluator_cfg", "BaseSilCuttingTransform") if phase == "test"
-                     else ("trainer_cfg", SAMPLER_NAME))
-    for entry in iter_transforms((cfg.get(section) or {}).get("transform")):
-        if entry.get("type") == kind:
-            return {"divsor": entry.get("divsor", 255.0), "cutting": entry.get("cutting")}
-    return {"divsor": 255.0, "cutting": None}
-
-
-# --------------------------------------------------------------------------
-# Checkpoint
-# --------------------------------------------------------------------------
 
 def load_model(cfgs_path: PathLike, ckpt_path: Optional[PathLike] = None,
                device: str = "cpu") -> Tuple[Any, Dict[str, Any]]:
@@ -181,121 +102,12 @@ def load_weights(net, state: Mapping, ckpt_path: PathLike, cfgs_path: PathLike) 
           "--cfgs with the config it was trained with.")
 
 
-def infer_model_cfg(state: Mapping) -> Dict[str, Any]:
-    """The ``model_cfg`` values that a core state dict reveals by its keys and shapes.
-
-    Returns a subset of ``encoder``, ``channels``, ``embed_stride``, ``temporal``, ``temporal_dim``,
-    ``temporal_layers``, ``embed_dim`` and ``class_num`` (what cannot be read is left out).
-    """
-    import re
-
-    found: Dict[str, Any] = {}
-    stem = state.get("frame_embedding.conv.0.weight")
-    if getattr(stem, "dim", lambda: 0)() == 4:
-        kernel = int(stem.shape[-1])
-        found["embed_stride"] = 1 if kernel == 3 else kernel // 2  # 3x3 at stride 1, else 2s x 2s
-    levels = sorted((int(m.group(1)), v.shape[0]) for k, v in state.items()
-                    if (m := re.fullmatch(r"encoder\.levels\.(\d+)\.0\.weight", k)) and v.dim() == 4)
-    stages = sorted((int(m.group(1)), v.shape[0]) for k, v in state.items()
-                    if (m := re.fullmatch(r"encoder\.stages\.(\d+)\.conv1\.weight", k)) and v.dim() == 4)
-    if stages:  # encoder: resnet9
-        found["encoder"] = "resnet9"
-        levels = stages
-    elif levels:
-        found["encoder"] = "unet"
-    if levels:
-        found["channels"] = [c for _, c in levels]
-    layer_keys = {m.group(1) for k in state
-                  if (m := re.match(r"temporal\.(?:encoder\.)?layers\.(\d+)\.", k))}
-    if "temporal.proj_in.weight" in state:
-        found["temporal"] = "transformer"
-        found["temporal_dim"] = int(state["temporal.proj_in.weight"].shape[0])
-    elif layer_keys:
-        found["temporal"] = "conv"
-    elif levels:
-        found["temporal"] = "none"
-    if layer_keys:
-        found["temporal_layers"] = len(layer_keys)
-    if getattr(state.get("head.fc"), "dim", lambda: 0)() == 3:
-        found["embed_dim"] = int(state["head.fc"].shape[2])
-    if getattr(state.get("head.classifier"), "dim", lambda: 0)() == 3:
-        found["class_num"] = int(state["head.classifier"].shape[2])
-    return found
-
-
-# --------------------------------------------------------------------------
-# Sequences
-# --------------------------------------------------------------------------
-
-def read_aligned(path: PathLike) -> np.ndarray:
-    """Read a sequence and align it like OpenGait's pretreatment.
-
-    Args:
-        path: a folder of PNG/JPG frames, an animated GIF, or an OpenGait ``.pkl``.
-    Returns:
-        uint8 ``[T, 64, 64]``. A ``.pkl`` of 64x64 frames is OpenGait's own
-        pretreated output and is used as it is; everything else is aligned.
-    Raises:
-        SequenceReadError: unreadable input.
-        DataError: no frame holds a silhouette.
-    """
-    from ..data.pretreat import align_sequence, read_sequence
-
-    path = Path(path)
-    frames = read_sequence(path)  # [T, H, W] uint8
-    pretreated = path.suffix.lower() == ".pkl" and frames.shape[1:] == (PKL_SIZE, PKL_SIZE)
-    aligned = frames if pretreated else align_sequence(frames, PKL_SIZE)
-    if len(aligned) == 0:
-        raise DataError(f"{path}: none of its {len(frames)} frames holds a silhouette (all empty "
-                        "after thresholding at 127). Check that the body is white on black.")
-    return aligned
-
-
-def preprocess(frames: Union[np.ndarray, PathLike], divsor: float = 255.0,
-               cutting: Optional[int] = None, aligned: bool = False):
-    """Silhouettes -> the network's input, as OpenGait's test pipeline makes it.
-
-    Args:
-        frames: uint8 ``[T, H, W]`` raw silhouettes, or a path (see :func:`read_aligned`).
-        divsor, cutting: ``BaseSilCuttingTransform``'s options (OpenGait's spelling);
-            ``cutting=None`` cuts ``int(W // 64) * 10`` columns from each side.
-        aligned: ``frames`` are already OpenGait-aligned 64x64 (skip the alignment).
-    Returns:
-        float32 tensor ``[T', 64, 44]`` in [0, 1] (empty frames dropped).
-    Raises:
-        DataError: no frame holds a silhouette.
-    """
-    import torch
-
-    if isinstance(frames, (str, Path)):
-        seq = read_aligned(frames)
-    else:
-        seq = np.asarray(frames)
-        if seq.ndim != 3:
-            raise DataError(f"preprocess expects silhouettes [T, H, W]; got shape {seq.shape}.")
-        if not aligned:
-            from ..data.pretreat import align_sequence
-            seq = align_sequence(seq, PKL_SIZE)
-        if len(seq) == 0:
-            raise DataError("preprocess: no frame holds a silhouette (all empty after "
-                            "thresholding at 127).")
-    return torch.from_numpy(cut_and_scale(seq, divsor, cutting))
-
-
 def describe_model(net) -> str:
     """One line: the network's size, for logs."""
     params = sum(p.numel() for p in net.parameters())
     c = net.config
     return (f"GaitBERT encoder={c.encoder} channels={c.channels} temporal={c.temporal} embed_dim={c.embed_dim} "
             f"parts={c.parts} ({params / 1e6:.2f}M parameters)")
-
-
-def add_model_arguments(parser) -> None:
-    """``--cfgs`` / ``--ckpt`` / ``--device``, shared by every tool."""
-    parser.add_argument("--cfgs", required=True, help="OpenGait YAML config the model was trained with")
-    parser.add_argument("--ckpt", help="OpenGait checkpoint .pt (output/.../checkpoints/<name>-<iter>.pt); "
-                                       "omitted: a randomly initialised model")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
 __all__: List[str] = ["CheckpointError", "add_model_arguments", "cutting_options", "describe_model",

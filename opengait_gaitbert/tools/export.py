@@ -2,7 +2,7 @@
 
 The exported graph is ``GaitBERTNet.embed`` itself: one sequence of preprocessed
 silhouettes ``sils [1, s, 64, 44]`` (float in [0, 1], see
-``tools.checkpoint.preprocess``) -> its embedding ``[1, e, p]`` through the frame
+``tools.network_input.preprocess``) -> its embedding ``[1, e, p]`` through the frame
 embedding, U-Net encoder, temporal context and the embedding head; the decoder is
 not part of it. ``s`` is dynamic: for clips without ``seqL`` the core cuts attention
 windows and builds their masks with shape arithmetic only
@@ -25,7 +25,8 @@ import warnings
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-from .checkpoint import add_model_arguments, describe_model, load_model
+from .checkpoint import describe_model, load_model
+from .model_arguments import add_model_arguments
 from ..core.errors import DataError, GaitBERTError
 
 FORMATS = ("onnx", "torchscript")

@@ -37,9 +37,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .checkpoint import (CheckpointError, add_model_arguments, cutting_options, describe_model,
-                         load_model, preprocess, read_aligned)
-from ..core.errors import DataError
+from .checkpoint import describe_model, load_model
+from .model_arguments import add_model_arguments
+from .network_input import preprocess, read_aligned
+from .trained_config import cutting_options
+from ..core.errors import CheckpointError, DataError
 from ..progress import progress as show_progress
 
 METRICS = ("euc", "cos")

@@ -19,8 +19,10 @@ from typing import Dict, Optional, Union
 
 import numpy as np
 
-from .checkpoint import (add_model_arguments, cutting_options, describe_model, load_model,
-                         masking_policy, preprocess, read_aligned)
+from .checkpoint import describe_model, load_model
+from .model_arguments import add_model_arguments
+from .network_input import preprocess, read_aligned
+from .trained_config import cutting_options, masking_policy
 from ..core.errors import DataError
 
 SUFFIXES = (".png", ".gif")

@@ -9,7 +9,7 @@ they are given a video):
 * :mod:`.tracker`: IoU + Hungarian multi-person tracking that bridges short
   gaps and reports merges and splits;
 * :mod:`.pipeline`: all of it per frame, each track's silhouettes aligned by
-  :func:`opengait_gaitbert.data.pretreat.align_silhouette`, and the outputs;
+  :func:`opengait_gaitbert.data.alignment.align_silhouette`, and the outputs;
 * :mod:`.results`: what a run found, as the JSON summary and the printed report;
 * :mod:`.annotate`: the annotated video / GIF and the overview picture;
 * :mod:`.command`: the ``video`` command.

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from ..core.errors import DataError, SequenceReadError
-from ..data.pretreat import IMAGE_SUFFIXES, check_frame_pixels, image_header, list_frame_files
+from ..data.image_limits import check_frame_pixels, image_header
+from ..data.readers import IMAGE_SUFFIXES, list_frame_files
 from ..data.safe_pickle import regular_file
 
 #: File endings taken for videos when a tool must tell a video from a silhouette sequence.

@@ -3,7 +3,7 @@
 :func:`process_video` runs, per frame: background subtraction
 (:mod:`.foreground`), tracking (:mod:`.tracker`) and, for each detection that is
 a track's own observation, the alignment of OpenGait's pretreatment
-(:func:`~opengait_gaitbert.data.pretreat.align_silhouette`). That function gets
+(:func:`~opengait_gaitbert.data.alignment.align_silhouette`). That function gets
 the person's pixels on a band of the full frame width, exactly as ``pretreat``
 gets a full silhouette frame, so a track's ``[T, 64, 64]`` sequence is what
 ``pretreat`` makes of the same masks. Frames are left out of a track's
@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 
 from ..core.errors import ConfigError
-from ..data.pretreat import FRAMES_TYPE, FRAMES_VIEW, align_silhouette
+from ..data.alignment import align_silhouette
+from ..data.pretreat import FRAMES_TYPE, FRAMES_VIEW
 from ..progress import progress as show_progress
 from .foreground import ForegroundExtractor, ForegroundSettings, median_background
 from .frames import FrameSource
