@@ -79,6 +79,15 @@ VARIANTS: Dict[str, List[str]] = {
 GAITBASE_MILESTONES = (1 / 3, 2 / 3, 5 / 6)
 BASELINES = ("GaitBase", "GaitBase-no-da")
 MODEL, ABLATION = "GaitBERT", "GaitBERT-supervised"
+#: what each arm trains, for the report (the names stay those of the result files)
+ARM_LEGEND = {
+    "GaitBERT": "BERT's recipe, `gaitbert_casiab_bert.yaml` (masked-frame pretraining, then fine-tuning)",
+    "GaitBERT-supervised": "the shipped default, `gaitbert_casiab.yaml` (the same network without pretraining)",
+    "GaitBase": "OpenGait's GaitBase with its DA recipe",
+    "GaitBase-no-da": "GaitBase without its DA",
+    **{name: "BERT's recipe with " + ", ".join(f"`{o}`" for o in overrides) for name, overrides in VARIANTS.items()},
+    "GaitBERT+completion": "BERT's recipe, tested with `test_completion` (its boundary checkpoint)",
+}
 
 
 def arm_spec(name: str) -> Tuple[str, Optional[str], List[str]]:
@@ -384,6 +393,7 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
              "Rank-1 %, mean of NM/BG/CL (identical views excluded), chance "
              f"{100 / (SIZE.ids - SIZE.ids // 2):.2f} %. Differences are paired by seed: mean and 95 % interval "
              "(Student's t). Command: `python -m benchmarks.converged`.", ""]
+    lines += ["Arms: " + "; ".join(f"`{arm}`: {what}" for arm, what in ARM_LEGEND.items()) + ".", ""]
     data = {"size": asdict(SIZE), "pkl_side": PKL_SIDE, "points": POINTS, "generators": {}}
     pooled: Dict[str, List[float]] = {}
     for generator, arms in sorted(runs.items()):
