@@ -424,7 +424,7 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
             lines += [f"The better GaitBase per kind (mean over seeds {', '.join(map(str, baseline_seeds(arms)))}), "
                       "the reference of \"the better GaitBase\": "
                       + ", ".join(f"{k} `{b}`" for k, b in better.items()) + ".", ""]
-        comparisons = [(MODEL, ABLATION), (MODEL, BETTER)] + [(v, MODEL) for v in VARIANTS] \
+        comparisons = [(MODEL, ABLATION), (MODEL, BETTER), (ABLATION, BETTER)] + [(v, MODEL) for v in VARIANTS] \
             + [(COMPLETION, MODEL), (COMPLETION, BETTER)]
         rows = []
         gen_data = {"seeds": seeds, "seeds_per_arm": {a: sorted(arms[a]) for a in order},
