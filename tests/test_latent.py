@@ -80,6 +80,12 @@ def test_latent_options_are_checked(overrides, key, message):
         NetworkConfig(**{**SMALL, **overrides})
 
 
+def test_a_latent_target_without_a_pretraining_phase_is_refused():
+    with pytest.raises(ConfigError, match=r"x\.yaml: `pretrain_target` is latent, but pretrain_fraction is 0: "
+                                          r"nothing pretrains\. Set pretrain_fraction > 0"):
+        NetworkConfig.from_dict({**SMALL, "pretrain_fraction": 0, "pretrain_target": "latent"}, where="x.yaml")
+
+
 def test_a_teacher_momentum_without_the_latent_target_is_refused():
     with pytest.raises(ConfigError, match=r"x\.yaml: `teacher_momentum` is set, but only the latent pretraining "
                                           r"target has a teacher"):

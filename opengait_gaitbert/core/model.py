@@ -161,7 +161,12 @@ class NetworkConfig:
             raise ConfigError(f"{where}: `pretrain_fraction` is set, but class_num 0 pretrains in every iteration "
                               "(there are no identities to fine-tune on). Delete the key.")
         with config_location(where):  # __post_init__'s errors name it
-            return cls(**own)
+            config = cls(**own)
+        if config.pretrain_target != "pixels" and not config.pretrains:  # it would be silently ignored
+            raise ConfigError(f"{where}: `pretrain_target` is {config.pretrain_target}, but pretrain_fraction is 0: "
+                              "nothing pretrains. Set pretrain_fraction > 0 (e.g. 0.3, as gaitbert_casiab_bert.yaml), "
+                              "or delete the key.")
+        return config
 
     def __post_init__(self) -> None:
         self.validate(location("model_cfg"))
