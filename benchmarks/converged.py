@@ -79,6 +79,9 @@ VARIANTS: Dict[str, List[str]] = {
 GAITBASE_MILESTONES = (1 / 3, 2 / 3, 5 / 6)
 BASELINES = ("GaitBase", "GaitBase-no-da")
 MODEL, ABLATION = "GaitBERT", "GaitBERT-supervised"
+#: a test-time arm: BERT's recipe's final checkpoints, each probe completed first by the network of
+#: its pretraining phase (``model_cfg.test_completion``); nothing is trained for it
+COMPLETION = "GaitBERT+completion"
 #: what each arm trains, for the report (the names stay those of the result files)
 ARM_LEGEND = {
     "GaitBERT": "BERT's recipe, `gaitbert_casiab_bert.yaml` (masked-frame pretraining, then fine-tuning)",
@@ -86,7 +89,7 @@ ARM_LEGEND = {
     "GaitBase": "OpenGait's GaitBase with its DA recipe",
     "GaitBase-no-da": "GaitBase without its DA",
     **{name: "BERT's recipe with " + ", ".join(f"`{o}`" for o in overrides) for name, overrides in VARIANTS.items()},
-    "GaitBERT+completion": "BERT's recipe, tested with `test_completion` (its boundary checkpoint)",
+    COMPLETION: "BERT's recipe, tested with `test_completion` (its boundary checkpoint)",
 }
 
 
@@ -235,11 +238,6 @@ def train_run(arm: str, generator: str, seed: int, root: Path, work: Path, resul
     say(f"[converged] {generator} seed {seed} {arm}: curve "
         + ", ".join(f"{p['iter']}: {mean3(p):.1f}" for p in curve) + f" ({wall:.0f}s wall)")
     return result
-
-
-#: a test-time arm: BERT's recipe's final checkpoints, each probe completed first by the network of
-#: its pretraining phase (``model_cfg.test_completion``); nothing is trained for it
-COMPLETION = "GaitBERT+completion"
 
 
 def pretraining_checkpoint(final: Path, boundary: int) -> Path:
