@@ -36,12 +36,11 @@ def hidden_box(frame_mask):
     return (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)
 
 
-# --- frame / span / patch ---------------------------------------------------
+# --- frame / patch ---------------------------------------------------
 
-@pytest.mark.parametrize("mode", ["frame", "span"])
 @pytest.mark.parametrize("ratio", [0.0, 0.1, 0.3, 0.5, 0.9, 0.99, 1.0])
-def test_frame_ratio_and_never_all(mode, ratio):
-    policy = MaskingPolicy(mode=mode, ratio=ratio)
+def test_frame_ratio_and_never_all(ratio):
+    policy = MaskingPolicy(mode="frame", ratio=ratio)
     for seed in range(50):
         s = 2 + seed % 29
         seq = walker(s)
@@ -51,14 +50,6 @@ def test_frame_ratio_and_never_all(mode, ratio):
         assert 1 <= hidden.sum() <= s - 1  # never empty, never all
         assert np.all(mask[hidden] == 1) and np.all(corrupted[hidden] == 0)
         assert np.array_equal(corrupted[~hidden], seq[~hidden])
-
-
-@pytest.mark.parametrize("span_count", [1, 2, 3])
-def test_span_mode_hides_contiguous_runs(span_count):
-    policy = MaskingPolicy(mode="span", ratio=0.4, span_count=span_count)
-    for seed in range(40):
-        hidden = frames_hidden(mask_sequence(walker(30), policy, np.random.default_rng(seed))[1])
-        assert len(runs_of(hidden)) == span_count and hidden.sum() == 12
 
 
 def test_patch_mode_hides_squares_not_frames():
@@ -221,7 +212,7 @@ def test_mixture_draws_a_mode_per_sequence_with_its_weight(weights, share):
 
 
 def test_mixture_mixes_modes_within_a_batch():
-    fn = make_mask_fn(MaskingPolicy(mode=["span", "moving"], seed=3))
+    fn = make_mask_fn(MaskingPolicy(mode=["frame", "moving"], seed=3))
     batch = [fn(walker(30, seed=i))[1] for i in range(16)]
     assert {is_frame_mode_mask(m) for m in batch} == {True, False}
 
@@ -240,7 +231,7 @@ def test_mixture_ratio_per_mode():
 
 def test_mixture_min_frames_is_its_most_demanding_mode():
     assert MaskingPolicy(mode=["patch", "band", "moving"]).min_frames == 1
-    assert MaskingPolicy(mode=["band", "span"]).min_frames == 2
+    assert MaskingPolicy(mode=["band", "frame"]).min_frames == 2
     check_sequence(walker(1), MaskingPolicy(mode=["patch", "moving"]))
     with pytest.raises(DataError, match="too short"):
         check_sequence(walker(1), MaskingPolicy(mode=["moving", "frame"]))
@@ -259,7 +250,7 @@ def test_single_mode_spends_no_draw_on_choosing_it():
 
 # --- every mode ----------------------------------------------------------------
 
-ALL_POLICIES = [dict(mode=m) for m in MODES] + [dict(mode=["frame", "patch", "span", "band", "moving"])]
+ALL_POLICIES = [dict(mode=m) for m in MODES] + [dict(mode=["frame", "patch", "band", "moving"])]
 
 
 @pytest.mark.parametrize("kwargs", ALL_POLICIES, ids=lambda k: str(k["mode"]))
@@ -267,7 +258,7 @@ def test_target_is_never_modified(kwargs):
     seq = walker(30)
     before = seq.copy()
     for seed in range(5):
-        make_mask_fn(MaskingPolicy(ratio=0.5, bert_policy=True, seed=seed, **kwargs))(seq)
+        make_mask_fn(MaskingPolicy(ratio=0.5, seed=seed, **kwargs))(seq)
     assert np.array_equal(seq, before)
 
 
@@ -293,8 +284,8 @@ def test_seeded_generator_is_keyed_on_seed_and_content():
 def test_seeded_masks_differ_across_contents_and_seeds(kwargs):
     """Seeds 7 and 8 on clips a and b: four masks, all distinct.
 
-    Only modes with a huge mask space (C(30, 9) frame sets; patch places): a span,
-    band or moving run has a few hundred placements, where two clips may rightly
+    Only modes with a huge mask space (C(30, 9) frame sets; patch places): a band
+    or moving run has a few hundred placements, where two clips may rightly
     share one; their content keying is the generator's, tested above.
     """
     fns = [make_mask_fn(MaskingPolicy(ratio=0.3, seed=seed, **kwargs)) for seed in (7, 8)]
@@ -304,7 +295,7 @@ def test_seeded_masks_differ_across_contents_and_seeds(kwargs):
 
 
 def test_unseeded_masks_follow_numpy_global_seed():
-    fn = make_mask_fn(MaskingPolicy(mode=["span", "band", "moving"], ratio=0.3))
+    fn = make_mask_fn(MaskingPolicy(mode=["frame", "band", "moving"], ratio=0.3))
     np.random.seed(3)
     first = [fn(walker(30))[1] for _ in range(4)]
     np.random.seed(3)
@@ -312,31 +303,12 @@ def test_unseeded_masks_follow_numpy_global_seed():
 
 
 @pytest.mark.parametrize("kwargs", ALL_POLICIES, ids=lambda k: str(k["mode"]))
-def test_bert_policy_keeps_the_mask_of_the_chosen_units(kwargs):
-    """BERT's rule changes the input, never which positions are predicted."""
+def test_hidden_content_is_zeroed_and_the_rest_kept(kwargs):
+    """The input is the clean clip with exactly the masked positions zeroed (MAE's hiding)."""
     seq = walker(30)
     for seed in range(10):
-        plain = mask_sequence(seq, MaskingPolicy(ratio=0.3, **kwargs), np.random.default_rng(seed))[1]
-        bert = mask_sequence(seq, MaskingPolicy(ratio=0.3, bert_policy=True, **kwargs), np.random.default_rng(seed))[1]
-        assert np.array_equal(plain, bert)
-
-
-def test_bert_policy_split():
-    """Chosen frames: ~80% zeroed, ~10% another frame's content, ~10% unchanged; loss on all."""
-    policy = MaskingPolicy(mode="frame", ratio=0.5, bert_policy=True)
-    counts = np.zeros(3)
-    for seed in range(400):
-        seq = walker(20, seed=seed)
-        corrupted, mask = mask_sequence(seq, policy, np.random.default_rng(seed))
-        for t in np.flatnonzero(frames_hidden(mask)):
-            if not corrupted[t].any():
-                counts[0] += 1
-            elif np.array_equal(corrupted[t], seq[t]):
-                counts[2] += 1
-            else:
-                counts[1] += 1
-    share = counts / counts.sum()
-    assert abs(share[0] - 0.8) < 0.03 and abs(share[1] - 0.1) < 0.03 and abs(share[2] - 0.1) < 0.03
+        corrupted, mask = mask_sequence(seq, MaskingPolicy(ratio=0.3, **kwargs), np.random.default_rng(seed))
+        assert mask.any() and np.array_equal(corrupted, np.where(mask == 1, 0, seq))
 
 
 def test_count_chosen_frames_bounds():
@@ -344,7 +316,6 @@ def test_count_chosen_frames_bounds():
     assert count_chosen_frames(100, MaskingPolicy(mode="frame", ratio=0.0)) == 1
     assert count_chosen_frames(3, MaskingPolicy(mode="patch", ratio=0.99)) == 3
     assert count_chosen_frames(30, MaskingPolicy(mode="frame", ratio=1.0)) == 29
-    assert count_chosen_frames(30, MaskingPolicy(mode="span", ratio=1.0)) == 29
     for mode in REGION_MODES:
         assert count_chosen_frames(30, MaskingPolicy(mode=mode, ratio=1.0)) == 30
     mixture = MaskingPolicy(mode=["frame", "band"], ratio=1.0)
@@ -361,7 +332,7 @@ def test_count_chosen_frames_bounds():
     (dict(ratio=1.01), "ratio"), (dict(ratio=-0.1), "ratio"), (dict(ratio=float("nan")), "ratio"),
     (dict(ratio="0.3"), "ratio"), (dict(mode=["band", "frame"], ratio=[1.0]), "ratio"),
     (dict(mode=["band", "frame"], ratio=[1.0, 1.2]), "ratio"),
-    (dict(patch_size=0), "patch_size"), (dict(span_count=0), "span_count"),
+    (dict(patch_size=0), "patch_size"),
     (dict(patches_per_frame=0), "patches_per_frame"),
     (dict(band_sides="top"), "band_sides"), (dict(band_sides=[]), "band_sides"),
     (dict(band_sides=["top", "up"]), "band_sides"), (dict(band_sides=["top", "top"]), "band_sides"),
@@ -373,7 +344,7 @@ def test_count_chosen_frames_bounds():
     (dict(mode=["band", "moving"], mode_weights=[1, -2]), "mode_weights"),
     (dict(mode=["band", "moving"], mode_weights=[1, float("inf")]), "mode_weights"),
     (dict(mode="band", mode_weights=[1, 1]), "mode_weights"), (dict(mode_weights=2), "mode_weights"),
-    (dict(bert_policy="yes"), "bert_policy"), (dict(seed=1.5), "seed"),
+    (dict(seed=1.5), "seed"),
 ])
 def test_policy_errors_name_the_key_value_and_allowed(kwargs, key):
     with pytest.raises(ConfigError, match=f"`{key}` = .*(is invalid|allowed)") as err:
@@ -416,7 +387,7 @@ def test_a_one_mode_list_is_that_mode():
 
 
 def test_a_mixture_draws_each_of_its_modes():
-    kinds = [kind_of(m) for m in masks_of(MaskingPolicy(mode=("span", "moving"), ratio=0.5))]
+    kinds = [kind_of(m) for m in masks_of(MaskingPolicy(mode=("frame", "moving"), ratio=0.5))]
     assert set(kinds) == {"frames", "moving"} and 15 <= kinds.count("moving") <= 45
 
 

@@ -192,7 +192,7 @@ def test_onnx_has_dynamic_length_and_no_decoder(cli_export, trained):
     assert exported < total - decoder + 1000  # the decoder's weights are not in the file
 
 
-@pytest.mark.parametrize("temporal", ["transformer", "conv", "none"])
+@pytest.mark.parametrize("temporal", ["transformer", "conv"])
 def test_one_export_follows_the_core_at_any_window_count(tmp_path, temporal):
     """Each temporal module's export (traced at 16 frames: one window) reproduces ``net.embed``
     at 1 frame, within one window, and over two and four windows with a partial last one."""

@@ -165,19 +165,19 @@ def test_cli_refuses_a_model_without_a_decoder(tmp_path, capsys):
 def test_policy_overrides_keep_config_fields(cfg_path):
     cfg = load_model(cfg_path)[1]
     assert masking_policy(cfg, cfg_path).ratio == 0.5
-    policy = masking_policy(cfg, cfg_path, mode="span", ratio=None)
-    assert (policy.mode, policy.ratio) == ("span", 0.5)
+    policy = masking_policy(cfg, cfg_path, mode="band", ratio=None)
+    assert (policy.mode, policy.ratio) == ("band", 0.5)
 
 
 @pytest.mark.data
 def test_real_casia_b_gif(cfg_path, tmp_path, capsys):
     gif = casia_b_sample("nm.gif")
     out = tmp_path / "nm.png"
-    code = cli.main(["visualize", "--cfgs", str(cfg_path), "--seq", str(gif), "--mode", "span",
+    code = cli.main(["visualize", "--cfgs", str(cfg_path), "--seq", str(gif), "--mode", "band",
                      "--frames", "10", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     assert Image.open(out).size == grid_size(10)
-    assert "nm.gif: 10 frames, mode=span" in capsys.readouterr().out
+    assert "nm.gif: 10 frames, mode=band" in capsys.readouterr().out
 
 
 def test_mode_override_of_a_mixture_takes_that_modes_ratio():

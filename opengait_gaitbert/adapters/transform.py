@@ -4,7 +4,7 @@ Data contract with :class:`~opengait_gaitbert.adapters.model.GaitBERT`, decided 
 and read there: one sequence ``[s, h, w]`` becomes ``[s, 3, h, w]`` float32 with,
 on the new axis after ``s``:
 
-    0: the model's input   (hidden content zeroed / BERT-replaced)
+    0: the model's input   (hidden content zeroed)
     1: the clean target    (never masked)
     2: the mask            (1 = hidden, the loss is taken here; 0 = visible)
 
@@ -55,17 +55,15 @@ class MaskedFrameSampler:
     explicitly, ``None`` taking the policy's default (a test keeps the two in step).
 
     Args:
-        mode, ratio, patch_size, patches_per_frame, span_count, band_sides, band_size,
-        mode_weights, bert_policy, seed:
+        mode, ratio, patch_size, patches_per_frame, band_sides, band_size, mode_weights, seed:
             see :class:`~opengait_gaitbert.core.masking.MaskingPolicy`.
         divsor, cutting: for integer (raw) frames, passed to OpenGait's
             ``BaseSilCuttingTransform`` (its spelling); ``divsor`` defaults to 255.
             Leave both unset when an earlier step of a ``Compose`` cuts and scales.
     """
 
-    def __init__(self, mode=None, ratio=None, patch_size=None, patches_per_frame=None, span_count=None,
-                 band_sides=None, band_size=None, mode_weights=None, bert_policy=None, seed=None, divsor=None,
-                 cutting=None):
+    def __init__(self, mode=None, ratio=None, patch_size=None, patches_per_frame=None, band_sides=None,
+                 band_size=None, mode_weights=None, seed=None, divsor=None, cutting=None):
         given = dict(locals())
         self.policy = MaskingPolicy(**{name: given[name] for name in MaskingPolicy.field_names()
                                        if given[name] is not None})

@@ -13,7 +13,7 @@ from typing import Iterator, List, Mapping, Optional, Tuple
 
 from .errors import ConfigError, close_match_hint, config_location, reject_unknown_keys
 from .losses import LossConfig
-from .masking import MaskingPolicy
+from .masking import RETIRED_SAMPLER_KEYS, MaskingPolicy
 from .model import NetworkConfig
 
 SAMPLER_NAME = "MaskedFrameSampler"
@@ -84,7 +84,8 @@ def sampler_steps(trf_cfg, path: str = "trainer_cfg.transform") -> Iterator[Tupl
 
 def masking_policy_from_cfg(entry: Mapping, where: str) -> MaskingPolicy:
     """Validate one ``MaskedFrameSampler`` transform entry."""
-    reject_unknown_keys(where, entry, MaskingPolicy.field_names() + list(SAMPLER_EXTRA_KEYS))
+    reject_unknown_keys(where, entry, MaskingPolicy.field_names() + list(SAMPLER_EXTRA_KEYS),
+                        retired=RETIRED_SAMPLER_KEYS)
     with config_location(where):  # the policy's errors name the file and entry
         return MaskingPolicy(**{k: v for k, v in entry.items() if k not in SAMPLER_EXTRA_KEYS})
 

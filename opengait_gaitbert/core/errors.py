@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextvars
 import difflib
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Sequence
+from types import MappingProxyType
+from typing import Iterable, Iterator, Mapping, Sequence
 
 
 class GaitBERTError(Exception):
@@ -109,8 +110,14 @@ def config_error(where: str, key: str, value, allowed: str, fix: str = "") -> Co
     return ConfigError(msg)
 
 
-def reject_unknown_keys(where: str, given: Iterable[str], known: Iterable[str]) -> None:
-    """Raise ConfigError for the first key of `given` not in `known`, with a suggestion."""
+def reject_unknown_keys(where: str, given: Iterable[str], known: Iterable[str],
+                        retired: Mapping[str, str] = MappingProxyType({})) -> None:
+    """Raise ConfigError for the first key of `given` that is retired (saying what became of it,
+    from ``retired``: key -> the rest of the sentence) or not in `known` (with a suggestion)."""
+    given = list(given)
+    named = sorted(set(given) & retired.keys())
+    if named:  # say what became of it, not just "unknown"
+        raise ConfigError(f"{where}: `{named[0]}` {retired[named[0]]}")
     known = list(known)
     unknown = [k for k in given if k not in known]
     if unknown:

@@ -10,7 +10,7 @@ from typing import List, Mapping, Tuple
 
 import torch
 
-from .errors import ConfigError, config_error, config_location, location, reject_unknown_keys
+from .errors import config_error, config_location, location, reject_unknown_keys
 
 #: ``GaitBERTLoss`` keys that no longer exist, and why
 RETIRED_LOSS_KEYS = {
@@ -54,10 +54,7 @@ class LossConfig:
         Raises:
             ConfigError: a retired or unknown key, or a bad value, naming ``where`` and the key.
         """
-        retired = sorted(entry.keys() & RETIRED_LOSS_KEYS.keys())
-        if retired:
-            raise ConfigError(f"{where}: `{retired[0]}` {RETIRED_LOSS_KEYS[retired[0]]}")
-        reject_unknown_keys(where, entry, cls.field_names() + list(OPENGAIT_LOSS_KEYS))
+        reject_unknown_keys(where, entry, cls.field_names() + list(OPENGAIT_LOSS_KEYS), retired=RETIRED_LOSS_KEYS)
         with config_location(where):
             return cls(**{k: v for k, v in entry.items() if k not in OPENGAIT_LOSS_KEYS})
 

@@ -4,12 +4,11 @@ Mask convention (as in MAE): **0 = keep, 1 = hidden / predicted**. The loss is
 computed where the mask is 1, against the *clean* target, never against a
 target that was masked too.
 
-Five modes, each a small generator callable in the VideoMAE style that returns
+Four modes, each a small generator callable in the VideoMAE style that returns
 units ``(frame index, row slice, column slice)``:
 
 - ``frame``:  whole frames hidden, BERT-like;
-- ``patch``:  square patches (16x16 by default) hidden in randomly chosen frames;
-- ``span``:   contiguous runs of whole frames hidden, like dropped frames;
+- ``patch``:  square patches (32x32 by default) hidden in randomly chosen frames;
 - ``band``:   a static occluder (a wall, a car, a crowd): a band along one side of
   the frame (``band_sides``), ``band_size`` thick, hidden in one contiguous run
   of frames;
@@ -20,13 +19,10 @@ units ``(frame index, row slice, column slice)``:
 ``mode`` may also be a list of these: each sequence then draws one of them
 (weighted by ``mode_weights``), so one batch mixes occlusion kinds.
 
-With ``bert_policy`` the chosen units follow BERT's 80/10/10 rule: 80% are
-hidden (zeroed), 10% are replaced by the same region of another frame, 10%
-are left as they are; the loss covers all chosen units. (Units are per frame,
-so the rule applies frame by frame in ``band`` and ``moving`` modes too.)
+Chosen content is zeroed, as MAE hides patches; the loss covers all of it.
 
 Guarantees, for every mode and ratio: at least one unit is chosen (so the loss
-is never empty); ``frame`` and ``span`` never hide every frame; the region modes
+is never empty); ``frame`` never hides every frame; the region modes
 (``patch``, ``band``, ``moving``) may touch every frame but never hide a whole
 frame. Randomness comes from an explicit ``numpy.random.Generator``; see
 :func:`rng_for_sequence`.
@@ -42,14 +38,24 @@ import numpy as np
 
 from .errors import ConfigError, DataError, close_match_hint, config_error, location
 
-MODES = ("frame", "patch", "span", "band", "moving")
+MODES = ("frame", "patch", "band", "moving")
 # Modes that hide whole frames (never all of them) and modes that hide part of frames.
-FRAME_MODES = ("frame", "span")
+FRAME_MODES = ("frame",)
 REGION_MODES = ("patch", "band", "moving")
 SIDES = ("top", "bottom", "left", "right")
-# BERT's split of the chosen units: hide, replace with another frame, keep.
-BERT_HIDE, BERT_REPLACE = 0.8, 0.1
 WHERE = "MaskedFrameSampler (trainer_cfg.transform)"
+_UNUSED = ("was removed on 2026-12-07: no shipped recipe used it and no measurement showed it helping "
+           "(BERT's recipe masks with a mixture of patch, band, moving and frame; "
+           "configs/gaitbert/gaitbert_casiab_bert.yaml).")
+#: sampler keys and modes that no longer exist, and what became of them
+RETIRED_SAMPLER_KEYS = {
+    "bert_policy": "(BERT's 80/10/10 hide / replace / keep rule) " + _UNUSED + " Delete the key.",
+    "span_count": "(the runs of the `span` mode) " + _UNUSED + " Delete the key.",
+}
+RETIRED_MODES = {
+    "span": "(contiguous runs of whole frames) " + _UNUSED + " The `band` and `moving` modes hide "
+            "contiguous runs; `frame` hides whole frames.",
+}
 
 # A unit is one chosen region: (frame index, row slice, column slice).
 Unit = Tuple[int, slice, slice]
@@ -60,16 +66,15 @@ class MaskingPolicy:
     """What to hide, held as validated fields (like HF's DataCollatorForLanguageModeling).
 
     Attributes:
-        mode: ``frame`` | ``patch`` | ``span`` | ``band`` | ``moving``, or a list of
+        mode: ``frame`` | ``patch`` | ``band`` | ``moving``, or a list of
             them: each sequence then draws one (see ``mode_weights``).
         ratio: fraction of the frames chosen, in [0, 1], or with a list ``mode`` a
             list of them, one per mode (a static occluder covers a whole clip, a
             dropped-frame run does not). The count is rounded and clipped to at least
-            one frame; ``frame``/``span`` clip it to at most ``s - 1`` (they hide
+            one frame; ``frame`` clips it to at most ``s - 1`` (they hide
             whole frames), the region modes to ``s``.
         patch_size: side of a square patch in pixels (``patch`` mode).
         patches_per_frame: patches per chosen frame (``patch`` mode).
-        span_count: number of contiguous runs the chosen frames form (``span`` mode).
         band_sides: sides a ``band`` may sit on, a subset of top/bottom/left/right;
             one is drawn per sequence.
         band_size: ``[min, max]`` fractions in (0, 1): the band's thickness as a
@@ -77,7 +82,6 @@ class MaskingPolicy:
             ``moving`` bar's width as a fraction of the frame width; drawn per sequence.
         mode_weights: with a list ``mode``, positive weights of its modes (same
             length); ``None`` draws them uniformly.
-        bert_policy: apply BERT's 80/10/10 hide/replace/keep rule to the chosen units.
         seed: ``None`` draws from numpy's global RNG (which OpenGait seeds per rank);
             an int makes each sequence's mask a function of (seed, content), so the
             same clip gets the same mask whatever the world size.
@@ -88,11 +92,9 @@ class MaskingPolicy:
     ratio: Union[float, Sequence[float]] = 0.5
     patch_size: int = 32
     patches_per_frame: int = 1
-    span_count: int = 1
     band_sides: Sequence[str] = SIDES
     band_size: Sequence[float] = (0.2, 0.5)
     mode_weights: Optional[Sequence[float]] = None
-    bert_policy: bool = False
     seed: Optional[int] = None
 
     def __post_init__(self) -> None:
@@ -104,7 +106,6 @@ class MaskingPolicy:
             ("patch_size", _is_int(self.patch_size) and self.patch_size >= 1, "an int >= 1"),
             ("patches_per_frame", _is_int(self.patches_per_frame) and self.patches_per_frame >= 1,
              "an int >= 1"),
-            ("span_count", _is_int(self.span_count) and self.span_count >= 1, "an int >= 1"),
             ("band_sides", _is_list(self.band_sides) and len(self.band_sides) >= 1
              and all(isinstance(s, str) and s in SIDES for s in self.band_sides)
              and len(set(self.band_sides)) == len(self.band_sides),
@@ -117,7 +118,6 @@ class MaskingPolicy:
                 _is_list(self.mode_weights) and len(self.mode_weights) == len(self.modes)
                 and all(_is_number(v) and math.isfinite(float(v)) and float(v) > 0 for v in self.mode_weights)),
              f"null (uniform) or a list of {len(self.modes)} positive number(s), one per mode in `mode`"),
-            ("bert_policy", isinstance(self.bert_policy, bool), "true or false"),
             ("seed", self.seed is None or _is_int(self.seed), "null or an int"),
         ]
         for key, ok, allowed in checks:
@@ -131,6 +131,9 @@ class MaskingPolicy:
 
     def _check_mode(self) -> None:
         where = location(WHERE)
+        for entry in [self.mode] if isinstance(self.mode, str) else self.mode if _is_list(self.mode) else []:
+            if isinstance(entry, str) and entry in RETIRED_MODES:
+                raise ConfigError(f"{where}: `mode` {entry!r} {RETIRED_MODES[entry]}")
         if isinstance(self.mode, str):
             if self.mode not in MODES:
                 raise config_error(where, "mode", self.mode, f"{', '.join(MODES)}, or a list of them",
@@ -209,7 +212,7 @@ def rng_for_sequence(policy: MaskingPolicy, seq: np.ndarray) -> np.random.Genera
 def count_chosen_frames(num_frames: int, policy: MaskingPolicy, mode: Optional[str] = None) -> int:
     """How many frames ``mode`` chooses: round(ratio of ``mode`` * s), at least 1.
 
-    ``frame``/``span`` hide whole frames and stop at ``s - 1``; the region modes
+    ``frame`` hides whole frames and stops at ``s - 1``; the region modes
     hide part of each frame and may touch all ``s``. ``mode`` defaults to the
     policy's mode and must be given for a mixture.
     """
@@ -256,28 +259,6 @@ def frame_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
     k = count_chosen_frames(num_frames, policy, "frame")
     frames = np.sort(rng.choice(num_frames, size=k, replace=False))
     return [(int(t), slice(None), slice(None)) for t in frames]
-
-
-def span_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
-               rng: np.random.Generator) -> List[Unit]:
-    """``span`` mode: the chosen frames form ``span_count`` contiguous runs.
-
-    The k chosen frames are split into runs of near-equal length; the s - k free
-    frames are spread into the gaps before, between and after the runs at random,
-    with at least one free frame between two runs so runs stay distinct.
-    """
-    k = count_chosen_frames(num_frames, policy, "span")
-    runs = int(min(policy.span_count, k, num_frames - k))  # each inner gap needs a free frame
-    lengths = np.full(runs, k // runs) + (np.arange(runs) < k % runs)
-    free = num_frames - k - (runs - 1)  # free frames left after the mandatory inner gaps
-    gaps = rng.multinomial(free, np.full(runs + 1, 1.0 / (runs + 1)))
-    gaps[1:-1] += 1
-    units, start = [], 0
-    for gap, length in zip(gaps[:-1], lengths):
-        start += int(gap)
-        units += [(t, slice(None), slice(None)) for t in range(start, start + int(length))]
-        start += int(length)
-    return units
 
 
 def patch_units(num_frames: int, height: int, width: int, policy: MaskingPolicy,
@@ -359,8 +340,8 @@ def moving_units(num_frames: int, height: int, width: int, policy: MaskingPolicy
     return [(t, slice(None), slice(max(int(x), 0), min(int(x) + bar, width))) for t, x in zip(run, lefts)]
 
 
-UNIT_GENERATORS: dict = {"frame": frame_units, "patch": patch_units, "span": span_units,
-                         "band": band_units, "moving": moving_units}
+UNIT_GENERATORS: dict = {"frame": frame_units, "patch": patch_units, "band": band_units,
+                         "moving": moving_units}
 
 
 def mask_sequence(seq: np.ndarray, policy: MaskingPolicy,
@@ -375,22 +356,15 @@ def mask_sequence(seq: np.ndarray, policy: MaskingPolicy,
     Returns:
         ``(corrupted, mask)``, both ``[s, h, w]`` float32. ``mask`` is 1 on chosen
         positions (the loss is taken there) and 0 elsewhere; ``corrupted`` is the
-        model's input: chosen positions zeroed, or under the BERT policy zeroed /
-        replaced by another frame / kept. ``seq`` itself is never modified.
+        model's input: chosen positions zeroed. ``seq`` itself is never modified.
     """
     num_frames, height, width = seq.shape
     units = UNIT_GENERATORS[choose_mode(policy, rng)](num_frames, height, width, policy, rng)
     corrupted = np.array(seq, dtype=np.float32, copy=True)
     mask = np.zeros(seq.shape, dtype=np.float32)
-    actions = rng.random(len(units)) if policy.bert_policy else np.zeros(len(units))
-    for (t, rows, cols), action in zip(units, actions):
+    for t, rows, cols in units:
         mask[t, rows, cols] = 1.0
-        if action < BERT_HIDE:
-            corrupted[t, rows, cols] = 0.0
-        elif action < BERT_HIDE + BERT_REPLACE and num_frames > 1:
-            other = (t + 1 + int(rng.integers(0, num_frames - 1))) % num_frames  # any frame but t
-            corrupted[t, rows, cols] = seq[other, rows, cols]
-        # else: BERT's "keep" share: input unchanged, still predicted.
+    corrupted[mask == 1.0] = 0.0
     return corrupted, mask
 
 

@@ -230,13 +230,6 @@ class TemporalConv(nn.Module):
         return layout.unpad(rearrange(y, "b c l (h w) -> b l c h w", h=x.shape[-2]))
 
 
-class NoTemporalContext(nn.Module):
-    """Ablation: frames see no other frames (reconstruction cannot infer hidden frames)."""
-
-    def forward(self, x: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
-        return x
-
-
 class VideoEmbeddingHead(nn.Module):
     """OpenGait's proven head: temporal max pooling over valid frames, horizontal
     pyramid pooling, part-wise FCs and a BNNeck with cosine logits.

@@ -38,7 +38,7 @@ def masking_policy(cfg: Mapping, cfgs_path: PathLike = "the config", **overrides
     Args:
         cfg: the config dict (see :func:`read_config`).
         cfgs_path: the file name, for messages.
-        overrides: e.g. ``mode="span"``, ``ratio=0.5``.
+        overrides: e.g. ``mode="band"``, ``ratio=0.5``.
     Returns:
         A :class:`~opengait_gaitbert.core.masking.MaskingPolicy`; the core's defaults
         when the config has no sampler.

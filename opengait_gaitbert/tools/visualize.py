@@ -24,6 +24,7 @@ from .model_arguments import add_model_arguments
 from .network_input import preprocess, read_aligned
 from .trained_config import cutting_options, masking_policy
 from ..core.errors import DataError
+from ..core.masking import MODES
 
 SUFFIXES = (".png", ".gif")
 GAP = 1  # pixels between panels, as in core.render
@@ -46,7 +47,7 @@ def add_arguments(parser) -> None:
     """Add the ``visualize`` options to an argparse parser."""
     add_model_arguments(parser)
     parser.add_argument("--seq", required=True, help="sequence: .pkl, folder of PNG frames, or .gif")
-    parser.add_argument("--mode", choices=("frame", "patch", "span"),
+    parser.add_argument("--mode", choices=MODES,
                         help="what to hide (default: the config's MaskedFrameSampler mode)")
     parser.add_argument("--ratio", type=float,
                         help="fraction of frames chosen, in [0, 1) (default: the config's)")

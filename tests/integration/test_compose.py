@@ -18,7 +18,7 @@ from opengait_gaitbert.core.config import SAMPLER_CUT_KEYS, validate_cfgs
 
 from .conftest import with_pretraining
 
-SAMPLER = {"type": "MaskedFrameSampler", "mode": ["band", "moving", "frame", "patch", "span"], "ratio": 0.5}
+SAMPLER = {"type": "MaskedFrameSampler", "mode": ["band", "moving", "frame", "patch"], "ratio": 0.5}
 DA_STEPS = [{"type": "BaseSilCuttingTransform"}, {"type": "RandomRotate", "prob": 1.0},
             {"type": "RandomErasing", "prob": 1.0}]
 
@@ -60,11 +60,11 @@ def test_opengait_passes_every_sampler_key(og):
     transform, utils = og
     cls = transform.MaskedFrameSampler
     assert inspect.getfullargspec(cls.__init__)[0][1:] == MaskingPolicy.field_names() + list(SAMPLER_CUT_KEYS)
-    entry = dict(SAMPLER, patch_size=8, patches_per_frame=3, span_count=2, band_sides=["bottom", "left"],
-                 band_size=[0.1, 0.3], mode_weights=[1, 2, 3, 4, 5], bert_policy=True, seed=4, divsor=255.0, cutting=10)
+    entry = dict(SAMPLER, patch_size=8, patches_per_frame=3, band_sides=["bottom", "left"],
+                 band_size=[0.1, 0.3], mode_weights=[1, 2, 3, 4], seed=4, divsor=255.0, cutting=10)
     assert utils.get_valid_args(cls, entry, ["type"]) == {k: v for k, v in entry.items() if k != "type"}
     built = transform.get_transform(entry)
-    assert built.policy.band_sides == ("bottom", "left") and built.policy.mode_weights == (1, 2, 3, 4, 5)
+    assert built.policy.band_sides == ("bottom", "left") and built.policy.mode_weights == (1, 2, 3, 4)
 
 
 def test_sampler_last_in_gaitbase_da_compose(og):

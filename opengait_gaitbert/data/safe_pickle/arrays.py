@@ -16,7 +16,7 @@ from .source import _Blob, _Source
 PLAIN_DTYPES: FrozenSet[str] = frozenset(["b1", "u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f2", "f4", "f8"])
 _MAX_NDIM = 32  # numpy 1's limit (numpy 2 allows 64)
 _MAX_DIM = 2 ** 31 - 1  # one dimension of an array (a larger one is only possible next to a 0)
-_BYTE_ORDERS = {"<": "<", ">": ">", "=": "=", "|": "|"}
+_BYTE_ORDERS = ("<", ">", "=", "|")  # little, big, native, not applicable (one-byte types)
 
 
 def _check_spec(spec) -> str:
