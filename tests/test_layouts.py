@@ -238,9 +238,13 @@ def test_first_batch_check_names_the_key_and_the_fix(features, message):
         check_input_frames(features, [64, 44], "cfg.yaml")
 
 
-def test_first_batch_check_passes_silhouettes_of_the_right_height():
-    check_input_frames([np.zeros((1, 40, 64, 64), np.uint8)], [64, 44], "cfg.yaml")  # width: cut later
-    check_input_frames([np.zeros((4, 30, 128, 128), np.uint8)], [128, 88], "cfg.yaml")
+@pytest.mark.parametrize("height,frame_size", [(64, [64, 44]), (128, [128, 88])])
+def test_first_batch_check_passes_silhouettes_of_the_right_height(height, frame_size):
+    """Frames of the configured height pass (the width is cut later); the same batch one row
+    taller is refused, so the height is what the check decides on."""
+    check_input_frames([np.zeros((1, 40, height, 64), np.uint8)], frame_size, "cfg.yaml")
+    with pytest.raises(ConfigError, match="frame_size"):
+        check_input_frames([np.zeros((1, 40, height + 1, 64), np.uint8)], frame_size, "cfg.yaml")
 
 
 # -- check-data and the launcher's preflight on these layouts ---------------------------
@@ -285,6 +289,8 @@ def check(cfg: dict, workdir: Path, phase: str = "train") -> None:
 
 
 def test_preflight_accepts_each_layout_with_its_config(written, tmp_path):
+    """Each layout passes the train and test checks with its own config, and the same config
+    over an empty folder does not: what passes is this layout's data on disk."""
     for name in DATASETS:
         cfg = cpu_cfg(name, written[name])
         check(cfg, tmp_path)
@@ -293,6 +299,10 @@ def test_preflight_accepts_each_layout_with_its_config(written, tmp_path):
             fixed.parent.mkdir(parents=True)
             fixed.write_text((written[name] / "partition.json").read_text())
         check(cfg, tmp_path, "test")
+        (tmp_path / f"empty-{name}").mkdir()
+        cfg["data_cfg"]["dataset_root"] = str(tmp_path / f"empty-{name}")
+        with pytest.raises(ConfigError, match="data_cfg.dataset_root does not match"):
+            check(cfg, tmp_path)
 
 
 def test_preflight_lists_partition_ids_missing_from_the_root(written, tmp_path):
