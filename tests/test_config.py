@@ -269,7 +269,6 @@ def test_the_config_reference_gives_every_key_and_its_default(heading, make):
         if key in names:
             value = getattr(config, key)
             value = list(value) if isinstance(value, tuple) else value
-            value = list(value) if isinstance(value, tuple) else value
             assert yaml.safe_load(default) == value, f"docs/config-reference.md `{key}`: {default} vs {value!r}"
 
 
