@@ -76,7 +76,7 @@ def edit(cfgs, path, value):
      r"x.yaml: trainer_cfg.transform \(MaskedFrameSampler\): `bert_policy` .*was removed on 2026-12-07.*Delete the key"),
     (["trainer_cfg", "transform", 0, "span_count"], 1, r"`span_count` .*was removed on 2026-12-07"),
     (["trainer_cfg", "transform", 0, "mode"], ["band", "span"],
-     r"x.yaml: trainer_cfg.transform \(MaskedFrameSampler\): `mode` 'span' .*was removed.*`band` and `moving`"),
+     r"x.yaml: trainer_cfg.transform \(MaskedFrameSampler\): `mode: span` .*was removed.*`band` and `moving`"),
     (["model_cfg", "temporal"], "none", r"x.yaml: model_cfg: `temporal: none` was removed on 2026-12-07.*`temporal: conv`"),
     (["model_cfg", "reconstruct_fraction"], 0.125, r"`reconstruct_fraction` was removed on 2026-12-07.*pretrain_fraction"),
     (["model_cfg", "pretrain_fraction"], 1.0, r"`pretrain_fraction` = 1.0 is invalid; allowed: a number in \[0, 1\)"),

@@ -110,6 +110,14 @@ def config_error(where: str, key: str, value, allowed: str, fix: str = "") -> Co
     return ConfigError(msg)
 
 
+def reject_retired_values(where: str, key: str, value, retired: Mapping[str, str]) -> None:
+    """Raise ConfigError when ``value`` of ``key`` (or an entry of it, for a list) is retired,
+    saying what became of it (``retired``: value -> the rest of the sentence)."""
+    for entry in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(entry, str) and entry in retired:
+            raise ConfigError(f"{where}: `{key}: {entry}` {retired[entry]}")
+
+
 def reject_unknown_keys(where: str, given: Iterable[str], known: Iterable[str],
                         retired: Mapping[str, str] = MappingProxyType({})) -> None:
     """Raise ConfigError for the first key of `given` that is retired (saying what became of it,

@@ -36,7 +36,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .errors import ConfigError, DataError, close_match_hint, config_error, location
+from .errors import ConfigError, DataError, close_match_hint, config_error, location, reject_retired_values
 
 MODES = ("frame", "patch", "band", "moving")
 # Modes that hide whole frames (never all of them) and modes that hide part of frames.
@@ -131,9 +131,7 @@ class MaskingPolicy:
 
     def _check_mode(self) -> None:
         where = location(WHERE)
-        for entry in [self.mode] if isinstance(self.mode, str) else self.mode if _is_list(self.mode) else []:
-            if isinstance(entry, str) and entry in RETIRED_MODES:
-                raise ConfigError(f"{where}: `mode` {entry!r} {RETIRED_MODES[entry]}")
+        reject_retired_values(where, "mode", self.mode, RETIRED_MODES)
         if isinstance(self.mode, str):
             if self.mode not in MODES:
                 raise config_error(where, "mode", self.mode, f"{', '.join(MODES)}, or a list of them",
@@ -360,12 +358,10 @@ def mask_sequence(seq: np.ndarray, policy: MaskingPolicy,
     """
     num_frames, height, width = seq.shape
     units = UNIT_GENERATORS[choose_mode(policy, rng)](num_frames, height, width, policy, rng)
-    corrupted = np.array(seq, dtype=np.float32, copy=True)
     mask = np.zeros(seq.shape, dtype=np.float32)
     for t, rows, cols in units:
         mask[t, rows, cols] = 1.0
-    corrupted[mask == 1.0] = 0.0
-    return corrupted, mask
+    return np.asarray(seq, dtype=np.float32) * (1.0 - mask), mask  # a new array: seq is left as it is
 
 
 def check_sequence(seq: np.ndarray, policy: MaskingPolicy) -> None:

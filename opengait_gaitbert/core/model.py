@@ -26,16 +26,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import (ConfigError, DataError, close_match_hint, config_error, config_location, location,
-                     reject_unknown_keys)
+                     reject_retired_values, reject_unknown_keys)
 from .latent import TEACHER_PARTS, LatentTarget
 from .network import (FrameEmbedding, ResidualEncoder, TemporalConv,
                       TemporalTransformer, UNetDecoder, UNetEncoder, VideoEmbeddingHead)
 from .sequences import SeqL, SequenceLayout
 
 TEMPORAL_KINDS = ("transformer", "conv")
-#: ``model_cfg`` values that no longer exist, and what became of them
-RETIRED_VALUES = {
-    ("temporal", "none"): "was removed on 2026-12-07: without context over time a hidden frame cannot be "
+#: ``temporal`` values that no longer exist, and what became of them
+RETIRED_TEMPORAL_KINDS = {
+    "none": "was removed on 2026-12-07: without context over time a hidden frame cannot be "
                           "inferred (hidden-frame error 0.0901 against 0.0259 with `conv`, no better than copying "
                           "the nearest frame; benchmarks/results/history.md), and no shipped config used it. "
                           "Use `temporal: conv` (one layer is the cheapest context).",
@@ -238,8 +238,7 @@ class NetworkConfig:
             bad("frame_size", "[height, width] positive ints, e.g. [64, 44]")
         if self.embed_stride not in (1, 2):
             bad("embed_stride", "1 or 2")
-        if (retired := RETIRED_VALUES.get(("temporal", self.temporal))) is not None:
-            raise ConfigError(f"{where}: `temporal: {self.temporal}` {retired}")
+        reject_retired_values(where, "temporal", self.temporal, RETIRED_TEMPORAL_KINDS)
         if self.temporal not in TEMPORAL_KINDS:
             bad("temporal", ", ".join(TEMPORAL_KINDS), close_match_hint(self.temporal, TEMPORAL_KINDS))
         for key in ("temporal_dim", "temporal_layers", "temporal_heads", "temporal_window", "embed_dim",
