@@ -375,6 +375,12 @@ def paired(arms: Dict[str, Dict[int, dict]], a: str, b: str, kind: str) -> Dict[
     return {s: value(arms, a, s, kind) - value(arms, b, s, kind) for s in common_seeds}
 
 
+def paired_record(by_seed: Dict[int, float]) -> dict:
+    """One comparison of one kind, for converged.json: its seeds, differences, mean and interval half-width."""
+    mean, half = interval(list(by_seed.values()))
+    return {"seeds": list(by_seed), "paired": list(by_seed.values()), "mean": mean, "half_width": half}
+
+
 def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
     runs = load_runs(results)
     every = [run for arms in runs.values() for per_seed in arms.values() for run in per_seed.values()]
@@ -434,9 +440,7 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
             if not diffs["clean"]:
                 continue
             rows.append([f"{a} − {b}", len(diffs["clean"])] + [fmt_interval(list(diffs[k].values())) for k in kinds])
-            gen_data["comparisons"][f"{a} - {b}"] = {
-                k: {"seeds": list(v), "paired": list(v.values()), "mean": interval(list(v.values()))[0],
-                    "half_width": interval(list(v.values()))[1]} for k, v in diffs.items()}
+            gen_data["comparisons"][f"{a} - {b}"] = {k: paired_record(v) for k, v in diffs.items()}
             pooled.setdefault(f"{a} − {b}", []).extend(diffs["clean"].values())
         if rows:
             lines += ["Paired differences, rank-1 points, mean [95 % interval] over the seeds both arms ran:", "",
