@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import pickle
 import shutil
 import statistics
@@ -75,6 +76,16 @@ VARIANTS: Dict[str, List[str]] = {
     "GaitBERT-pretrain-0.5": ["model_cfg.pretrain_fraction=0.5"],
     "GaitBERT-ratio-0.75": ["trainer_cfg.transform.0.ratio=0.75"],
 }
+#: the two-config route (``docs/pretraining.md``): a separate masked-frame pretraining run over every
+#: training walk without labels (``gaitbert_pretrain_folder.yaml``, about the one-run recipe's first 30 % of
+#: the steps), then a fine-tuning run from its checkpoint (``gaitbert_finetune_casiab.yaml``) for the rest
+TWO_CONFIG = "GaitBERT-two-config"
+TWO_CONFIG_PRETRAIN = 0.3
+#: the two-config route's first run, under the run directory of its generator and seed (shared by its label shares)
+PRETRAINING = "GaitBERT-two-config-pretraining"
+#: arms that take ``@<percent>``: identity labels for that percent of the training ids only (the first ones).
+#: The two-config route still pretrains on every training walk, without labels: what label efficiency asks.
+LABELLED_ARMS = ("GaitBERT-supervised", "GaitBase", "GaitBase-no-da", TWO_CONFIG)
 #: GaitBase's learning-rate milestones as fractions of its schedule (20k, 40k, 50k of 60k)
 GAITBASE_MILESTONES = (1 / 3, 2 / 3, 5 / 6)
 BASELINES = ("GaitBase", "GaitBase-no-da")
@@ -90,12 +101,58 @@ ARM_LEGEND = {
     "GaitBase-no-da": "GaitBase without its DA",
     **{name: "BERT's recipe with " + ", ".join(f"`{o}`" for o in overrides) for name, overrides in VARIANTS.items()},
     COMPLETION: "BERT's recipe, tested with `test_completion` (its boundary checkpoint)",
+    TWO_CONFIG: "the two-config route: `gaitbert_pretrain_folder.yaml` over every training walk without labels, "
+                "then `gaitbert_finetune_casiab.yaml` from its checkpoint, 30 % and 70 % of the steps",
+    "<arm>@<percent>": "the arm with identity labels for that percent of the training ids only",
 }
 
 
+def labelled_share(name: str) -> Tuple[str, int]:
+    """``"GaitBERT-supervised@25"`` -> ``("GaitBERT-supervised", 25)``; an arm without ``@`` has every label."""
+    base, _, percent = name.partition("@")
+    return base, int(percent) if percent.isdigit() else 100
+
+
+def unknown_arms(names: Sequence[str]) -> List[str]:
+    """The names that are no arm: neither an arm, a variant or the two-config route, nor a labelled arm at
+    1-99 percent."""
+    bad = []
+    for name in names:
+        base, _, percent = name.partition("@")
+        if "@" in name:
+            ok = base in LABELLED_ARMS and percent.isdigit() and 0 < int(percent) < 100
+        else:
+            ok = name in ARMS or name in VARIANTS or name == TWO_CONFIG
+        if not ok:
+            bad.append(name)
+    return bad
+
+
+def finetune_steps(iters: int) -> int:
+    """The two-config route's fine-tuning steps: about 70 % of ``iters``, a multiple of 2 x ``POINTS`` (its tests)."""
+    return max(2 * POINTS, round((1 - TWO_CONFIG_PRETRAIN) * iters / (2 * POINTS)) * 2 * POINTS)
+
+
+def labelled_partition(data: Path, percent: int) -> Path:
+    """A partition beside ``data`` whose training ids are the first ``percent`` % of its own (two at least:
+    a triplet needs a negative); the test ids are the same."""
+    full = json.loads((data / "partition.json").read_text())
+    count = max(2, round(len(full["TRAIN_SET"]) * percent / 100))
+    path = data.parent / f"{data.name}-labels{percent}.json"
+    text = json.dumps({"TRAIN_SET": full["TRAIN_SET"][:count], "TEST_SET": full["TEST_SET"]})
+    if not path.is_file() or path.read_text() != text:
+        partial_file = path.with_suffix(f".{os.getpid()}.tmp")  # parallel runs never read half a file
+        partial_file.write_text(text)
+        partial_file.replace(path)
+    return path
+
+
 def arm_spec(name: str) -> Tuple[str, Optional[str], List[str]]:
+    """(model, recipe file or None, overrides) of an arm, without its label share."""
     if name in ARMS:
         return ARMS[name]
+    if name == TWO_CONFIG:
+        return "GaitBERT", "gaitbert_finetune_casiab.yaml", []
     return "GaitBERT", "gaitbert_casiab_bert.yaml", VARIANTS[name]
 
 
@@ -127,22 +184,45 @@ def phase_milestones(fraction: float, iters: int) -> List[int]:
     return [round(boundary + (1 - fraction) * m * iters) for m in GAITBASE_MILESTONES]
 
 
-def arm_config(name: str, root: Path, size: Size, data: Path, device: str) -> Tuple[dict, List[str]]:
-    """The arm's own recipe at this size, testing itself ``POINTS`` times during training."""
+def arm_config(name: str, root: Path, size: Size, data: Path, device: str,
+               pretrained: Optional[Path] = None) -> Tuple[dict, List[str]]:
+    """The arm's own recipe at this size, testing itself ``POINTS`` times during training. A labelled
+    share trains on its partition, with P shrunk to its ids (OpenGait's TripletSampler draws P ids with
+    replacement); the two-config route fine-tunes from ``pretrained`` for ``finetune_steps``."""
     from opengait_gaitbert import config_path
     from opengait_gaitbert.launcher.run import apply_overrides
-    model, recipe, extra = arm_spec(name)
+    arm, percent = labelled_share(name)
+    model, recipe, extra = arm_spec(arm)
     base = Path(str(config_path(recipe))) if recipe else None
-    class_num = len(common.train_ids(data))
-    cfg, sets = common.build_config(model, root, size, data, class_num, device, base=base, extra=extra)
+    partition = labelled_partition(data, percent) if percent < 100 else None
+    class_num = len(json.loads((partition or data / "partition.json").read_text())["TRAIN_SET"])
+    p, k = size.batch
+    batch = (min(p, class_num), p * k // min(p, class_num))
+    iters = finetune_steps(size.iters) if arm == TWO_CONFIG else size.iters
+    if arm == TWO_CONFIG:
+        extra = extra + [f"trainer_cfg.restore_hint={pretrained or 0}"]
+    cfg, sets = common.build_config(model, root, size, data, class_num, device, batch=batch, iters=iters, base=base,
+                                    partition=partition, extra=extra)
     fraction = cfg["model_cfg"].get("pretrain_fraction", 0) if model == "GaitBERT" else 0
-    if name in VARIANTS and fraction:
+    if arm in VARIANTS and fraction:
         moved = [f"scheduler_cfg.milestones={phase_milestones(fraction, size.iters)}"]
         cfg, sets = apply_overrides(cfg, moved), sets + moved
-    every = size.iters // POINTS
+    every = iters // POINTS
     curve = [f"trainer_cfg.save_iter={every}", "trainer_cfg.with_test=true", f"trainer_cfg.log_iter={every // 2}"]
     shrink = small_frame_overrides(model, cfg)
     return apply_overrides(cfg, shrink + curve), sets + shrink + curve
+
+
+def pretraining_run(generator: str, seed: int, root: Path, work: Path, size: Size, device: str) -> dict:
+    """The two-config route's first run on one dataset: masked-frame pretraining over every training walk
+    without labels, for the steps its fine-tuning leaves; trained once, reused by every label share."""
+    from benchmarks.label_efficiency import pretrain_config
+    from opengait_gaitbert.launcher.run import apply_overrides
+    _, data = dataset(work, generator, seed)
+    cfg, sets = pretrain_config(root, size, data, size.iters - finetune_steps(size.iters), device)
+    shrink = small_frame_overrides("GaitBERT", cfg)
+    return accuracy.train_and_test(PRETRAINING, seed, apply_overrides(cfg, shrink), sets + shrink, root,
+                                   work / generator, device, reuse=True, test=False)
 
 
 # ----------------------------------------------------------------------------------------
@@ -198,14 +278,15 @@ def run_file(results: Path, generator: str, seed: int, arm: str) -> Path:
     return results / "runs" / f"{generator}-seed{seed}-{arm}.json"
 
 
-def learning_curve(log_lines: Sequence[str], every: int) -> List[dict]:
-    """The rank-1 of every test a training log holds, in order: ``[{iter, NM, BG, CL}]``."""
+def learning_curve(log_lines: Sequence[str], every: int, start: int = 0) -> List[dict]:
+    """The rank-1 of every test a training log holds, in order: ``[{iter, NM, BG, CL}]``, counting steps
+    from ``start`` (the steps of an earlier run of the same arm)."""
     from opengait_gaitbert.launcher.demo import RESULT_LINE
     points = []
     for line in log_lines:
         found = dict(RESULT_LINE.findall(line))
         if set(found) == set(PROTOCOL_TYPES):
-            points.append({"iter": every * (len(points) + 1), **{k: float(v) for k, v in found.items()}})
+            points.append({"iter": start + every * (len(points) + 1), **{k: float(v) for k, v in found.items()}})
     return points
 
 
@@ -217,21 +298,26 @@ def train_run(arm: str, generator: str, seed: int, root: Path, work: Path, resul
         say(f"[converged] {generator} seed {seed} {arm}: done before ({out.name})")
         return json.loads(out.read_text())
     full, data = dataset(work, generator, seed)
-    cfg, sets = arm_config(arm, root, size, data, device)
+    two_config = labelled_share(arm)[0] == TWO_CONFIG
+    pretraining = pretraining_run(generator, seed, root, work, size, device) if two_config else None
+    cfg, sets = arm_config(arm, root, size, data, device, Path(pretraining["checkpoint"]) if pretraining else None)
     where = work / generator
     log = where / "logs" / f"train-seed{seed}-{accuracy.run_dir(where, seed, arm).name}.log"
     log.unlink(missing_ok=True)  # the launcher appends: a run stopped before left its lines there
     started = time.time()
     record = accuracy.train_and_test(arm, seed, cfg, sets, root, where, device, reuse=False, test=False)
-    wall = time.time() - started
-    curve = learning_curve(log.read_text(errors="replace").splitlines(), size.iters // POINTS)
+    wall = time.time() - started + (pretraining["train_wall_s"] or 0 if pretraining else 0)
+    steps = cfg["trainer_cfg"]["total_iter"]
+    curve = learning_curve(log.read_text(errors="replace").splitlines(), steps // POINTS, size.iters - steps)
     if len(curve) != POINTS:
         raise common.LaunchFailed(f"{arm} {generator} seed {seed}: {len(curve)} tests in {log}, expected {POINTS}")
     record.update(variant=arm)
     robust = robustness.evaluate_run(record, corrupted_folders(work, full, seed, generator), root, where, size, device)
     result = {"arm": arm, "generator": generator, "seed": seed, "iters": size.iters,
               "width_divisor": size.width_divisor, "curve": curve,
-              "overrides": sets, "train_wall_s": wall, "clean": robust["clean"], "conditions": robust["conditions"],
+              "overrides": sets, "train_wall_s": wall,
+              **({"pretraining_overrides": pretraining["overrides"]} if pretraining else {}),
+              "clean": robust["clean"], "conditions": robust["conditions"],
               "machine": common.environment_line()}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1).replace(str(work), "<workdir>") + "\n")
@@ -402,7 +488,8 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
     pooled: Dict[str, List[float]] = {}
     for generator, arms in sorted(runs.items()):
         seeds = sorted(set.union(*(set(r) for r in arms.values())))
-        order = [a for a in list(ARMS) + list(VARIANTS) + [COMPLETION] if a in arms]
+        order = [a for a in list(ARMS) + list(VARIANTS) + [COMPLETION, TWO_CONFIG] if a in arms] \
+            + sorted((a for a in arms if "@" in a), key=lambda a: (-labelled_share(a)[1], a))
         lines += [f"## `{generator}` ({GENERATORS.get(generator, generator)}), seeds {', '.join(map(str, seeds))}", ""]
         first = arms[order[0]][min(arms[order[0]])]
         steps = [p["iter"] for p in first["curve"]]
@@ -429,7 +516,7 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
                       "the reference of \"the better GaitBase\": "
                       + ", ".join(f"{k} `{b}`" for k, b in better.items()) + ".", ""]
         comparisons = [(MODEL, ABLATION), (MODEL, BETTER), (ABLATION, BETTER)] + [(v, MODEL) for v in VARIANTS] \
-            + [(COMPLETION, MODEL), (COMPLETION, BETTER)]
+            + [(COMPLETION, MODEL), (COMPLETION, BETTER), (MODEL, TWO_CONFIG)] + label_comparisons(arms)
         rows = []
         gen_data = {"seeds": seeds, "seeds_per_arm": {a: sorted(arms[a]) for a in order},
                     "best_baseline": better.get("clean"), "better_baseline_per_kind": better, "comparisons": {}}
@@ -456,6 +543,17 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
     common.write_result(results, "converged", markdown, data)
     plot(runs, results / "converged.png")
     return markdown
+
+
+def label_comparisons(arms) -> List[Tuple[str, str]]:
+    """For each label share that ran: the two-config route against its ablation at that share, against GaitBase
+    without DA on every label (the label-efficiency target) and against the same share of it."""
+    shares = sorted({labelled_share(a)[1] for a in arms if "@" in a}, reverse=True)
+    pairs = []
+    for pct in shares:
+        pairs += [(f"{TWO_CONFIG}@{pct}", f"{ABLATION}@{pct}"), (f"{TWO_CONFIG}@{pct}", "GaitBase-no-da"),
+                  (f"{ABLATION}@{pct}", "GaitBase-no-da"), (f"{TWO_CONFIG}@{pct}", f"GaitBase-no-da@{pct}")]
+    return pairs
 
 
 def equal_time_lines(arms, order, step_times: Dict[str, float]) -> List[str]:
@@ -560,7 +658,9 @@ def main(argv=None) -> int:
     parser.add_argument("--results", default=str(RESULTS), help=f"result files (default {RESULTS})")
     parser.add_argument("--generators", default="synth,bodies")
     parser.add_argument("--seeds", default=",".join(map(str, SIZE.seeds)))
-    parser.add_argument("--arms", default=",".join(ARMS), help=f"of {', '.join(list(ARMS) + list(VARIANTS))}")
+    parser.add_argument("--arms", default=",".join(ARMS),
+                        help=f"of {', '.join(list(ARMS) + list(VARIANTS))}, {TWO_CONFIG}; "
+                             f"{', '.join(LABELLED_ARMS)} also as <arm>@<percent> of the labels")
     parser.add_argument("--iters", type=int, default=SIZE.iters, help="optimizer steps per run (a smoke run: fewer)")
     parser.add_argument("--width-divisor", type=int, default=SIZE.width_divisor,
                         help="every model's channel widths / this (1: full width, for a GPU; use its own --results)")
@@ -583,9 +683,10 @@ def main(argv=None) -> int:
         common.run_parallel([partial(completion_run, g, s, root, work, results, args.device) for g, s in done], args.jobs)
     elif not args.report:
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-        unknown = [a for a in arms if a not in ARMS and a not in VARIANTS]
+        unknown = unknown_arms(arms)
         if unknown:
-            parser.error(f"--arms: unknown {unknown}; choose from {', '.join(list(ARMS) + list(VARIANTS))}")
+            parser.error(f"--arms: unknown {unknown}; choose from {', '.join(list(ARMS) + list(VARIANTS))}, "
+                         f"{TWO_CONFIG}, or one of {', '.join(LABELLED_ARMS)} with @<percent> (1-99)")
         generators = [g.strip() for g in args.generators.split(",") if g.strip()]
         bad = [g for g in generators if g not in GENERATORS]
         if bad:
@@ -600,6 +701,9 @@ def main(argv=None) -> int:
             for generator in generators:
                 full, _ = dataset(work, generator, seed)
                 corrupted_folders(work, full, seed, generator)
+        if any(labelled_share(a)[0] == TWO_CONFIG for a in arms):  # first, so label shares never train it twice
+            common.run_parallel([partial(pretraining_run, generator, seed, root, work, size, args.device)
+                                 for seed in seeds for generator in generators], args.jobs)
         tasks = [partial(train_run, arm, generator, seed, root, work, results, size, args.device)
                  for seed in seeds for generator in generators for arm in arms]
         say(f"[converged] {len(tasks)} runs ({len(arms)} arms x {len(generators)} generators x {len(seeds)} seeds), "
