@@ -86,3 +86,74 @@ print(json.dumps(json.loads(pathlib.Path({str(tmp_path / "converged.json")!r}).r
     markdown = (tmp_path / "converged.md").read_text()
     assert "| GaitBERT | 0.2 s |" not in markdown and "| GaitBERT | 200 ms | 600 |" in markdown  # equal time
     assert (tmp_path / "converged.png").stat().st_size > 0
+
+
+def test_a_second_run_of_an_arm_counts_its_steps_after_the_first():
+    """The two-config route's fine-tuning run tests itself after the pretraining run's steps."""
+    out = probe("""
+import json
+from benchmarks.converged import learning_curve
+print(json.dumps(learning_curve(["NM@R1: 50.00%\\tBG@R1: 40.00%\\tCL@R1: 30.00%"] * 2, 210, 360)))""")
+    assert [p["iter"] for p in out] == [570, 780]
+
+
+def test_label_shares_name_a_known_arm_and_train_on_the_first_ids(tmp_path):
+    """``<arm>@<percent>``: only the arms that can train on fewer labels, at 1-99 %; its partition keeps the
+    first ids (two at least, for a triplet's negative) and every test id; the two-config route fine-tunes
+    for about 70 % of the steps from the checkpoint it is given, in a multiple of its tests' spacing."""
+    data = tmp_path / "data32"
+    data.mkdir()
+    train, test = [f"{i:03d}" for i in range(1, 17)], [f"{i:03d}" for i in range(17, 33)]
+    (data / "partition.json").write_text(json.dumps({"TRAIN_SET": train, "TEST_SET": test}))
+    out = probe(f"""
+import json, pathlib
+from benchmarks import converged
+data = pathlib.Path({str(data)!r})
+shares = {{p: json.loads(converged.labelled_partition(data, p).read_text()) for p in (10, 25, 50)}}
+cfg, _ = converged.arm_config("GaitBERT-two-config@10", None, converged.SIZE, data, "cpu", pathlib.Path("pre.pt"))
+sup, _ = converged.arm_config("GaitBERT-supervised@25", None, converged.SIZE, data, "cpu")
+print(json.dumps({{
+    "shares": shares, "share": converged.labelled_share("GaitBase-no-da@25"), "all": converged.labelled_share("GaitBase"),
+    "unknown": converged.unknown_arms(["GaitBase@25", "GaitBERT-two-config@10", "GaitBERT-two-config", "GaitBERT@25",
+                                       "GaitBase@100", "GaitBase@0", "GaitBase@x", "nothing"]),
+    "steps": [converged.finetune_steps(n) for n in (1200, 16, 800)],
+    "tuned": [cfg["trainer_cfg"][k] for k in ("total_iter", "save_iter", "restore_hint")]
+             + [cfg["model_cfg"]["class_num"], cfg["trainer_cfg"]["sampler"]["batch_size"], cfg["data_cfg"]["dataset_partition"]],
+    "supervised": [sup["trainer_cfg"]["total_iter"], sup["model_cfg"]["class_num"],
+                   sup["trainer_cfg"]["sampler"]["batch_size"]]}}))""")
+    assert out["shares"]["25"] == {"TRAIN_SET": train[:4], "TEST_SET": test}
+    assert out["shares"]["50"]["TRAIN_SET"] == train[:8] and out["shares"]["10"]["TRAIN_SET"] == train[:2]
+    assert out["share"] == ["GaitBase-no-da", 25] and out["all"] == ["GaitBase", 100]
+    assert out["unknown"] == ["GaitBERT@25", "GaitBase@100", "GaitBase@0", "GaitBase@x", "nothing"]
+    assert out["steps"] == [840, 8, 560]
+    # 2 labelled ids: P shrinks to them, K grows, the batch keeps 16 sequences
+    assert out["tuned"] == [840, 210, "pre.pt", 2, [2, 8], str(data.parent / "data32-labels10.json")]
+    assert out["supervised"] == [1200, 4, [4, 4]]
+
+
+def test_the_report_compares_each_label_share_with_its_ablation_and_gaitbase_on_every_label(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    clean = {"GaitBERT": [80, 82, 84], "GaitBERT-two-config": [81, 84, 83], "GaitBERT-two-config@25": [70, 71, 72],
+             "GaitBERT-supervised@25": [60, 65, 70], "GaitBase-no-da": [75, 75, 75]}
+    for arm, values in clean.items():
+        for seed, value in enumerate(values):
+            point = {"NM": value, "BG": value, "CL": value}
+            run = {"arm": arm, "generator": "bodies", "seed": seed, "iters": 1200,
+                   "curve": [{"iter": 300 * (i + 1), **point} for i in range(4)], "clean": point,
+                   "conditions": {"span-50": point}}
+            (runs / f"bodies-seed{seed}-{arm}.json").write_text(json.dumps(run))
+    out = probe(f"""
+import json, pathlib
+from benchmarks import converged
+converged.report(pathlib.Path({str(tmp_path)!r}))
+print(json.dumps(json.loads(pathlib.Path({str(tmp_path / "converged.json")!r}).read_text())))""")
+    bodies = out["generators"]["bodies"]
+    assert list(bodies["seeds_per_arm"]) == ["GaitBERT", "GaitBase-no-da", "GaitBERT-two-config",
+                                             "GaitBERT-supervised@25", "GaitBERT-two-config@25"]
+    comparisons = bodies["comparisons"]
+    assert comparisons["GaitBERT - GaitBERT-two-config"]["clean"]["paired"] == [-1, -2, 1]
+    assert comparisons["GaitBERT-two-config@25 - GaitBERT-supervised@25"]["clean"]["paired"] == [10, 6, 2]
+    assert comparisons["GaitBERT-two-config@25 - GaitBase-no-da"]["clean"]["paired"] == [-5, -4, -3]
+    assert comparisons["GaitBERT-supervised@25 - GaitBase-no-da"]["clean"]["paired"] == [-15, -10, -5]
+    assert "GaitBERT-two-config@25 - GaitBase-no-da@25" not in comparisons  # that arm did not run
