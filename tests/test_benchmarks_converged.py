@@ -1,4 +1,5 @@
-"""benchmarks.converged: learning curves from OpenGait's log, the statistics, and the report from run files.
+"""benchmarks.converged and its report: learning curves from OpenGait's log, label shares, the statistics,
+and the report from run files.
 
 Run in a subprocess from the repository root, as the README runs the benchmarks: they are scripts
 beside the package, not part of the installed package.
@@ -36,7 +37,7 @@ print(json.dumps(learning_curve({log!r}, 300)))""")
 def test_interval_is_students_t_and_a_curve_levels_off_within_the_seeds_spread():
     out = probe("""
 import json
-from benchmarks.converged import at_steps, interval, levelled_off
+from benchmarks.converged_report import at_steps, interval, levelled_off
 run = lambda *ys: {"curve": [{"iter": 300 * (i + 1), "NM": y, "BG": y, "CL": y} for i, y in enumerate(ys)]}
 flat = {s: run(50, 80 + s, 81 + s) for s in range(5)}     # +1 against a spread of 1.6: flat
 rising = {s: run(50, 60 + s, 80 + s) for s in range(5)}   # +20: still climbing
@@ -69,8 +70,8 @@ def test_the_report_pairs_seeds_and_picks_the_better_gaitbase(tmp_path):
             (runs / f"synth-seed{seed}-{arm}.json").write_text(json.dumps(run))
     out = probe(f"""
 import json, pathlib
-from benchmarks import converged
-converged.report(pathlib.Path({str(tmp_path)!r}), {{"GaitBERT": 0.2, "GaitBase": 0.1}})
+from benchmarks import converged_report
+converged_report.report(pathlib.Path({str(tmp_path)!r}), {{"GaitBERT": 0.2, "GaitBase": 0.1}})
 print(json.dumps(json.loads(pathlib.Path({str(tmp_path / "converged.json")!r}).read_text())))""")
     synth = out["generators"]["synth"]
     assert synth["best_baseline"] == "GaitBase-no-da" and synth["seeds"] == [0, 1, 2, 3]
@@ -145,8 +146,8 @@ def test_the_report_compares_each_label_share_with_its_ablation_and_gaitbase_on_
             (runs / f"bodies-seed{seed}-{arm}.json").write_text(json.dumps(run))
     out = probe(f"""
 import json, pathlib
-from benchmarks import converged
-converged.report(pathlib.Path({str(tmp_path)!r}))
+from benchmarks import converged_report
+converged_report.report(pathlib.Path({str(tmp_path)!r}))
 print(json.dumps(json.loads(pathlib.Path({str(tmp_path / "converged.json")!r}).read_text())))""")
     bodies = out["generators"]["bodies"]
     assert list(bodies["seeds_per_arm"]) == ["GaitBERT", "GaitBase-no-da", "GaitBERT-two-config",
