@@ -21,6 +21,25 @@ def probe(code: str) -> dict:
     return json.loads(result.stdout.splitlines()[-1])
 
 
+def report_of(folder: pathlib.Path, generator: str, clean: dict, conditions: dict, step_times=None) -> dict:
+    """converged.json of the report on run files with these clean rank-1 per arm and seed (the same at
+    every test of the curve), each corruption kind's rank-1 ``conditions[kind](arm, clean)``."""
+    runs = folder / "runs"
+    runs.mkdir()
+    for arm, values in clean.items():
+        for seed, value in enumerate(values):
+            point = {"NM": value, "BG": value, "CL": value}
+            run = {"arm": arm, "generator": generator, "seed": seed, "iters": 1200,
+                   "curve": [{"iter": 300 * (i + 1), **point} for i in range(4)], "clean": point,
+                   "conditions": {kind: {k: f(arm, v) for k, v in point.items()} for kind, f in conditions.items()}}
+            (runs / f"{generator}-seed{seed}-{arm}.json").write_text(json.dumps(run))
+    return probe(f"""
+import json, pathlib
+from benchmarks import converged_report
+converged_report.report(pathlib.Path({str(folder)!r}), {step_times!r})
+print(json.dumps(json.loads(pathlib.Path({str(folder / "converged.json")!r}).read_text())))""")
+
+
 def test_the_learning_curve_is_every_test_table_of_the_log_in_order():
     log = ["[INFO]: Iteration 00150, Cost 8.8s, triplet_loss=0.2",
            "[INFO]: NM@R1: [77.81 90.31 94.38]",  # the per-view line is not a test's mean
@@ -56,23 +75,10 @@ print(json.dumps({"interval": interval([1.0, 2.0, 3.0, 4.0, 5.0]), "one": interv
 def test_the_report_pairs_seeds_and_picks_the_better_gaitbase(tmp_path):
     """From run files alone: the comparisons are paired seed by seed over the seeds both arms ran, the
     better GaitBase by clean rank-1 is the reference, and a test-time arm is compared with the arm it tests."""
-    runs = tmp_path / "runs"
-    runs.mkdir()
     clean = {"GaitBERT": [80, 82, 84, 70], "GaitBERT-supervised": [79, 80, 81, 80], "GaitBase": [60, 61, 62],
              "GaitBase-no-da": [78, 83, 79], "GaitBERT+completion": [81, 83, 85]}
-    for arm, values in clean.items():
-        for seed, value in enumerate(values):
-            point = {"NM": value, "BG": value, "CL": value}
-            run = {"arm": arm, "generator": "synth", "seed": seed, "iters": 1200,
-                   "curve": [{"iter": 300 * (i + 1), **point} for i in range(4)], "clean": point,
-                   "conditions": {"occlude-side-50": {k: (v - 15 if arm == "GaitBase" else v / 2)
-                                                      for k, v in point.items()}}}
-            (runs / f"synth-seed{seed}-{arm}.json").write_text(json.dumps(run))
-    out = probe(f"""
-import json, pathlib
-from benchmarks import converged_report
-converged_report.report(pathlib.Path({str(tmp_path)!r}), {{"GaitBERT": 0.2, "GaitBase": 0.1}})
-print(json.dumps(json.loads(pathlib.Path({str(tmp_path / "converged.json")!r}).read_text())))""")
+    side = {"occlude-side-50": lambda arm, v: v - 15 if arm == "GaitBase" else v / 2}
+    out = report_of(tmp_path, "synth", clean, side, {"GaitBERT": 0.2, "GaitBase": 0.1})
     synth = out["generators"]["synth"]
     assert synth["best_baseline"] == "GaitBase-no-da" and synth["seeds"] == [0, 1, 2, 3]
     assert synth["seeds_per_arm"]["GaitBERT"] == [0, 1, 2, 3] and synth["seeds_per_arm"]["GaitBase"] == [0, 1, 2]
@@ -133,22 +139,9 @@ print(json.dumps({{
 
 
 def test_the_report_compares_each_label_share_with_its_ablation_and_gaitbase_on_every_label(tmp_path):
-    runs = tmp_path / "runs"
-    runs.mkdir()
     clean = {"GaitBERT": [80, 82, 84], "GaitBERT-two-config": [81, 84, 83], "GaitBERT-two-config@25": [70, 71, 72],
              "GaitBERT-supervised@25": [60, 65, 70], "GaitBase-no-da": [75, 75, 75]}
-    for arm, values in clean.items():
-        for seed, value in enumerate(values):
-            point = {"NM": value, "BG": value, "CL": value}
-            run = {"arm": arm, "generator": "bodies", "seed": seed, "iters": 1200,
-                   "curve": [{"iter": 300 * (i + 1), **point} for i in range(4)], "clean": point,
-                   "conditions": {"span-50": point}}
-            (runs / f"bodies-seed{seed}-{arm}.json").write_text(json.dumps(run))
-    out = probe(f"""
-import json, pathlib
-from benchmarks import converged_report
-converged_report.report(pathlib.Path({str(tmp_path)!r}))
-print(json.dumps(json.loads(pathlib.Path({str(tmp_path / "converged.json")!r}).read_text())))""")
+    out = report_of(tmp_path, "bodies", clean, {"span-50": lambda arm, v: v})
     bodies = out["generators"]["bodies"]
     assert list(bodies["seeds_per_arm"]) == ["GaitBERT", "GaitBase-no-da", "GaitBERT-two-config",
                                              "GaitBERT-supervised@25", "GaitBERT-two-config@25"]
