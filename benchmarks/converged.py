@@ -309,7 +309,7 @@ def train_run(arm: str, generator: str, seed: int, root: Path, work: Path, resul
     log.unlink(missing_ok=True)  # the launcher appends: a run stopped before left its lines there
     started = time.time()
     record = accuracy.train_and_test(arm, seed, cfg, sets, root, where, device, reuse=False, test=False)
-    wall = time.time() - started + (pretraining["train_wall_s"] or 0 if pretraining else 0)
+    wall = time.time() - started  # this run's own: a shared pretraining run is in its log, not here
     steps = cfg["trainer_cfg"]["total_iter"]
     curve = learning_curve(log.read_text(errors="replace").splitlines(), steps // POINTS, size.iters - steps)
     if len(curve) != POINTS:
@@ -319,7 +319,8 @@ def train_run(arm: str, generator: str, seed: int, root: Path, work: Path, resul
     result = {"arm": arm, "generator": generator, "seed": seed, "iters": size.iters,
               "width_divisor": size.width_divisor, "curve": curve,
               "overrides": sets, "train_wall_s": wall,
-              **({"pretraining_overrides": pretraining["overrides"]} if pretraining else {}),
+              **({"pretraining_overrides": pretraining["overrides"], "pretraining_checkpoint": pretraining["checkpoint"]}
+                 if pretraining else {}),
               "clean": robust["clean"], "conditions": robust["conditions"],
               "machine": common.environment_line()}
     out.parent.mkdir(parents=True, exist_ok=True)
