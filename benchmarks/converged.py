@@ -84,6 +84,9 @@ VARIANTS: Dict[str, List[str]] = {
 #: the steps), then a fine-tuning run from its checkpoint (``gaitbert_finetune_casiab.yaml``) for the rest
 TWO_CONFIG = "GaitBERT-two-config"
 TWO_CONFIG_PRETRAIN = 0.3
+#: its standing ablation: the fine-tuning config from random weights for every step (the pretrained parts'
+#: learning rate, part_lr, as in fine-tuning): the same network, recipe and budget without the pretraining
+TWO_CONFIG_SCRATCH = "GaitBERT-two-config-scratch"
 #: the two-config route's first run, under the run directory of its generator and seed (shared by its label shares)
 PRETRAINING = "GaitBERT-two-config-pretraining"
 #: arms that take ``@<percent>``: identity labels for that percent of the training ids only (the first ones).
@@ -106,6 +109,7 @@ ARM_LEGEND = {
     COMPLETION: "BERT's recipe, tested with `test_completion` (its boundary checkpoint)",
     TWO_CONFIG: "the two-config route: `gaitbert_pretrain_folder.yaml` over every training walk without labels, "
                 "then `gaitbert_finetune_casiab.yaml` from its checkpoint, 30 % and 70 % of the steps",
+    TWO_CONFIG_SCRATCH: "its ablation: `gaitbert_finetune_casiab.yaml` from random weights for every step",
     "<arm>@<percent>": "the arm with identity labels for that percent of the training ids only",
 }
 
@@ -125,7 +129,7 @@ def unknown_arms(names: Sequence[str]) -> List[str]:
         if "@" in name:
             ok = base in LABELLED_ARMS and percent.isdigit() and 0 < int(percent) < 100
         else:
-            ok = name in ARMS or name in VARIANTS or name == TWO_CONFIG
+            ok = name in ARMS or name in VARIANTS or name in (TWO_CONFIG, TWO_CONFIG_SCRATCH)
         if not ok:
             bad.append(name)
     return bad
@@ -154,7 +158,7 @@ def arm_spec(name: str) -> Tuple[str, Optional[str], List[str]]:
     """(model, recipe file or None, overrides) of an arm, without its label share."""
     if name in ARMS:
         return ARMS[name]
-    if name == TWO_CONFIG:
+    if name in (TWO_CONFIG, TWO_CONFIG_SCRATCH):
         return "GaitBERT", "gaitbert_finetune_casiab.yaml", []
     return "GaitBERT", "gaitbert_casiab_bert.yaml", VARIANTS[name]
 

@@ -14,7 +14,7 @@ import numpy as np
 from benchmarks import common
 from benchmarks.common import GENERATORS, md_table
 from benchmarks.converged import (ABLATION, ARM_LEGEND, ARMS, BASELINES, COMPLETION, MODEL, PARTS, PKL_SIDE, POINTS,
-                                  SIZE, TWO_CONFIG, VARIANTS, labelled_share, load_runs, mean3)
+                                  SIZE, TWO_CONFIG, TWO_CONFIG_SCRATCH, VARIANTS, labelled_share, load_runs, mean3)
 
 
 def interval(values: Sequence[float]) -> Tuple[float, float]:
@@ -124,7 +124,7 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
     pooled: Dict[str, List[float]] = {}
     for generator, arms in sorted(runs.items()):
         seeds = sorted(set.union(*(set(r) for r in arms.values())))
-        order = [a for a in list(ARMS) + list(VARIANTS) + [COMPLETION, TWO_CONFIG] if a in arms] \
+        order = [a for a in list(ARMS) + list(VARIANTS) + [COMPLETION, TWO_CONFIG, TWO_CONFIG_SCRATCH] if a in arms] \
             + sorted((a for a in arms if "@" in a), key=lambda a: (-labelled_share(a)[1], a))
         lines += [f"## `{generator}` ({GENERATORS.get(generator, generator)}), seeds {', '.join(map(str, seeds))}", ""]
         first = arms[order[0]][min(arms[order[0]])]
@@ -152,7 +152,8 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
                       "the reference of \"the better GaitBase\": "
                       + ", ".join(f"{k} `{b}`" for k, b in better.items()) + ".", ""]
         comparisons = [(MODEL, ABLATION), (MODEL, BETTER), (ABLATION, BETTER)] + [(v, MODEL) for v in VARIANTS] \
-            + [(COMPLETION, MODEL), (COMPLETION, BETTER), (MODEL, TWO_CONFIG)] + label_comparisons(arms)
+            + [(COMPLETION, MODEL), (COMPLETION, BETTER), (MODEL, TWO_CONFIG),
+               (TWO_CONFIG, TWO_CONFIG_SCRATCH), (TWO_CONFIG, ABLATION), (TWO_CONFIG, BETTER)] + label_comparisons(arms)
         rows = []
         gen_data = {"seeds": seeds, "seeds_per_arm": {a: sorted(arms[a]) for a in order},
                     "best_baseline": better.get("clean"), "better_baseline_per_kind": better, "comparisons": {}}
