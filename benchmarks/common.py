@@ -307,6 +307,19 @@ def train_ids(data_dir: Path) -> List[str]:
     return json.loads((data_dir / "partition.json").read_text())["TRAIN_SET"]
 
 
+def first_share(ids: Sequence[str], percent: int) -> List[str]:
+    """The first ``percent`` % of ``ids``, two at least: a triplet needs a negative."""
+    return list(ids[:max(2, round(len(ids) * percent / 100))])
+
+
+def triplet_batch(batch: Sequence[int], class_num: int) -> Tuple[int, int]:
+    """P x K for ``class_num`` training ids: OpenGait's TripletSampler draws P ids with replacement when
+    there are fewer, and a batch of one id has no negative, so P shrinks to the ids and K grows."""
+    p, k = batch
+    ids = min(p, class_num)
+    return ids, p * k // ids
+
+
 # ----------------------------------------------------------------------------------------
 # Launcher runs, optionally in parallel, each with its own log file
 # ----------------------------------------------------------------------------------------

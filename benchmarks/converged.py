@@ -114,6 +114,10 @@ ARM_LEGEND = {
 }
 
 
+#: every arm name without a label share
+FULL_LABEL_ARMS = (*ARMS, *VARIANTS, TWO_CONFIG, TWO_CONFIG_SCRATCH)
+
+
 def labelled_share(name: str) -> Tuple[str, int]:
     """``"GaitBERT-supervised@25"`` -> ``("GaitBERT-supervised", 25)``; an arm without ``@`` has every label."""
     base, _, percent = name.partition("@")
@@ -129,7 +133,7 @@ def unknown_arms(names: Sequence[str]) -> List[str]:
         if "@" in name:
             ok = base in LABELLED_ARMS and percent.isdigit() and 0 < int(percent) < 100
         else:
-            ok = name in ARMS or name in VARIANTS or name in (TWO_CONFIG, TWO_CONFIG_SCRATCH)
+            ok = name in FULL_LABEL_ARMS
         if not ok:
             bad.append(name)
     return bad
@@ -144,9 +148,8 @@ def labelled_partition(data: Path, percent: int) -> Path:
     """A partition beside ``data`` whose training ids are the first ``percent`` % of its own (two at least:
     a triplet needs a negative); the test ids are the same."""
     full = json.loads((data / "partition.json").read_text())
-    count = max(2, round(len(full["TRAIN_SET"]) * percent / 100))
     path = data.parent / f"{data.name}-labels{percent}.json"
-    text = json.dumps({"TRAIN_SET": full["TRAIN_SET"][:count], "TEST_SET": full["TEST_SET"]})
+    text = json.dumps({"TRAIN_SET": common.first_share(full["TRAIN_SET"], percent), "TEST_SET": full["TEST_SET"]})
     if not path.is_file() or path.read_text() != text:
         partial_file = path.with_suffix(f".{os.getpid()}.tmp")  # parallel runs never read half a file
         partial_file.write_text(text)
@@ -203,12 +206,11 @@ def arm_config(name: str, root: Path, size: Size, data: Path, device: str,
     base = Path(str(config_path(recipe))) if recipe else None
     partition = labelled_partition(data, percent) if percent < 100 else None
     class_num = len(json.loads((partition or data / "partition.json").read_text())["TRAIN_SET"])
-    p, k = size.batch
-    batch = (min(p, class_num), p * k // min(p, class_num))
     iters = finetune_steps(size.iters) if arm == TWO_CONFIG else size.iters
     if arm == TWO_CONFIG:
         extra = extra + [f"trainer_cfg.restore_hint={pretrained or 0}"]
-    cfg, sets = common.build_config(model, root, size, data, class_num, device, batch=batch, iters=iters, base=base,
+    cfg, sets = common.build_config(model, root, size, data, class_num, device,
+                                    batch=common.triplet_batch(size.batch, class_num), iters=iters, base=base,
                                     partition=partition, extra=extra)
     fraction = cfg["model_cfg"].get("pretrain_fraction", 0) if model == "GaitBERT" else 0
     if arm in VARIANTS and fraction:
@@ -447,7 +449,7 @@ def main(argv=None) -> int:
     parser.add_argument("--generators", default="synth,bodies")
     parser.add_argument("--seeds", default=",".join(map(str, SIZE.seeds)))
     parser.add_argument("--arms", default=",".join(ARMS),
-                        help=f"of {', '.join(list(ARMS) + list(VARIANTS))}, {TWO_CONFIG}; "
+                        help=f"of {', '.join(FULL_LABEL_ARMS)}; "
                              f"{', '.join(LABELLED_ARMS)} also as <arm>@<percent> of the labels")
     parser.add_argument("--iters", type=int, default=SIZE.iters, help="optimizer steps per run (a smoke run: fewer)")
     parser.add_argument("--width-divisor", type=int, default=SIZE.width_divisor,
@@ -473,8 +475,8 @@ def main(argv=None) -> int:
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
         unknown = unknown_arms(arms)
         if unknown:
-            parser.error(f"--arms: unknown {unknown}; choose from {', '.join(list(ARMS) + list(VARIANTS))}, "
-                         f"{TWO_CONFIG}, or one of {', '.join(LABELLED_ARMS)} with @<percent> (1-99)")
+            parser.error(f"--arms: unknown {unknown}; choose from {', '.join(FULL_LABEL_ARMS)}, "
+                         f"or one of {', '.join(LABELLED_ARMS)} with @<percent> (1-99)")
         generators = [g.strip() for g in args.generators.split(",") if g.strip()]
         bad = [g for g in generators if g not in GENERATORS]
         if bad:

@@ -58,8 +58,7 @@ def split(data: Path, fraction: int) -> Dict[str, List[str]]:
     """The partition of one label fraction: the first ``fraction`` % of the labelled ids, the test ids."""
     full = json.loads((data / "partition.json").read_text())
     labelled = full["TRAIN_SET"][:len(full["TRAIN_SET"]) // 2]
-    count = max(2, round(len(labelled) * fraction / 100))  # two ids at least: a triplet needs a negative
-    return {"TRAIN_SET": labelled[:count], "TEST_SET": full["TEST_SET"]}
+    return {"TRAIN_SET": common.first_share(labelled, fraction), "TEST_SET": full["TEST_SET"]}
 
 
 def write_split(data: Path, fraction: int) -> Path:
@@ -80,11 +79,8 @@ def arm_config(arm: str, root: Path, size: Size, data: Path, partition: Path, de
     class_num = len(json.loads(partition.read_text())["TRAIN_SET"])
     tuned = arm == "GaitBERT fine-tuned"
     model, variant = REFERENCE_VARIANTS.get(arm.split()[0], (arm.split()[0], []))
-    # OpenGait's TripletSampler draws P ids with replacement when there are fewer than P; a batch of
-    # one id has no negative and its TripletLoss fails. So P shrinks to the ids and K grows.
-    p, k = size.batch
-    ids = min(p, class_num)
-    return common.build_config(model, root, size, data, class_num, device, batch=(ids, p * k // ids),
+    return common.build_config(model, root, size, data, class_num, device,
+                               batch=common.triplet_batch(size.batch, class_num),
                                base=recipe("gaitbert_finetune_casiab.yaml") if tuned else None, partition=partition,
                                extra=[f"trainer_cfg.restore_hint={pretrained}"] if tuned else variant)
 

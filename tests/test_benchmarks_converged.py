@@ -121,7 +121,8 @@ cfg, _ = converged.arm_config("GaitBERT-two-config@10", None, converged.SIZE, da
 sup, _ = converged.arm_config("GaitBERT-supervised@25", None, converged.SIZE, data, "cpu")
 print(json.dumps({{
     "shares": shares, "share": converged.labelled_share("GaitBase-no-da@25"), "all": converged.labelled_share("GaitBase"),
-    "unknown": converged.unknown_arms(["GaitBase@25", "GaitBERT-two-config@10", "GaitBERT-two-config", "GaitBERT@25",
+    "unknown": converged.unknown_arms(["GaitBase@25", "GaitBERT-two-config@10", "GaitBERT-two-config",
+                                       "GaitBERT-two-config-scratch", "GaitBERT@25",
                                        "GaitBase@100", "GaitBase@0", "GaitBase@x", "nothing"]),
     "steps": [converged.finetune_steps(n) for n in (1200, 16, 800)],
     "tuned": [cfg["trainer_cfg"][k] for k in ("total_iter", "save_iter", "restore_hint")]
