@@ -36,9 +36,9 @@ TEMPORAL_KINDS = ("transformer", "conv")
 #: ``temporal`` values that no longer exist, and what became of them
 RETIRED_TEMPORAL_KINDS = {
     "none": "was removed on 2026-12-07: without context over time a hidden frame cannot be "
-                          "inferred (hidden-frame error 0.0901 against 0.0259 with `conv`, no better than copying "
-                          "the nearest frame; benchmarks/results/history.md), and no shipped config used it. "
-                          "Use `temporal: conv` (one layer is the cheapest context).",
+            "inferred (hidden-frame error 0.0901 against 0.0259 with `conv`, no better than copying "
+            "the nearest frame; benchmarks/results/history.md), and no shipped config used it. "
+            "Use `temporal: conv` (one layer is the cheapest context).",
 }
 #: ``unet``: conv blocks with max pooling; ``resnet9``: GaitBase's backbone layout (:class:`ResidualEncoder`)
 ENCODER_KINDS = ("unet", "resnet9")
