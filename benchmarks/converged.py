@@ -66,9 +66,13 @@ SIZE = Size("converged", width_divisor=8, ids=32, views=ALL_VIEWS, frames=40, it
 
 _CUT = f"{{type: BaseSilCuttingTransform, cutting: {CUTTING}}}"
 #: name -> (model, recipe file or None for the model's own config, overrides at full width)
+#: GaitBase's schedule at full width (one learning rate for every part; milestones at 20k, 40k, 50k of 60k):
+#: BERT's recipe trains on it, and its ablation keeps it (gaitbert_casiab.yaml's own schedule since 2026-12-07
+#: is the fine-tuning one, which the two-config route's ablation trains)
+GAITBASE_SCHEDULE = ["model_cfg.part_lr={}", "scheduler_cfg.milestones=[20000, 40000, 50000]"]
 ARMS: Dict[str, Tuple[str, Optional[str], List[str]]] = {
     "GaitBERT": ("GaitBERT", "gaitbert_casiab_bert.yaml", []),
-    "GaitBERT-supervised": ("GaitBERT", "gaitbert_casiab.yaml", []),
+    "GaitBERT-supervised": ("GaitBERT", "gaitbert_casiab.yaml", GAITBASE_SCHEDULE),
     "GaitBase": ("GaitBase", None, []),
     "GaitBase-no-da": ("GaitBase", None, [f"trainer_cfg.transform=[{_CUT}]"]),
 }
@@ -91,7 +95,7 @@ TWO_CONFIG_SCRATCH = "GaitBERT-two-config-scratch"
 PRETRAINING = "GaitBERT-two-config-pretraining"
 #: arms that take ``@<percent>``: identity labels for that percent of the training ids only (the first ones).
 #: The two-config route still pretrains on every training walk, without labels: what label efficiency asks.
-LABELLED_ARMS = ("GaitBERT-supervised", "GaitBase", "GaitBase-no-da", TWO_CONFIG)
+LABELLED_ARMS = ("GaitBERT-supervised", "GaitBase", "GaitBase-no-da", TWO_CONFIG, TWO_CONFIG_SCRATCH)
 #: GaitBase's learning-rate milestones as fractions of its schedule (20k, 40k, 50k of 60k)
 GAITBASE_MILESTONES = (1 / 3, 2 / 3, 5 / 6)
 BASELINES = ("GaitBase", "GaitBase-no-da")
@@ -102,14 +106,16 @@ COMPLETION = "GaitBERT+completion"
 #: what each arm trains, for the report (the names stay those of the result files)
 ARM_LEGEND = {
     "GaitBERT": "BERT's recipe, `gaitbert_casiab_bert.yaml` (masked-frame pretraining, then fine-tuning)",
-    "GaitBERT-supervised": "the shipped default, `gaitbert_casiab.yaml` (the same network without pretraining)",
+    "GaitBERT-supervised": "its ablation: `gaitbert_casiab.yaml` on GaitBase's schedule (the shipped default "
+                           "until 2026-12-07): the same network, schedule and budget without pretraining",
     "GaitBase": "OpenGait's GaitBase with its DA recipe",
     "GaitBase-no-da": "GaitBase without its DA",
     **{name: "BERT's recipe with " + ", ".join(f"`{o}`" for o in overrides) for name, overrides in VARIANTS.items()},
     COMPLETION: "BERT's recipe, tested with `test_completion` (its boundary checkpoint)",
     TWO_CONFIG: "the two-config route: `gaitbert_pretrain_folder.yaml` over every training walk without labels, "
                 "then `gaitbert_finetune_casiab.yaml` from its checkpoint, 30 % and 70 % of the steps",
-    TWO_CONFIG_SCRATCH: "its ablation: `gaitbert_finetune_casiab.yaml` from random weights for every step",
+    TWO_CONFIG_SCRATCH: "its ablation: `gaitbert_finetune_casiab.yaml` from random weights for every step, "
+                        "which is what the shipped default `gaitbert_casiab.yaml` trains since 2026-12-07",
     "<arm>@<percent>": "the arm with identity labels for that percent of the training ids only",
 }
 
@@ -202,16 +208,15 @@ def arm_config(name: str, root: Path, size: Size, data: Path, device: str,
     from opengait_gaitbert import config_path
     from opengait_gaitbert.launcher.run import apply_overrides
     arm, percent = labelled_share(name)
-    model, recipe, extra = arm_spec(arm)
+    model, recipe, shape = arm_spec(arm)
     base = Path(str(config_path(recipe))) if recipe else None
     partition = labelled_partition(data, percent) if percent < 100 else None
     class_num = len(json.loads((partition or data / "partition.json").read_text())["TRAIN_SET"])
     iters = finetune_steps(size.iters) if arm == TWO_CONFIG else size.iters
-    if arm == TWO_CONFIG:
-        extra = extra + [f"trainer_cfg.restore_hint={pretrained or 0}"]
+    extra = [f"trainer_cfg.restore_hint={pretrained or 0}"] if arm == TWO_CONFIG else []
     cfg, sets = common.build_config(model, root, size, data, class_num, device,
                                     batch=common.triplet_batch(size.batch, class_num), iters=iters, base=base,
-                                    partition=partition, extra=extra)
+                                    partition=partition, extra=extra, shape=shape)
     fraction = cfg["model_cfg"].get("pretrain_fraction", 0) if model == "GaitBERT" else 0
     if arm in VARIANTS and fraction:
         moved = [f"scheduler_cfg.milestones={phase_milestones(fraction, size.iters)}"]

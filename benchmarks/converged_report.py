@@ -153,7 +153,8 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
                       + ", ".join(f"{k} `{b}`" for k, b in better.items()) + ".", ""]
         comparisons = [(MODEL, ABLATION), (MODEL, BETTER), (ABLATION, BETTER)] + [(v, MODEL) for v in VARIANTS] \
             + [(COMPLETION, MODEL), (COMPLETION, BETTER), (MODEL, TWO_CONFIG),
-               (TWO_CONFIG, TWO_CONFIG_SCRATCH), (TWO_CONFIG, ABLATION), (TWO_CONFIG, BETTER)] + label_comparisons(arms)
+               (TWO_CONFIG, TWO_CONFIG_SCRATCH), (TWO_CONFIG, ABLATION), (TWO_CONFIG, BETTER),
+               (TWO_CONFIG_SCRATCH, ABLATION), (TWO_CONFIG_SCRATCH, BETTER)] + label_comparisons(arms)
         rows = []
         gen_data = {"seeds": seeds, "seeds_per_arm": {a: sorted(arms[a]) for a in order},
                     "best_baseline": better.get("clean"), "better_baseline_per_kind": better, "comparisons": {}}
@@ -183,12 +184,14 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
 
 
 def label_comparisons(arms) -> List[Tuple[str, str]]:
-    """For each label share that ran: the two-config route against its ablation at that share, against GaitBase
-    without DA on every label (the label-efficiency target) and against the same share of it."""
+    """For each label share that ran: the two-config route against its ablations at that share (the same
+    network on GaitBase's schedule, and on the route's own from random weights), against GaitBase without DA
+    on every label (the label-efficiency target) and against the same share of it."""
     shares = sorted({labelled_share(a)[1] for a in arms if "@" in a}, reverse=True)
     pairs = []
     for pct in shares:
-        pairs += [(f"{TWO_CONFIG}@{pct}", f"{ABLATION}@{pct}"), (f"{TWO_CONFIG}@{pct}", "GaitBase-no-da"),
+        pairs += [(f"{TWO_CONFIG}@{pct}", f"{ABLATION}@{pct}"), (f"{TWO_CONFIG}@{pct}", f"{TWO_CONFIG_SCRATCH}@{pct}"),
+                  (f"{TWO_CONFIG_SCRATCH}@{pct}", "GaitBase-no-da"), (f"{TWO_CONFIG}@{pct}", "GaitBase-no-da"),
                   (f"{ABLATION}@{pct}", "GaitBase-no-da"), (f"{TWO_CONFIG}@{pct}", f"GaitBase-no-da@{pct}")]
     return pairs
 

@@ -139,16 +139,43 @@ print(json.dumps({{
     assert out["supervised"] == [1200, 4, [4, 4]]
 
 
+def test_berts_ablation_keeps_gaitbases_schedule_and_the_default_trains_its_own(tmp_path):
+    """BERT's recipe and its ablation share GaitBase's schedule (one learning rate, milestones at a third,
+    two thirds and five sixths); the two-config route's ablation trains gaitbert_casiab.yaml's own: the
+    backbone at a tenth of the head's rate, the first decay at half the steps."""
+    data = tmp_path / "data32"
+    data.mkdir()
+    ids = [f"{i:03d}" for i in range(1, 33)]
+    (data / "partition.json").write_text(json.dumps({"TRAIN_SET": ids[:16], "TEST_SET": ids[16:]}))
+    out = probe(f"""
+import json, pathlib
+from benchmarks import converged
+data = pathlib.Path({str(data)!r})
+cfgs = {{arm: converged.arm_config(arm, None, converged.SIZE, data, "cpu")[0]
+        for arm in ("GaitBERT", "GaitBERT-supervised", "GaitBERT-two-config-scratch")}}
+print(json.dumps({{arm: [cfg["model_cfg"].get("part_lr") or {{}}, cfg["scheduler_cfg"]["milestones"]]
+                  for arm, cfg in cfgs.items()}}))""")
+    assert out["GaitBERT-supervised"] == [{}, [400, 800, 1000]]
+    assert out["GaitBERT"][0] == {} and min(out["GaitBERT"][1]) > 360  # after its pretraining phase
+    assert out["GaitBERT-two-config-scratch"] == [{"frame_embedding": 0.01, "encoder": 0.01, "temporal": 0.01},
+                                                  [600, 800, 1000]]
+
+
 def test_the_report_compares_each_label_share_with_its_ablation_and_gaitbase_on_every_label(tmp_path):
     clean = {"GaitBERT": [80, 82, 84], "GaitBERT-two-config": [81, 84, 83], "GaitBERT-two-config@25": [70, 71, 72],
-             "GaitBERT-supervised@25": [60, 65, 70], "GaitBase-no-da": [75, 75, 75]}
+             "GaitBERT-supervised@25": [60, 65, 70], "GaitBase-no-da": [75, 75, 75],
+             "GaitBERT-two-config-scratch@25": [72, 70, 73]}
     out = report_of(tmp_path, "bodies", clean, {"span-50": lambda arm, v: v})
     bodies = out["generators"]["bodies"]
     assert list(bodies["seeds_per_arm"]) == ["GaitBERT", "GaitBase-no-da", "GaitBERT-two-config",
-                                             "GaitBERT-supervised@25", "GaitBERT-two-config@25"]
+                                             "GaitBERT-supervised@25", "GaitBERT-two-config-scratch@25",
+                                             "GaitBERT-two-config@25"]
     comparisons = bodies["comparisons"]
     assert comparisons["GaitBERT - GaitBERT-two-config"]["clean"]["paired"] == [-1, -2, 1]
     assert comparisons["GaitBERT-two-config@25 - GaitBERT-supervised@25"]["clean"]["paired"] == [10, 6, 2]
     assert comparisons["GaitBERT-two-config@25 - GaitBase-no-da"]["clean"]["paired"] == [-5, -4, -3]
     assert comparisons["GaitBERT-supervised@25 - GaitBase-no-da"]["clean"]["paired"] == [-15, -10, -5]
+    # the route's own schedule from random weights, at the same share: what the pretraining adds
+    assert comparisons["GaitBERT-two-config@25 - GaitBERT-two-config-scratch@25"]["clean"]["paired"] == [-2, 1, -1]
+    assert comparisons["GaitBERT-two-config-scratch@25 - GaitBase-no-da"]["clean"]["paired"] == [-3, -5, -2]
     assert "GaitBERT-two-config@25 - GaitBase-no-da@25" not in comparisons  # that arm did not run
