@@ -135,28 +135,55 @@ def test_other_casiab_recipes_differ_from_the_default_in_their_model_keys_only(n
     assert without_save_names(other) == without_save_names(default)
 
 
-def test_berts_recipe_is_the_default_with_a_pretraining_phase():
+#: GaitBase's learning-rate milestones for CASIA-B (its 60000 iterations)
+GAITBASE_MILESTONES = [20000, 40000, 50000]
+
+
+def test_berts_recipe_is_the_default_network_with_a_pretraining_phase_on_gaitbases_schedule():
     """gaitbert_casiab_bert.yaml is the default with pretrain_fraction 0.3 and what only pretraining
     reads (the target, test-time completion, the sampler, the reconstruction weight, unused-parameter
-    detection), GaitBase's milestones placed in its fine-tuning phase, nothing else changed."""
+    detection), on the schedule it was measured with: one learning rate for every part (a tenth for the
+    backbone would slow its pretraining too) and GaitBase's milestones placed in its fine-tuning phase.
+    Nothing else differs."""
     bert, default = load("gaitbert_casiab_bert.yaml"), load("gaitbert_casiab.yaml")
     parsed = validate_cfgs(default, training=True, source="gaitbert_casiab.yaml")
     assert parsed.masking is None and not parsed.network.has_decoder
     pretraining_keys = {"pretrain_fraction", "pretrain_target", "test_completion"}
-    assert differing_model_keys(bert, default) == {"pretrain_fraction"}
+    assert differing_model_keys(bert, default) == {"pretrain_fraction", "part_lr"}
+    assert "part_lr" not in bert["model_cfg"] and default["model_cfg"].pop("part_lr")
     assert default["trainer_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform"}]
     assert (bert["trainer_cfg"].pop("find_unused_parameters"), default["trainer_cfg"].pop("find_unused_parameters")) \
         == (True, False)
-    # GaitBase's learning-rate milestones: the recipe places them in its fine-tuning phase
     fraction, total = bert["model_cfg"]["pretrain_fraction"], bert["trainer_cfg"]["total_iter"]
     assert bert.pop("scheduler_cfg")["milestones"] == [round(fraction * total + (1 - fraction) * m)
-                                                       for m in default.pop("scheduler_cfg")["milestones"]]
+                                                       for m in GAITBASE_MILESTONES]
+    default.pop("scheduler_cfg")
     bert["loss_cfg"][0].pop("reconstruction_weight")
     for cfg in (bert, default):
         for key in pretraining_keys:
             cfg["model_cfg"].pop(key, None)
         cfg["trainer_cfg"].pop("transform")
     assert without_save_names(default) == without_save_names(bert)
+
+
+def test_the_fine_tuning_config_is_the_default_started_from_a_checkpoint():
+    """gaitbert_finetune_casiab.yaml trains what gaitbert_casiab.yaml trains (so the converged protocol's
+    ablation of the two-config route, the fine-tuning config from random weights, is the default), on its
+    shorter budget with the milestones at the same fractions, from a pretraining checkpoint."""
+    finetune, default = load("gaitbert_finetune_casiab.yaml"), load("gaitbert_casiab.yaml")
+    assert default["model_cfg"]["part_lr"] == {"frame_embedding": 0.01, "encoder": 0.01, "temporal": 0.01}
+    fractions = [[m / cfg["trainer_cfg"]["total_iter"] for m in cfg.pop("scheduler_cfg")["milestones"]]
+                 for cfg in (finetune, default)]
+    assert fractions[0] == fractions[1] == [0.5, 2 / 3, 5 / 6]
+    restore = {"restore_hint", "restore_ckpt_strict", "optimizer_reset", "scheduler_reset", "save_iter", "total_iter"}
+    assert finetune["trainer_cfg"]["restore_ckpt_strict"] is False and finetune["trainer_cfg"]["restore_hint"]
+    for cfg in (finetune, default):
+        for key in restore:
+            cfg["trainer_cfg"].pop(key, None)
+        cfg["evaluator_cfg"].pop("restore_hint")
+        for key in ("pretrain_target", "test_completion"):  # read by a pretraining phase only; neither has one
+            cfg["model_cfg"].pop(key, None)
+    assert without_save_names(finetune) == without_save_names(default)
 
 
 def test_a_sampler_whose_masks_nothing_reads_is_refused():
@@ -232,11 +259,13 @@ def test_network_defaults_are_the_shipped_recipe():
 
     shipped = yaml.safe_load(open(config_path("gaitbert_casiab.yaml")))["model_cfg"]
     defaults = asdict(NetworkConfig())
-    differing = {k: (v, defaults[k]) for k, v in shipped.items() if k != "model" and defaults[k] != v}
+    # part_lr: the shipped CASIA-B schedule; left out (pretraining, BERT's recipe), every part learns at
+    # optimizer_cfg.lr
+    differing = {k: (v, defaults[k]) for k, v in shipped.items() if k not in ("model", "part_lr") and defaults[k] != v}
     assert not differing, f"gaitbert_casiab.yaml vs NetworkConfig defaults: {differing}"
-    # part_lr: fine-tuning from a file only; the transformer's keys: unread by the conv context
+    # the transformer's keys: unread by the conv context
     # teacher_momentum: read by the latent target only (refused beside pixels)
-    unstated = {k for k in defaults if k not in shipped} - {"part_lr", "temporal_dim", "temporal_heads", "temporal_window",
+    unstated = {k for k in defaults if k not in shipped} - {"temporal_dim", "temporal_heads", "temporal_window",
                                                              "teacher_momentum"}
     assert not unstated, f"gaitbert_casiab.yaml leaves {unstated} to the defaults: state every key of the recipe"
 
