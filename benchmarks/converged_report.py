@@ -185,13 +185,15 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
 
 def label_comparisons(arms) -> List[Tuple[str, str]]:
     """For each label share that ran: the two-config route against its ablations at that share (the same
-    network on GaitBase's schedule, and on the route's own from random weights), against GaitBase without DA
-    on every label (the label-efficiency target) and against the same share of it."""
+    network on GaitBase's schedule, and on the route's own from random weights), the two schedules against
+    each other, each against GaitBase without DA on every label (the label-efficiency target), and the route
+    against the same share of GaitBase."""
     shares = sorted({labelled_share(a)[1] for a in arms if "@" in a}, reverse=True)
     pairs = []
     for pct in shares:
         pairs += [(f"{TWO_CONFIG}@{pct}", f"{ABLATION}@{pct}"), (f"{TWO_CONFIG}@{pct}", f"{TWO_CONFIG_SCRATCH}@{pct}"),
-                  (f"{TWO_CONFIG_SCRATCH}@{pct}", "GaitBase-no-da"), (f"{TWO_CONFIG}@{pct}", "GaitBase-no-da"),
+                  (f"{TWO_CONFIG_SCRATCH}@{pct}", f"{ABLATION}@{pct}"), (f"{TWO_CONFIG_SCRATCH}@{pct}", "GaitBase-no-da"),
+                  (f"{TWO_CONFIG}@{pct}", "GaitBase-no-da"),
                   (f"{ABLATION}@{pct}", "GaitBase-no-da"), (f"{TWO_CONFIG}@{pct}", f"GaitBase-no-da@{pct}")]
     return pairs
 

@@ -178,4 +178,5 @@ def test_the_report_compares_each_label_share_with_its_ablation_and_gaitbase_on_
     # the route's own schedule from random weights, at the same share: what the pretraining adds
     assert comparisons["GaitBERT-two-config@25 - GaitBERT-two-config-scratch@25"]["clean"]["paired"] == [-2, 1, -1]
     assert comparisons["GaitBERT-two-config-scratch@25 - GaitBase-no-da"]["clean"]["paired"] == [-3, -5, -2]
+    assert comparisons["GaitBERT-two-config-scratch@25 - GaitBERT-supervised@25"]["clean"]["paired"] == [12, 5, 3]
     assert "GaitBERT-two-config@25 - GaitBase-no-da@25" not in comparisons  # that arm did not run
