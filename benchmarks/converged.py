@@ -65,11 +65,14 @@ SIZE = Size("converged", width_divisor=8, ids=32, views=ALL_VIEWS, frames=40, it
             seeds=(0, 1, 2, 3, 4), robust_seeds=(0, 1, 2, 3, 4), robust_levels="target", robust_pack=1)
 
 _CUT = f"{{type: BaseSilCuttingTransform, cutting: {CUTTING}}}"
+#: GaitBase's learning-rate milestones as fractions of its schedule (20k, 40k, 50k of 60k)
+GAITBASE_MILESTONES = (1 / 3, 2 / 3, 5 / 6)
+#: GaitBase's schedule as overrides of gaitbert_casiab.yaml at full width (its 60k iterations): one learning
+#: rate for every part and GaitBase's milestones. BERT's recipe trains on it, so its ablation keeps it;
+#: gaitbert_casiab.yaml's own schedule since 2026-12-07 is the fine-tuning one (the two-config route's ablation)
+GAITBASE_SCHEDULE = ["model_cfg.part_lr={}",
+                     f"scheduler_cfg.milestones={[round(f * 60000) for f in GAITBASE_MILESTONES]}"]
 #: name -> (model, recipe file or None for the model's own config, overrides at full width)
-#: GaitBase's schedule at full width (one learning rate for every part; milestones at 20k, 40k, 50k of 60k):
-#: BERT's recipe trains on it, and its ablation keeps it (gaitbert_casiab.yaml's own schedule since 2026-12-07
-#: is the fine-tuning one, which the two-config route's ablation trains)
-GAITBASE_SCHEDULE = ["model_cfg.part_lr={}", "scheduler_cfg.milestones=[20000, 40000, 50000]"]
 ARMS: Dict[str, Tuple[str, Optional[str], List[str]]] = {
     "GaitBERT": ("GaitBERT", "gaitbert_casiab_bert.yaml", []),
     "GaitBERT-supervised": ("GaitBERT", "gaitbert_casiab.yaml", GAITBASE_SCHEDULE),
@@ -96,8 +99,6 @@ PRETRAINING = "GaitBERT-two-config-pretraining"
 #: arms that take ``@<percent>``: identity labels for that percent of the training ids only (the first ones).
 #: The two-config route still pretrains on every training walk, without labels: what label efficiency asks.
 LABELLED_ARMS = ("GaitBERT-supervised", "GaitBase", "GaitBase-no-da", TWO_CONFIG, TWO_CONFIG_SCRATCH)
-#: GaitBase's learning-rate milestones as fractions of its schedule (20k, 40k, 50k of 60k)
-GAITBASE_MILESTONES = (1 / 3, 2 / 3, 5 / 6)
 BASELINES = ("GaitBase", "GaitBase-no-da")
 MODEL, ABLATION = "GaitBERT", "GaitBERT-supervised"
 #: a test-time arm: BERT's recipe's final checkpoints, each probe completed first by the network of

@@ -13,8 +13,9 @@ import numpy as np
 
 from benchmarks import common
 from benchmarks.common import GENERATORS, md_table
-from benchmarks.converged import (ABLATION, ARM_LEGEND, ARMS, BASELINES, COMPLETION, MODEL, PARTS, PKL_SIDE, POINTS,
-                                  SIZE, TWO_CONFIG, TWO_CONFIG_SCRATCH, VARIANTS, labelled_share, load_runs, mean3)
+from benchmarks.converged import (ABLATION, ARM_LEGEND, BASELINES, COMPLETION, FULL_LABEL_ARMS, MODEL, PARTS,
+                                  PKL_SIDE, POINTS, SIZE, TWO_CONFIG, TWO_CONFIG_SCRATCH, VARIANTS, labelled_share,
+                                  load_runs, mean3)
 
 
 def interval(values: Sequence[float]) -> Tuple[float, float]:
@@ -124,7 +125,7 @@ def report(results: Path, step_times: Optional[Dict[str, float]] = None) -> str:
     pooled: Dict[str, List[float]] = {}
     for generator, arms in sorted(runs.items()):
         seeds = sorted(set.union(*(set(r) for r in arms.values())))
-        order = [a for a in list(ARMS) + list(VARIANTS) + [COMPLETION, TWO_CONFIG, TWO_CONFIG_SCRATCH] if a in arms] \
+        order = [a for a in (*FULL_LABEL_ARMS, COMPLETION) if a in arms] \
             + sorted((a for a in arms if "@" in a), key=lambda a: (-labelled_share(a)[1], a))
         lines += [f"## `{generator}` ({GENERATORS.get(generator, generator)}), seeds {', '.join(map(str, seeds))}", ""]
         first = arms[order[0]][min(arms[order[0]])]
